@@ -1,0 +1,191 @@
+"""``mutual-aid``: the command line. JSON on stdout; bad input is one line on stderr, exit 2.
+
+Subcommands: cities, benefits, quote, assess, idcard, targets.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+from collections.abc import Sequence
+from decimal import Decimal
+
+from services.kernel.errors import PolicyError
+from services.kernel.facts import load_claim, load_history, load_unit
+from services.kernel.idcard import parse_id
+from services.kernel.registry import load_registry
+
+
+class UsageError(Exception):
+    """Bad input to the CLI itself: one line on stderr, exit 2."""
+
+
+class _Parser(argparse.ArgumentParser):
+    def error(self, message: str) -> None:  # argparse prints usage + message; we print one line
+        raise UsageError(f"{self.prog}: {message} (see --help)")
+
+
+def _read_json(source: str) -> dict:
+    try:
+        if source == "-":
+            text = sys.stdin.read()
+        else:
+            with open(source, encoding="utf-8") as handle:
+                text = handle.read()
+    except OSError as exc:
+        raise UsageError(f"cannot read {source}: {exc.strerror}") from None
+    try:
+        data = json.loads(text)
+    except json.JSONDecodeError as exc:
+        raise UsageError(f"{source}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+    if not isinstance(data, dict):
+        raise UsageError(f"{source}: expected a JSON object")
+    return data
+
+
+def _only(data: dict, source: str, allowed: set[str], required: set[str]) -> None:
+    unknown = sorted(set(data) - allowed)
+    if unknown:
+        raise UsageError(f"{source}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}")
+    missing = sorted(required - set(data))
+    if missing:
+        raise UsageError(f"{source}: missing key(s) {', '.join(missing)}")
+
+
+def cmd_cities(args) -> dict:
+    registry = load_registry()
+    return {
+        "cities": [
+            {
+                "code": c.code,
+                "name": c.policy.name,
+                "years": list(c.policy.years()),
+                "distribution": c.distribution,
+                "version": c.version,
+            }
+            for c in registry
+        ],
+        "failed": [
+            {"entry_point": b.entry_point, "distribution": b.distribution, "version": b.version, "reason": b.reason}
+            for b in registry.broken
+        ],
+    }
+
+
+def cmd_benefits(args) -> dict:
+    policy = load_registry().get(args.city)
+    return {
+        "city": args.city,
+        "year": args.year,
+        "period": policy.period(args.year).to_dict(),
+        "benefits": [b.to_dict() for b in policy.benefits(args.year)],
+        "exclusions": [
+            {"code": e.code, "label": e.label, "benefits": list(e.benefits), "recover": e.recover}
+            for e in policy.exclusions(args.year)
+        ],
+    }
+
+
+def cmd_quote(args) -> dict:
+    data = _read_json(args.file)
+    _only(data, args.file, {"unit"}, {"unit"})
+    unit = load_unit(data["unit"])
+    policy = load_registry().get(args.city)
+    return {"city": args.city, "year": args.year, **policy.quote(args.year, unit).to_dict()}
+
+
+def cmd_assess(args) -> dict:
+    data = _read_json(args.file)
+    _only(data, args.file, {"claim", "history"}, {"claim"})
+    claim = load_claim(data["claim"])
+    history = load_history(data.get("history"))
+    policy = load_registry().get(args.city)
+    return {"city": args.city, "year": args.year, **policy.assess(args.year, claim, history).to_dict()}
+
+
+def cmd_idcard(args) -> dict:
+    results = []
+    for raw in args.ids:
+        check = parse_id(raw)
+        result = check.to_dict()
+        result["input"] = raw
+        result["sex_label"] = check.sex_label if check.valid else None
+        if not check.valid:
+            result["birth_date"] = result["sex"] = None
+        results.append(result)
+    return {"ids": results}
+
+
+def cmd_targets(args) -> dict:
+    policy = load_registry().get(args.city)
+    actuals = {}
+    if args.file:
+        data = _read_json(args.file)
+        _only(data, args.file, {"actuals"}, {"actuals"})
+        for i, row in enumerate(data["actuals"]):
+            if not isinstance(row, dict) or set(row) != {"organisation", "kind", "actual"}:
+                raise UsageError(f"{args.file}: actuals[{i}] must be {{organisation, kind, actual}}")
+            actuals[(row["organisation"], row["kind"])] = Decimal(str(row["actual"]))
+    rows = []
+    for r in policy.evaluate_targets(args.year, actuals):
+        rows.append(
+            {
+                "organisation": r.target.organisation,
+                "group": r.target.group,
+                "kind": r.target.kind,
+                "target": str(r.target.figure),
+                "base": None if r.target.base is None else str(r.target.base),
+                "actual": str(r.actual) if args.file else None,
+                "met": r.met if args.file else None,
+            }
+        )
+    return {"city": args.city, "year": args.year, "targets": rows}
+
+
+def _year(text: str) -> int:
+    if not (text.isdigit() and len(text) == 4):
+        raise argparse.ArgumentTypeError(f"year must be four digits, not {text!r}")
+    return int(text)
+
+
+def build_parser() -> argparse.ArgumentParser:
+    parser = _Parser(prog="mutual-aid", description="Workers' medical mutual aid: city policies and tools.")
+    sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
+    sub.add_parser("cities", help="installed city plugins").set_defaults(run=cmd_cities)
+
+    def city_year(p):
+        p.add_argument("--city", required=True)
+        p.add_argument("--year", required=True, type=_year)
+        return p
+
+    city_year(sub.add_parser("benefits", help="a city's benefit catalogue")).set_defaults(run=cmd_benefits)
+    p = city_year(sub.add_parser("quote", help="fee quote for a unit's group application"))
+    p.add_argument("file", metavar="FILE|-")
+    p.set_defaults(run=cmd_quote)
+    p = city_year(sub.add_parser("assess", help="assess a claim"))
+    p.add_argument("file", metavar="FILE|-")
+    p.set_defaults(run=cmd_assess)
+    p = sub.add_parser("idcard", help="check resident ID numbers")
+    p.add_argument("ids", nargs="+", metavar="ID")
+    p.set_defaults(run=cmd_idcard)
+    p = city_year(sub.add_parser("targets", help="targets, and how recorded actuals meet them"))
+    p.add_argument("file", nargs="?", metavar="FILE|-", help='{"actuals": [{organisation, kind, actual}]}')
+    p.set_defaults(run=cmd_targets)
+    return parser
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    try:
+        args = build_parser().parse_args(argv)
+        result = args.run(args)
+    except (UsageError, PolicyError) as exc:
+        print(f"mutual-aid: {exc}", file=sys.stderr)
+        return 2
+    json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
+    sys.stdout.write("\n")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

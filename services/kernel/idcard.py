@@ -1,0 +1,123 @@
+"""Resident identity numbers (居民身份证号码), GB 11643-1999.
+
+18 characters: 6 region digits, 8 birth-date digits, 3 sequence digits (odd = male,
+even = female) and an ISO 7064 MOD 11-2 check character (0-9 or X). Every refusal carries
+a reason a clerk can act on; full-width characters and a lower-case x are normalised, the
+first with a warning (POLICIES.md, "Rules every city shares").
+"""
+
+from __future__ import annotations
+
+import re
+import unicodedata
+from dataclasses import dataclass, field
+from datetime import date
+
+_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
+_CHECK = "10X98765432"
+# Province-level codes of GB/T 2260 (83 is used by residence permits for Taiwan residents).
+_PROVINCES = frozenset(
+    "11 12 13 14 15 21 22 23 31 32 33 34 35 36 37 41 42 43 44 45 46 "
+    "50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
+)
+_SHAPE = re.compile(r"^\d{17}[\dX]$")
+_EARLIEST_BIRTH = date(1900, 1, 1)
+
+
+@dataclass(frozen=True)
+class IdCheck:
+    """The outcome of reading one ID number."""
+
+    raw: str
+    number: str  # normalised (half-width, upper-case X, no blanks)
+    valid: bool
+    reasons: tuple[str, ...] = ()
+    warnings: tuple[str, ...] = ()
+    birth_date: date | None = None
+    sex: str | None = None  # "male" | "female"
+
+    @property
+    def sex_label(self) -> str | None:
+        return {"male": "男", "female": "女"}.get(self.sex or "")
+
+    def age_on(self, day: date) -> int:
+        """Whole years of age on ``day`` (the claim form's 年龄 is derived this way)."""
+        if self.birth_date is None:
+            raise ValueError("无效身份证号码没有出生日期")
+        born = self.birth_date
+        return day.year - born.year - ((day.month, day.day) < (born.month, born.day))
+
+    def to_dict(self) -> dict:
+        return {
+            "number": self.number,
+            "valid": self.valid,
+            "reasons": list(self.reasons),
+            "warnings": list(self.warnings),
+            "birth_date": self.birth_date.isoformat() if self.birth_date else None,
+            "sex": self.sex,
+        }
+
+
+def check_digit(first17: str) -> str:
+    """The MOD 11-2 check character for the first 17 digits."""
+    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+
+
+def parse_id(value: object, *, today: date | None = None) -> IdCheck:
+    """Check one ID number; never raises for bad input, the reasons say what is wrong."""
+    if isinstance(value, bool) or isinstance(value, int | float):
+        # Excel stores a typed-in ID as a number: digits past the 15th are already gone.
+        return IdCheck(
+            raw=str(value),
+            number=str(value),
+            valid=False,
+            reasons=("身份证号码被存成了数字，第15位以后的数字已丢失；请把该列设为文本后重新录入",),
+        )
+    raw = "" if value is None else str(value)
+    warnings: list[str] = []
+    text = unicodedata.normalize("NFKC", raw)
+    if text != raw:
+        warnings.append("身份证号码含全角字符，已转换为半角")
+    text = re.sub(r"\s+", "", text)
+    if text != text.upper():
+        text = text.upper()
+    if not text:
+        return IdCheck(raw=raw, number=text, valid=False, reasons=("身份证号码为空",))
+    if len(text) == 15 and text.isdigit():
+        return _refuse(raw, text, warnings, "这是15位的一代身份证号码，请填写18位号码")
+    if len(text) != 18:
+        return _refuse(raw, text, warnings, f"身份证号码应为18位，实际为{len(text)}位")
+    if not _SHAPE.match(text):
+        return _refuse(raw, text, warnings, "身份证号码前17位须为数字，末位为数字或X")
+    reasons: list[str] = []
+    if text[:2] not in _PROVINCES:
+        reasons.append(f"地区码 {text[:6]} 不是有效的省级行政区划代码")
+    born = _birth_date(text[6:14])
+    if born is None:
+        reasons.append(f"出生日期 {text[6:14]} 不是有效日期")
+    elif born < _EARLIEST_BIRTH or born > (today or date.today()):
+        reasons.append(f"出生日期 {born.isoformat()} 不合理")
+    expected = check_digit(text[:17])
+    if text[17] != expected:
+        reasons.append(f"校验码错误：末位应为 {expected}，填写的是 {text[17]}")
+    sex = "male" if int(text[16]) % 2 else "female"
+    return IdCheck(
+        raw=raw,
+        number=text,
+        valid=not reasons,
+        reasons=tuple(reasons),
+        warnings=tuple(warnings),
+        birth_date=born,
+        sex=sex,
+    )
+
+
+def _birth_date(digits: str) -> date | None:
+    try:
+        return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))
+    except ValueError:
+        return None
+
+
+def _refuse(raw: str, text: str, warnings: list[str], reason: str) -> IdCheck:
+    return IdCheck(raw=raw, number=text, valid=False, reasons=(reason,), warnings=tuple(warnings))

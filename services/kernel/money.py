@@ -1,0 +1,58 @@
+"""Money: Decimal yuan, rounded half-up to the fen only when a result is final.
+
+Amounts in Chinese capitals (大写) follow the banking rule as cn2an's ``rmb`` mode writes
+it (e.g. 273.09 -> 贰佰柒拾叁元零玖分).
+"""
+
+from __future__ import annotations
+
+from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
+
+import cn2an
+
+FEN = Decimal("0.01")
+ZERO = Decimal("0")
+
+
+class MoneyError(ValueError):
+    """A value that is not an amount of money."""
+
+
+def parse_money(value: object, *, name: str = "amount") -> Decimal:
+    """Read an amount from a decimal string, an int or a Decimal; never from a float.
+
+    A float has already lost the exact fen a clerk typed, so it is refused rather than
+    guessed (the same reason a numeric ID cell is refused).
+    """
+    if isinstance(value, bool) or isinstance(value, float):
+        raise MoneyError(f"{name} 必须是小数字符串（如 \"7000.00\"），不能是 {value!r}")
+    if isinstance(value, Decimal):
+        amount = value
+    elif isinstance(value, int):
+        amount = Decimal(value)
+    elif isinstance(value, str):
+        text = value.strip().replace(",", "").replace("，", "")
+        try:
+            amount = Decimal(text)
+        except InvalidOperation:
+            raise MoneyError(f"{name} 不是金额: {value!r}") from None
+    else:
+        raise MoneyError(f"{name} 不是金额: {value!r}")
+    if not amount.is_finite():
+        raise MoneyError(f"{name} 不是金额: {value!r}")
+    return amount
+
+
+def round_money(amount: Decimal) -> Decimal:
+    """Half-up to 0.01 yuan: the one rounding the notices' forms use."""
+    return amount.quantize(FEN, rounding=ROUND_HALF_UP)
+
+
+def format_money(amount: Decimal) -> str:
+    """Two decimals, no separators: what forms, JSON and bank files carry."""
+    return f"{round_money(amount):.2f}"
+
+
+def capitals(amount: Decimal) -> str:
+    """The amount in Chinese capitals (大写) by the banking rule."""
+    return cn2an.an2cn(format_money(amount), "rmb")

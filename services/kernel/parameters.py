@@ -1,0 +1,382 @@
+"""A plugin's numbers: one YAML file per scheme year, validated on load.
+
+The layout of a year file (see plugins/*/mutual_aid_*/data/<year>.yaml) is read here with
+marshmallow; every error names the file and the key (STYLE.md, on openIMIS). Python never
+holds a rate, a band, an account or a list: they are all here, each beside its source in the
+notice (OpenFisca's parameters, one file per period).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, field
+from datetime import date
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import yaml
+from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+
+from services.kernel.errors import PolicyDataError
+from services.kernel.facts import FACT_NAMES
+from services.kernel.money import MoneyError, parse_money
+from services.kernel.periods import SchemePeriod
+from services.kernel.policy import (
+    NATURES,
+    Account,
+    Benefit,
+    District,
+    Exclusion,
+    RosterColumn,
+    RosterFormat,
+    Target,
+)
+
+YEAR_FILE = re.compile(r"^(\d{4})\.yaml$")
+REVIEW_CADENCES = ("on_receipt", "monthly", "quarterly")
+
+
+class DecimalText(fields.Field):
+    """A number in a data file: written as a string or an int, read as Decimal."""
+
+    def _deserialize(self, value, attr, data, **kwargs):
+        if isinstance(value, float):
+            raise ValidationError(f"写成字符串以免浮点误差，如 \"{value}\"")
+        try:
+            return parse_money(value, name=attr or "value")
+        except MoneyError as exc:
+            raise ValidationError(str(exc)) from None
+
+
+class _Strict(Schema):
+    class Meta:
+        unknown = RAISE
+
+
+class AccountSchema(_Strict):
+    payee = fields.String(required=True)
+    bank = fields.String(required=True)
+    number = fields.String(required=True, validate=validate.Regexp(r"^\d+$", error="账号只含数字，不含空格"))
+    remark = fields.String()
+    source = fields.String()
+
+    @post_load
+    def make(self, data, **kwargs):
+        data.pop("source", None)
+        return Account(**data)
+
+
+class BandSchema(_Strict):
+    min = fields.Integer(required=True)
+    max = fields.Integer(load_default=None)
+    per_person = DecimalText(required=True)
+
+
+class DistrictSchema(_Strict):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    aliases = fields.List(fields.String(), load_default=list)
+    account = fields.Nested(AccountSchema)
+    preferential_units = fields.List(fields.String(), load_default=list)
+    non_public_subsidy = fields.List(fields.Nested(BandSchema), load_default=list)
+
+
+class PeriodSchema(_Strict):
+    number = fields.Integer(load_default=None)
+    cover = fields.List(fields.Date(), required=True, validate=validate.Length(equal=2))
+    window = fields.List(
+        fields.Date(allow_none=True), required=True, validate=validate.Length(equal=2)
+    )
+    source = fields.String()
+
+
+class FeeSchema(_Strict):
+    price = DecimalText(required=True)
+    preferential_price = DecimalText()
+    preferential_rule = fields.Dict()  # formula parameters for computing future lists
+    union_subsidy_per_person = DecimalText(load_default=Decimal("0"))
+    source = fields.String()
+
+
+class ParticipationSchema(_Strict):
+    min_share = DecimalText(required=True)
+    base = fields.String(required=True, validate=validate.OneOf(["staff_total", "staff_insured"]))
+    all_required_up_to = fields.Integer(required=True)
+    source = fields.String()
+
+
+class RosterColumnSchema(_Strict):
+    field = fields.String(required=True)
+    titles = fields.List(fields.String(), required=True, validate=validate.Length(min=1))
+    required = fields.Boolean(load_default=False)
+
+
+class RosterSchema(_Strict):
+    sheet = fields.String(required=True)
+    title = fields.String(required=True)
+    application_sheet = fields.String(load_default=None)
+    unit_key = fields.String(load_default="单位编码")
+    columns = fields.List(fields.Nested(RosterColumnSchema), required=True)
+    source = fields.String()
+
+
+class DeadlineSchema(_Strict):
+    years_after = fields.Integer(required=True)
+    month = fields.Integer(required=True, validate=validate.Range(1, 12))
+    day = fields.Integer(required=True, validate=validate.Range(1, 31))
+
+
+class ClaimsSchema(_Strict):
+    deadline = fields.Nested(DeadlineSchema, load_default=None)
+    source = fields.String()
+
+
+class BenefitSchema(_Strict):
+    code = fields.String(required=True)
+    name = fields.String(required=True)
+    kind = fields.String(required=True)
+    needs = fields.List(fields.String(), load_default=list)
+    counts_by = fields.String(load_default=None)
+    attachments = fields.List(fields.String(), load_default=list)
+    review = fields.String(load_default="on_receipt", validate=validate.OneOf(REVIEW_CADENCES))
+    pay_within_days = fields.Integer(load_default=None)
+    pay_within_days_max = fields.Integer(load_default=None)
+    pay_days_kind = fields.String(load_default="calendar", validate=validate.OneOf(["calendar", "working"]))
+    excluded_causes = fields.List(fields.String(), load_default=list)
+    excluded_places = fields.List(fields.String(), load_default=list)
+    params = fields.Dict(load_default=dict)
+    summary = fields.String(load_default="")
+    source = fields.String(load_default="")
+
+
+class ExclusionSchema(_Strict):
+    code = fields.String(required=True)
+    label = fields.String(required=True)
+    benefits = fields.List(fields.String(), load_default=list)
+    recover = fields.Boolean(load_default=False)
+    unless_causes = fields.List(fields.String(), load_default=list)
+
+
+class TargetSchema(_Strict):
+    organisation = fields.String(required=True)
+    kind = fields.String(
+        required=True,
+        validate=validate.OneOf(["enrolment", "claim_headcount", "claim_amount", "growth"]),
+    )
+    figure = DecimalText(required=True)
+    base = DecimalText(load_default=None)
+    group = fields.String(load_default=None)
+
+
+class YearSchema(_Strict):
+    year = fields.Integer(required=True)
+    source = fields.String(required=True)
+    period = fields.Nested(PeriodSchema, required=True)
+    districts = fields.List(fields.Nested(DistrictSchema), load_default=list)
+    account = fields.Nested(AccountSchema, load_default=None)
+    fee = fields.Nested(FeeSchema, required=True)
+    participation = fields.Nested(ParticipationSchema, load_default=None)
+    roster = fields.Nested(RosterSchema, required=True)
+    claims = fields.Nested(ClaimsSchema, load_default=None)
+    benefits = fields.List(fields.Nested(BenefitSchema), load_default=list)
+    benefit_schedule = fields.String(load_default=None)  # a separate schedule file's name
+    exclusions = fields.List(fields.Nested(ExclusionSchema), load_default=list)
+    targets = fields.List(fields.Nested(TargetSchema), load_default=list)
+    targets_source = fields.String()
+    extra = fields.Dict(load_default=dict)  # plugin-specific parameters, checked by the plugin
+
+
+@dataclass(frozen=True)
+class BenefitRule:
+    """A catalogue entry plus the parameters its formula reads."""
+
+    benefit: Benefit
+    kind: str
+    params: dict[str, Any]
+    excluded_causes: tuple[str, ...] = ()
+    excluded_places: tuple[str, ...] = ()
+
+
+@dataclass(frozen=True)
+class YearData:
+    file: str
+    year: int
+    source: str
+    period: SchemePeriod
+    districts: tuple[District, ...]
+    district_accounts: dict[str, Account]
+    preferential_units: dict[str, tuple[str, ...]]  # district code -> unit names
+    non_public_subsidy: dict[str, tuple[dict, ...]]  # district code -> bands
+    account: Account | None
+    price: Decimal
+    preferential_price: Decimal | None
+    preferential_rule: dict[str, Any]
+    union_subsidy_per_person: Decimal
+    participation: dict[str, Any] | None
+    roster: RosterFormat
+    deadline: dict[str, int] | None
+    rules: dict[str, BenefitRule]
+    benefit_schedule: str | None
+    exclusions: tuple[Exclusion, ...]
+    targets: tuple[Target, ...]
+    extra: dict[str, Any] = field(default_factory=dict)
+    sources: dict[str, str] = field(default_factory=dict)
+
+
+def read_yaml(path: Path) -> Any:
+    label = path.name
+    try:
+        text = path.read_text(encoding="utf-8")
+    except FileNotFoundError:
+        raise PolicyDataError(str(path), None, "文件不存在") from None
+    try:
+        return yaml.safe_load(text)
+    except yaml.YAMLError as exc:
+        raise PolicyDataError(label, None, f"不是有效的 YAML: {exc}") from None
+
+
+def load_year(path: Path, label: str) -> YearData:
+    """Read and validate one year file; ``label`` names it in errors (plugin/data/2024.yaml)."""
+    raw = read_yaml(path)
+    if not isinstance(raw, dict):
+        raise PolicyDataError(label, None, "应为一个映射（key: value）")
+    try:
+        data = YearSchema().load(raw)
+    except ValidationError as exc:
+        key, message = _first_error(exc.messages)
+        raise PolicyDataError(label, key, message) from None
+    expected = YEAR_FILE.match(path.name)
+    if expected and int(expected.group(1)) != data["year"]:
+        raise PolicyDataError(label, "year", f"文件名是 {path.name}，但 year 写的是 {data['year']}")
+    return _build(label, data)
+
+
+def _first_error(messages, path: str = "") -> tuple[str, str]:
+    if isinstance(messages, dict):
+        key, value = next(iter(messages.items()))
+        return _first_error(value, f"{path}.{key}" if path else str(key))
+    if isinstance(messages, list) and messages and isinstance(messages[0], str):
+        text = " ".join(messages)
+        return path, "不认识的键（拼写错误？）" if text == "Unknown field." else text
+    if isinstance(messages, list) and messages:
+        return _first_error(messages[0], path)
+    return path, str(messages)
+
+
+def _build(label: str, d: dict) -> YearData:
+    p = d["period"]
+    period = SchemePeriod(
+        year=d["year"],
+        number=p["number"],
+        cover_start=p["cover"][0],
+        cover_end=p["cover"][1],
+        window_start=p["window"][0],
+        window_end=p["window"][1],
+    )
+    if period.cover_start > period.cover_end:
+        raise PolicyDataError(label, "period.cover", "保障期开始晚于结束")
+    districts, accounts, preferential, subsidies = [], {}, {}, {}
+    for entry in d["districts"]:
+        districts.append(District(entry["code"], entry["name"], tuple(entry["aliases"])))
+        if "account" in entry:
+            accounts[entry["code"]] = entry["account"]
+        preferential[entry["code"]] = tuple(entry["preferential_units"])
+        subsidies[entry["code"]] = tuple(entry["non_public_subsidy"])
+    if d["account"] is None and len(accounts) != len(districts):
+        missing = [x.code for x in districts if x.code not in accounts]
+        # a city may genuinely have no account in its notice (Keqiao): then none is quoted
+        if districts and missing and len(missing) != len(districts):
+            raise PolicyDataError(label, "districts", f"这些区块没有账户: {', '.join(missing)}")
+    fee = d["fee"]
+    if "preferential_price" not in fee and any(preferential.values()):
+        raise PolicyDataError(label, "fee.preferential_price", "有优惠单位名单但没有优惠价")
+    roster = d["roster"]
+    roster_format = RosterFormat(
+        sheet=roster["sheet"],
+        title=roster["title"],
+        application_sheet=roster["application_sheet"],
+        unit_key=roster["unit_key"],
+        columns=tuple(
+            RosterColumn(c["field"], tuple(c["titles"]), c["required"]) for c in roster["columns"]
+        ),
+    )
+    claims = d["claims"] or {}
+    rules = _build_rules(label, d["benefits"])
+    exclusions = _build_exclusions(label, d["exclusions"], rules)
+    targets = tuple(
+        Target(t["organisation"], t["kind"], t["figure"], t["base"], t["group"], d.get("targets_source", ""))
+        for t in d["targets"]
+    )
+    return YearData(
+        file=label,
+        year=d["year"],
+        source=d["source"],
+        period=period,
+        districts=tuple(districts),
+        district_accounts=accounts,
+        preferential_units=preferential,
+        non_public_subsidy=subsidies,
+        account=d["account"],
+        price=fee["price"],
+        preferential_price=fee.get("preferential_price"),
+        preferential_rule=fee.get("preferential_rule") or {},
+        union_subsidy_per_person=fee["union_subsidy_per_person"],
+        participation=d["participation"],
+        roster=roster_format,
+        deadline=claims.get("deadline"),
+        rules=rules,
+        benefit_schedule=d["benefit_schedule"],
+        exclusions=exclusions,
+        targets=targets,
+        extra=d["extra"],
+        sources={
+            "fee": fee.get("source", ""),
+            "participation": (d["participation"] or {}).get("source", ""),
+            "period": p.get("source", ""),
+            "claims": claims.get("source", ""),
+            "roster": roster.get("source", ""),
+        },
+    )
+
+
+def _build_rules(label: str, entries: list[dict]) -> dict[str, BenefitRule]:
+    rules = {}
+    for b in entries:
+        for fact in [*b["needs"], *([b["counts_by"]] if b["counts_by"] else [])]:
+            if fact not in FACT_NAMES:
+                raise PolicyDataError(label, f"benefits.{b['code']}", f"不认识的事实 {fact}")
+        if b["code"] in rules:
+            raise PolicyDataError(label, f"benefits.{b['code']}", "重复的待遇代码")
+        benefit = Benefit(
+            code=b["code"],
+            name=b["name"],
+            needs=tuple(b["needs"]),
+            counts_by=b["counts_by"],
+            attachments=tuple(b["attachments"]),
+            review=b["review"],
+            pay_within_days=b["pay_within_days"],
+            pay_within_days_max=b["pay_within_days_max"],
+            pay_days_kind=b["pay_days_kind"],
+            summary=b["summary"],
+            source=b["source"],
+        )
+        rules[b["code"]] = BenefitRule(
+            benefit, b["kind"], b["params"], tuple(b["excluded_causes"]), tuple(b["excluded_places"])
+        )
+    return rules
+
+
+def _build_exclusions(label: str, entries: list[dict], rules: dict) -> tuple[Exclusion, ...]:
+    exclusions = tuple(
+        Exclusion(e["code"], e["label"], tuple(e["benefits"]), e["recover"], tuple(e["unless_causes"]))
+        for e in entries
+    )
+    for e in exclusions:
+        unknown = [b for b in e.benefits if b not in rules]
+        if unknown and rules:
+            raise PolicyDataError(label, f"exclusions.{e.code}", f"不认识的待遇代码 {', '.join(unknown)}")
+    return exclusions
+
+
+__all__ = ["YearData", "BenefitRule", "load_year", "read_yaml", "YEAR_FILE", "NATURES", "date"]
