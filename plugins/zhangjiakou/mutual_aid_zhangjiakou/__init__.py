@@ -4,9 +4,8 @@ Numbers: data/<year>.yaml (2024 = 第十七期, seed 004). Formulas: the generic
 ``accident`` in benefits.py.
 """
 
-from services.kernel.plugin import DataPolicy
-
 from mutual_aid_zhangjiakou.benefits import accident
+from services.kernel.plugin import DataPolicy
 
 
 class Zhangjiakou(DataPolicy):

@@ -1,0 +1,96 @@
+"""The rule behind the preferential-unit lists (优惠单位名单), for computing a later year's list.
+
+衢州 2025 三 / 江山 2020 六、(一): a unit (one 医保编码 / 社保编码) with at least ``min_members``
+members in year Y − ``lookback_years`` and a reimbursement rate that year (claims paid ÷
+premiums paid) strictly below ``max_reimbursement_rate`` renews in year Y at the price less
+``discount``. The numbers are the year file's ``fee.preferential_rule``; here is only the
+comparison, and the check that the rule's discount gives the file's preferential price.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from decimal import Decimal
+
+from marshmallow import RAISE, Schema, ValidationError, fields, validate
+
+from services.kernel.errors import FactError, PolicyDataError
+from services.kernel.formulas import yuan
+from services.kernel.money import round_money
+from services.kernel.parameters import DecimalText, YearData
+
+
+@dataclass(frozen=True)
+class UnitYearStats:
+    """What the records say about one unit in one scheme year (the look-back year)."""
+
+    year: int  # the scheme year these figures are for
+    unit: str  # the unit (union) name as enrolled
+    district: str  # its block: code, name or alias
+    members: int  # members enrolled that year
+    premiums: Decimal  # premiums (互助金) paid that year
+    claims: Decimal  # benefits paid out that year
+    code: str | None = None  # 医保编码 / 社保编码: the rule counts one code as one unit
+
+    def __post_init__(self) -> None:
+        if isinstance(self.members, bool) or not isinstance(self.members, int) or self.members < 0:
+            raise FactError(f"{self.unit}: 参保人数应为非负整数，填写的是 {self.members!r}")
+        for name, label in (("premiums", "已缴互助金"), ("claims", "已付互助金")):
+            value = getattr(self, name)
+            if not isinstance(value, Decimal) or value < 0:
+                raise FactError(f"{self.unit}: {label}应为非负的 Decimal 金额，填写的是 {value!r}")
+
+
+@dataclass(frozen=True)
+class PreferentialRule:
+    min_members: int
+    max_reimbursement_rate: Decimal
+    lookback_years: int
+    discount: Decimal
+
+    def qualifies(self, stats: UnitYearStats) -> bool:
+        # 报销率低于50%: compare claims with rate × premiums, so no division and no rounding;
+        # a unit that paid no premiums has no rate and does not qualify.
+        return (
+            stats.members >= self.min_members
+            and stats.claims < self.max_reimbursement_rate * stats.premiums
+        )
+
+
+class _RuleSchema(Schema):
+    class Meta:
+        unknown = RAISE
+
+    min_members = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    max_reimbursement_rate = DecimalText(required=True)
+    lookback_years = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+    discount = DecimalText(required=True)
+
+
+def preferential_rule(data: YearData) -> PreferentialRule:
+    """The year's rule, validated; errors name the file and the key."""
+    key = "fee.preferential_rule"
+    if not data.preferential_rule:
+        raise PolicyDataError(
+            data.file, key, f"{data.year} 年度未配置优惠单位的认定规则，无法计算优惠名单"
+        )
+    try:
+        loaded = _RuleSchema().load(data.preferential_rule)
+    except ValidationError as exc:
+        field, messages = next(iter(exc.messages.items()))
+        text = " ".join(messages) if isinstance(messages, list) else str(messages)
+        raise PolicyDataError(data.file, f"{key}.{field}", text) from None
+    rule = PreferentialRule(**loaded)
+    for name in ("max_reimbursement_rate", "discount"):
+        if not Decimal(0) < getattr(rule, name) < Decimal(1):
+            raise PolicyDataError(data.file, f"{key}.{name}", "应为 0 到 1 之间的小数")
+    if data.preferential_price is not None:
+        discounted = round_money(data.price * (1 - rule.discount))
+        if discounted != data.preferential_price:
+            raise PolicyDataError(
+                data.file,
+                f"{key}.discount",
+                f"{yuan(data.price)} × (1 − {rule.discount}) = {yuan(discounted)}，"
+                f"与 fee.preferential_price {yuan(data.preferential_price)} 不一致",
+            )
+    return rule
