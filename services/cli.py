@@ -9,11 +9,11 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
-from decimal import Decimal
 
 from services.kernel.errors import PolicyError
 from services.kernel.facts import load_claim, load_history, load_unit
 from services.kernel.idcard import parse_id
+from services.kernel.money import MoneyError, parse_money
 from services.kernel.registry import load_registry
 
 
@@ -23,7 +23,8 @@ class UsageError(Exception):
 
 class _Parser(argparse.ArgumentParser):
     def error(self, message: str) -> None:  # argparse prints usage + message; we print one line
-        raise UsageError(f"{self.prog}: {message} (see --help)")
+        # main() prefixes "mutual-aid: "; name the subcommand's help, not the prog twice
+        raise UsageError(f"{message} (see {self.prog} --help)")
 
 
 def _read_json(source: str) -> dict:
@@ -35,6 +36,8 @@ def _read_json(source: str) -> dict:
                 text = handle.read()
     except OSError as exc:
         raise UsageError(f"cannot read {source}: {exc.strerror}") from None
+    except UnicodeDecodeError:
+        raise UsageError(f"{source}: not UTF-8 text") from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
@@ -123,10 +126,16 @@ def cmd_targets(args) -> dict:
     if args.file:
         data = _read_json(args.file)
         _only(data, args.file, {"actuals"}, {"actuals"})
+        if not isinstance(data["actuals"], list):
+            raise UsageError(f"{args.file}: actuals must be a list of {{organisation, kind, actual}}")
         for i, row in enumerate(data["actuals"]):
             if not isinstance(row, dict) or set(row) != {"organisation", "kind", "actual"}:
                 raise UsageError(f"{args.file}: actuals[{i}] must be {{organisation, kind, actual}}")
-            actuals[(row["organisation"], row["kind"])] = Decimal(str(row["actual"]))
+            try:
+                actual = parse_money(row["actual"], name=f"actuals[{i}].actual")
+            except MoneyError as exc:
+                raise UsageError(f"{args.file}: {exc}") from None
+            actuals[(row["organisation"], row["kind"])] = actual
     rows = []
     for r in policy.evaluate_targets(args.year, actuals):
         rows.append(

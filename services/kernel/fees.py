@@ -119,7 +119,7 @@ def quote(data: YearData, district: District | None, account: Account | None, un
     if subsidy:
         explain.append(f"补助 {yuan(per_person)} × {unit.participants} = {yuan(subsidy)} 元，单位转账 {yuan(member_share)} 元")
     if account is None:
-        warnings.append("通知未给出收款账户，请向市总工会确认后再转账")
+        warnings.append("通知未给出收款账户，请向发文的工会确认后再转账")
     return Quote(
         price=price,
         unit_price=unit_price,

@@ -10,8 +10,8 @@ from __future__ import annotations
 
 import functools
 import importlib.resources
-from dataclasses import replace
 from collections.abc import Mapping, Sequence
+from dataclasses import replace
 from datetime import date
 from decimal import Decimal
 from pathlib import Path
@@ -19,7 +19,13 @@ from pathlib import Path
 from marshmallow import RAISE, Schema, ValidationError, fields
 
 from services.kernel import fees
-from services.kernel.errors import FactError, PolicyDataError, UnknownBenefit, UnknownDistrict, UnknownYear
+from services.kernel.errors import (
+    FactError,
+    PolicyDataError,
+    UnknownBenefit,
+    UnknownDistrict,
+    UnknownYear,
+)
 from services.kernel.formulas import FACT_LABELS, GENERIC_KINDS, Context, Formula
 from services.kernel.money import ZERO, round_money
 from services.kernel.parameters import (
@@ -289,6 +295,8 @@ class DataPolicy:
             exclusion = flags[code]
             if exclusion.applies(rule.benefit.code, claim.cause):
                 ctx.refuse(f"除外责任: {exclusion.label}")
+            else:
+                ctx.step(f"除外责任标记「{exclusion.label}」不适用于{rule.benefit.name}")
         self._patient(ctx)
         self._disease(ctx)
         if rule.params.get("no_cost") and claim.total_cost:

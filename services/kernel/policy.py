@@ -8,7 +8,7 @@ and the services' schemas use.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -206,6 +206,7 @@ class Assessment:
             "explain": list(self.explain),
             "refused": self.refused,
             "reasons": list(self.reasons),
+            "recoverable": self.recoverable,
         }
 
 

@@ -12,7 +12,8 @@ import re
 
 _ID_IN_TEXT = re.compile(r"(?<!\d)(\d{6})\d{8}(\d{3}[\dXx])(?!\d)")
 _CARD_IN_TEXT = re.compile(r"(?<!\d)(\d{4})\d{8,11}(\d{4})(?!\d)")
-_MOBILE_IN_TEXT = re.compile(r"(?<!\d)(1\d{2})\d{4}(\d{4})(?!\d)")
+# A country prefix glued to the number (+8613812345678, 0086…) must not hide it from the mask.
+_MOBILE_IN_TEXT = re.compile(r"(?:(?<=\+86)|(?<=0086)|(?<!\d))(1\d{2})\d{4}(\d{4})(?!\d)")
 
 
 def mask_id(number: str) -> str:

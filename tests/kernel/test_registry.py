@@ -1,0 +1,232 @@
+"""The registry: plugins found by entry point; a broken one is reported by name, the rest work."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from importlib.metadata import EntryPoint, PackageNotFoundError, distribution
+from pathlib import Path
+
+import pytest
+import yaml
+
+from services.kernel.errors import UnknownCity
+from services.kernel.registry import GROUP, Broken, Installed, Registry, load_one, load_registry
+
+# ---- loading one entry point (fast: nothing installed) ---------------------------------
+
+
+def entry_point(name: str, value: str) -> EntryPoint:
+    return EntryPoint(name=name, value=value, group=GROUP)
+
+
+def test_a_good_entry_point_loads_and_validates():
+    loaded = load_one(entry_point("zhangjiakou", "mutual_aid_zhangjiakou:plugin"))
+    assert isinstance(loaded, Installed)
+    assert loaded.policy.code == "zhangjiakou"
+    assert 2024 in loaded.policy.years()
+
+
+@pytest.mark.parametrize(
+    ("name", "value", "needle"),
+    [
+        ("nowhere", "mutual_aid_no_such_city:plugin", "ModuleNotFoundError"),
+        ("zhangjiakou", "mutual_aid_zhangjiakou:no_such_object", "AttributeError"),
+        ("decimal", "decimal:Decimal", "没有实现 CityPolicy 接口"),
+        ("zhangjiakuo", "mutual_aid_zhangjiakou:plugin", "与插件 code 'zhangjiakou' 不一致"),
+    ],
+    ids=["missing-module", "missing-object", "not-a-policy", "code-mismatch"],
+)
+def test_a_bad_entry_point_is_broken_with_a_reason(name, value, needle):
+    loaded = load_one(entry_point(name, value))
+    assert isinstance(loaded, Broken)
+    assert loaded.entry_point == name
+    assert needle in loaded.reason
+
+
+def test_the_installed_registry_has_zhangjiakou():
+    registry = load_registry()
+    assert "zhangjiakou" in registry.cities
+    installed = registry.cities["zhangjiakou"]
+    assert installed.distribution == "mutual-aid-zhangjiakou"
+    assert installed.version
+    assert registry.get("zhangjiakou") is installed.policy
+
+
+def test_get_an_unknown_city_names_the_installed_ones():
+    registry = Registry()
+    registry.cities["zhangjiakou"] = load_one(
+        entry_point("zhangjiakou", "mutual_aid_zhangjiakou:plugin")
+    )
+    with pytest.raises(UnknownCity) as raised:
+        registry.get("nowhere")
+    assert "'nowhere'" in str(raised.value)
+    assert "zhangjiakou" in str(raised.value)
+
+
+def test_get_a_broken_city_gives_its_reason():
+    registry = Registry(
+        broken=[Broken("brokenville", "mutual-aid-brokenville", "0.1", "RuntimeError: boom")]
+    )
+    with pytest.raises(UnknownCity, match="brokenville 加载失败: RuntimeError: boom"):
+        registry.get("brokenville")
+
+
+# ---- throwaway distributions installed into the venv (slow) ----------------------------
+
+GOOD, BROKEN = "mutual-aid-testville", "mutual-aid-brokenville"
+YEAR = 2031
+
+PYPROJECT = """\
+[build-system]
+requires = ["setuptools>=68"]
+build-backend = "setuptools.build_meta"
+
+[project]
+name = "{dist}"
+version = "0.0.1"
+
+[tool.setuptools]
+packages = ["{package}"]
+
+[tool.setuptools.package-data]
+{package} = ["data/*.yaml", "cases/*.yaml"]
+
+[project.entry-points."mutual_aid.cities"]
+{code} = "{package}:plugin"
+"""
+
+GOOD_MODULE = '''\
+"""A throwaway city for the registry test: Zhangjiakou's data with another year."""
+
+from mutual_aid_zhangjiakou.benefits import accident
+from services.kernel.plugin import DataPolicy
+
+
+class Testville(DataPolicy):
+    code = "testville"
+    name = "试验市"
+    kinds = {"accident": accident}
+
+
+plugin = Testville(package=__name__)
+'''
+
+BROKEN_MODULE = 'raise RuntimeError("brokenville refuses to import")\n'
+
+GOOD_CASE = f"""\
+- name: general illness at the threshold, in the copied year
+  assess: {{claim: {{benefit: general_illness, total_cost: "7000", admission_date: {YEAR}-03-01}}}}
+  expect: {{payable: "350.00", refused: false}}
+"""
+
+
+def write_project(root: Path, dist: str, code: str, module: str) -> tuple[Path, Path]:
+    package = dist.replace("-", "_")
+    project = root / dist
+    (project / package).mkdir(parents=True)
+    (project / "pyproject.toml").write_text(
+        PYPROJECT.format(dist=dist, code=code, package=package), encoding="utf-8"
+    )
+    (project / package / "__init__.py").write_text(module, encoding="utf-8")
+    return project, project / package
+
+
+def pip(*args: str) -> None:
+    done = subprocess.run(
+        [sys.executable, "-m", "pip", *args, "--disable-pip-version-check", "--no-input", "-q"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        check=False,
+    )
+    assert done.returncode == 0, f"pip {' '.join(args)} failed:\n{done.stdout}\n{done.stderr}"
+
+
+def uninstall_throwaways() -> None:
+    pip("uninstall", "-y", GOOD, BROKEN)
+    for dist in (GOOD, BROKEN):
+        with pytest.raises(PackageNotFoundError):
+            distribution(dist)
+
+
+@pytest.fixture(scope="module")
+def throwaway_plugins(tmp_path_factory, root, zhangjiakou_2024_file):
+    """Install a good and a broken city plugin into the project's venv; always uninstall."""
+    if Path(sys.prefix).resolve() != (root / ".venv").resolve():
+        pytest.skip("installs packages only into the project's .venv")
+    base = tmp_path_factory.mktemp("plugins")
+    good, package = write_project(base, GOOD, "testville", GOOD_MODULE)
+    text = zhangjiakou_2024_file.read_text(encoding="utf-8")
+    text = text.replace("year: 2024", f"year: {YEAR}").replace("2024-", f"{YEAR}-")
+    data = yaml.safe_load(text)
+    assert data["year"] == YEAR and str(data["period"]["cover"][0]).startswith(str(YEAR))
+    (package / "data").mkdir()
+    (package / "data" / f"{YEAR}.yaml").write_text(text, encoding="utf-8")
+    (package / "cases").mkdir()  # the shared case harness runs every installed city
+    (package / "cases" / f"{YEAR}.yaml").write_text(GOOD_CASE, encoding="utf-8")
+    broken, _ = write_project(base, BROKEN, "brokenville", BROKEN_MODULE)
+
+    uninstall_throwaways()  # a killed earlier run may have left them behind
+    try:
+        pip("install", "--no-deps", "--no-build-isolation", "--no-index", str(good), str(broken))
+        yield
+    finally:
+        uninstall_throwaways()
+
+
+@pytest.fixture(scope="module")
+def cities(throwaway_plugins, mutual_aid) -> dict:
+    return mutual_aid("cities").json()
+
+
+@pytest.mark.slow
+def test_an_installed_plugin_is_listed_with_its_distribution_and_version(cities):
+    listed = {c["code"]: c for c in cities["cities"]}
+    assert listed["testville"] == {
+        "code": "testville",
+        "name": "试验市",
+        "years": [YEAR],
+        "distribution": GOOD,
+        "version": "0.0.1",
+    }
+    assert "zhangjiakou" in listed
+
+
+@pytest.mark.slow
+def test_the_installed_plugin_assesses_from_its_own_data(throwaway_plugins, mutual_aid):
+    claim = f'{{"claim": {{"benefit": "general_illness", "total_cost": "7000", "admission_date": "{YEAR}-03-01"}}}}'
+    answer = mutual_aid(
+        "assess", "--city", "testville", "--year", str(YEAR), "-", stdin=claim
+    ).json()
+    assert answer["payable"] == "350.00"
+    assert answer["rule"]["id"] == f"testville.{YEAR}.general_illness"
+
+
+@pytest.mark.slow
+def test_a_plugin_raising_on_import_is_reported_by_name_with_the_reason(cities):
+    failed = {f["entry_point"]: f for f in cities["failed"]}
+    assert "brokenville" in failed
+    assert "brokenville" not in {c["code"] for c in cities["cities"]}
+    report = failed["brokenville"]
+    assert report["distribution"] == BROKEN
+    assert report["version"] == "0.0.1"
+    assert "RuntimeError: brokenville refuses to import" in report["reason"]
+    assert "__init__.py" in report["reason"]
+
+
+@pytest.mark.slow
+def test_other_plugins_still_work_beside_a_broken_one(throwaway_plugins, mutual_aid):
+    run = mutual_aid("benefits", "--city", "zhangjiakou", "--year", "2024")
+    assert run.code == 0, run.stderr
+    assert "general_illness" in {b["code"] for b in run.json()["benefits"]}
+
+
+@pytest.mark.slow
+def test_asking_for_the_broken_city_gives_its_reason_in_one_line(throwaway_plugins, mutual_aid):
+    run = mutual_aid("benefits", "--city", "brokenville", "--year", str(YEAR))
+    assert run.code == 2
+    assert run.stdout == ""
+    assert run.stderr.count("\n") == 1
+    assert "brokenville 加载失败" in run.stderr
+    assert "RuntimeError" in run.stderr
