@@ -8,7 +8,7 @@ deprecation notice is silenced: nameko 2 has no other hub (see DESIGN.md, "Libra
 import warnings
 
 with warnings.catch_warnings():
-    warnings.simplefilter("ignore", DeprecationWarning)
+    warnings.simplefilter("ignore")
     import eventlet
 
 eventlet.monkey_patch()
