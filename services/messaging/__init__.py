@@ -1,0 +1,9 @@
+"""Messaging and data plumbing shared by the four services.
+
+Plain modules (no nameko): `database` (engines, transactions, a UTC column type), `outbox`
+(record an event in the caller's transaction; relay it later), `idempotency` (a handler
+changes things once per event), `config` (YAML with environment substitution), `errors`.
+nameko modules: `dependencies` (the `Database` and `Outbox` providers), `publishing` (events in
+nameko's wire format, with publisher confirms), `embedded` (all services in one process on
+kombu's memory transport).
+"""

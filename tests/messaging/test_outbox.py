@@ -1,0 +1,175 @@
+import uuid
+
+import pytest
+from sqlalchemy import select, text
+
+from services.messaging.database import session_scope
+from services.messaging.errors import EventPayloadError
+from services.messaging.outbox import (
+    OUTBOX,
+    RELAY_LOCK_KEY,
+    call_after_commit_with_events,
+    check_event,
+    new_event_id,
+    record_event,
+    relay_pending,
+)
+
+
+class Broker:
+    """A publish function that keeps what it was given, and can be told to fail."""
+
+    def __init__(self, fail_on=()):
+        self.received = []
+        self.fail_on = set(fail_on)
+
+    def __call__(self, event):
+        if event.body.get("claim_id") in self.fail_on:
+            raise ConnectionError("broker away")
+        self.received.append(event)
+
+    def claims(self):
+        return [event.body["claim_id"] for event in self.received]
+
+
+def record(session_factory, *claim_ids):
+    with session_scope(session_factory) as session:
+        return [
+            record_event(session, "claim_approved", {"v": 1, "claim_id": claim_id})
+            for claim_id in claim_ids
+        ]
+
+
+def rows(session_factory):
+    with session_scope(session_factory) as session:
+        return {row.payload["claim_id"]: row for row in session.execute(select(OUTBOX))}
+
+
+@pytest.mark.parametrize(
+    "event_type, payload, fragment",
+    [
+        ("ClaimApproved", {"v": 1, "claim_id": "c"}, "snake_case"),
+        ("claim_approved", ["c"], "must be a dict"),
+        ("claim_approved", {"claim_id": "c"}, "'v', its version"),
+        ("claim_approved", {"v": "1", "claim_id": "c"}, "'v', its version"),
+        ("claim_approved", {"v": True, "claim_id": "c"}, "'v', its version"),
+        ("claim_approved", {"v": 1, "amount": "10.00"}, "names no id"),
+        ("claim_approved", {"v": 1, "claim_id": "c", "event_id": "x"}, "added by the outbox"),
+        ("claim_approved", {"v": 1, "claim_id": "c", "amount": 10.5}, "float"),
+        ("claim_approved", {"v": 1, "claim_id": "c", "claim": {"cost": "1"}}, "asked for by RPC"),
+        ("claim_approved", {"v": 1, "claim_id": "c", "note": "x" * 3000}, "more than 2048"),
+    ],
+)
+def test_payloads_that_are_not_small_versioned_ids_are_refused(event_type, payload, fragment):
+    with pytest.raises(EventPayloadError, match=fragment):
+        check_event(event_type, payload)
+
+
+def test_a_small_versioned_payload_passes():
+    check_event(
+        "members_enrolled",
+        {
+            "v": 2,
+            "application_id": "a",
+            "member_ids": ["m1", "m2"],
+            "amount": "120.00",
+            "count": 2,
+            "final": True,
+            "note": None,
+        },
+    )
+
+
+def test_events_are_relayed_in_order_with_their_ids_and_marked_published(session_factory):
+    first = record(session_factory, "c1", "c2")
+    second = record(session_factory, "c3")
+    broker = Broker()
+
+    assert relay_pending(session_factory, broker) == 3
+
+    assert broker.claims() == ["c1", "c2", "c3"]
+    assert [event.id for event in broker.received] == first + second
+    assert broker.received[0].event_type == "claim_approved"
+    assert broker.received[0].body == {"v": 1, "claim_id": "c1", "event_id": first[0]}
+    for row in rows(session_factory).values():
+        assert row.published_at is not None and row.published_at.tzinfo is not None
+        assert row.attempts == 1 and row.last_error is None
+    assert relay_pending(session_factory, broker) == 0
+    assert len(broker.received) == 3
+
+
+def test_an_event_whose_transaction_rolls_back_is_never_published(session_factory):
+    with pytest.raises(RuntimeError), session_scope(session_factory) as session:
+        record_event(session, "claim_approved", {"v": 1, "claim_id": "c1"})
+        raise RuntimeError("the change failed")
+    broker = Broker()
+    assert relay_pending(session_factory, broker) == 0
+    assert broker.received == [] and rows(session_factory) == {}
+
+
+def test_a_failed_publish_keeps_the_event_for_the_next_run(session_factory):
+    record(session_factory, "c1", "c2", "c3")
+    down = Broker(fail_on={"c2"})
+
+    assert relay_pending(session_factory, down) == 1
+
+    assert down.claims() == ["c1"]  # c3 does not overtake c2
+    kept = rows(session_factory)
+    assert kept["c1"].published_at is not None
+    assert kept["c2"].published_at is None
+    assert kept["c2"].attempts == 1 and kept["c2"].last_error == "ConnectionError: broker away"
+    assert kept["c3"].published_at is None and kept["c3"].attempts == 0
+
+    up = Broker()
+    assert relay_pending(session_factory, up) == 2
+    assert up.claims() == ["c2", "c3"]
+    assert all(row.published_at is not None for row in rows(session_factory).values())
+
+
+def test_a_run_publishes_at_most_one_batch(session_factory):
+    record(session_factory, *(f"c{i}" for i in range(5)))
+    broker = Broker()
+    assert relay_pending(session_factory, broker, batch=2) == 2
+    assert relay_pending(session_factory, broker, batch=2) == 2
+    assert relay_pending(session_factory, broker, batch=2) == 1
+    assert broker.claims() == [f"c{i}" for i in range(5)]
+
+
+def test_only_commits_that_recorded_events_call_back(session_factory):
+    calls = []
+    call_after_commit_with_events(session_factory, lambda: calls.append("relay"))
+    with session_scope(session_factory) as session:
+        session.execute(text("INSERT INTO members (id) VALUES ('m1')"))
+    assert calls == []
+    record(session_factory, "c1")
+    assert calls == ["relay"]
+
+
+def test_event_ids_are_uuid7_and_strictly_increasing():
+    ids = [new_event_id() for _ in range(5000)]
+    assert ids == sorted(ids) and len(set(ids)) == len(ids)
+    assert {uuid.UUID(event_id).version for event_id in ids} == {7}
+
+
+def test_an_unreachable_broker_leaves_the_events_in_the_outbox(session_factory):
+    from services.messaging.publishing import event_publisher
+
+    record(session_factory, "c1")
+    unreachable = event_publisher({"AMQP_URI": "pyamqp://guest:guest@127.0.0.1:1/"}, "claims")
+    assert relay_pending(session_factory, unreachable) == 0
+    row = rows(session_factory)["c1"]
+    assert row.published_at is None and row.attempts == 1
+    assert "ECONNREFUSED" in row.last_error or "refused" in row.last_error.lower()
+
+
+@pytest.mark.postgres
+@pytest.mark.parametrize("engine", ["postgres"], indirect=True)
+def test_one_relay_at_a_time_per_postgres_database(session_factory):
+    record(session_factory, "c1")
+    other_process = session_factory()
+    other_process.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY})
+    broker = Broker()
+    assert relay_pending(session_factory, broker) == 0  # the other relay keeps the order
+    other_process.rollback()
+    other_process.close()
+    assert relay_pending(session_factory, broker) == 1
