@@ -1,6 +1,8 @@
 """``mutual-aid``: the command line. JSON on stdout; bad input is one line on stderr, exit 2.
 
-Subcommands: cities, benefits, quote, assess, idcard, targets.
+Subcommands: cities, benefits, quote, assess, idcard, targets, roster check, template.
+A command answers a dict (exit 0) or a (dict, exit code) pair: `roster check` exits 1 when the
+file has errors, its JSON still on stdout.
 """
 
 from __future__ import annotations
@@ -9,7 +11,9 @@ import argparse
 import json
 import sys
 from collections.abc import Sequence
+from pathlib import Path
 
+from services.enrollment.roster import RosterUnreadable, read_roster
 from services.kernel.errors import PolicyError
 from services.kernel.facts import load_claim, load_history, load_unit
 from services.kernel.idcard import parse_id
@@ -152,6 +156,41 @@ def cmd_targets(args) -> dict:
     return {"city": args.city, "year": args.year, "targets": rows}
 
 
+def cmd_roster_check(args) -> tuple[dict, int]:
+    fmt = load_registry().get(args.city).roster_format(args.year)
+    try:
+        data = Path(args.file).read_bytes()
+    except OSError as exc:
+        raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
+    name = Path(args.file).name
+    # No database here: conflicts with other units are checked by the enrollment service.
+    result = read_roster(data, name, fmt)
+    answer = {"file": args.file, "city": args.city, "year": args.year, **result.to_dict()}
+    answer["report"] = None
+    if args.report and (result.errors or result.warnings):
+        from services.enrollment.report import write_report  # openpyxl: only when asked
+
+        try:
+            answer["report"] = str(write_report(data, result, args.report, name))
+        except OSError as exc:
+            raise UsageError(f"cannot write {args.report}: {exc.strerror}") from None
+    return answer, 1 if result.errors else 0
+
+
+def cmd_template(args) -> dict:
+    from services.enrollment.template import default_name, write_template  # openpyxl
+
+    policy = load_registry().get(args.city)
+    target = Path(args.output or default_name(policy, args.year))
+    if target.suffix.lower() != ".xlsx":
+        raise UsageError(f"{target}: the template is written as .xlsx")
+    try:
+        written = write_template(policy, args.year, target)
+    except OSError as exc:
+        raise UsageError(f"cannot write {target}: {exc.strerror}") from None
+    return {"city": args.city, "year": args.year, "written": str(written)}
+
+
 def _year(text: str) -> int:
     if not (text.isdigit() and len(text) == 4):
         raise argparse.ArgumentTypeError(f"year must be four digits, not {text!r}")
@@ -181,6 +220,15 @@ def build_parser() -> argparse.ArgumentParser:
     p = city_year(sub.add_parser("targets", help="targets, and how recorded actuals meet them"))
     p.add_argument("file", nargs="?", metavar="FILE|-", help='{"actuals": [{organisation, kind, actual}]}')
     p.set_defaults(run=cmd_targets)
+    roster = sub.add_parser("roster", help="member rosters from Excel")
+    roster_sub = roster.add_subparsers(dest="roster_command", required=True, parser_class=_Parser)
+    p = city_year(roster_sub.add_parser("check", help="check a roster file (.xls, .xlsx, .ods)"))
+    p.add_argument("file", metavar="FILE")
+    p.add_argument("--report", metavar="OUT.xlsx", help="write the error report workbook here (when there are errors or warnings)")
+    p.set_defaults(run=cmd_roster_check)
+    p = city_year(sub.add_parser("template", help="a city's blank application and roster workbook"))
+    p.add_argument("-o", "--output", metavar="OUT.xlsx", help="default: <city name><year>.xlsx")
+    p.set_defaults(run=cmd_template)
     return parser
 
 
@@ -188,12 +236,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         result = args.run(args)
-    except (UsageError, PolicyError) as exc:
+    except (UsageError, PolicyError, RosterUnreadable) as exc:
         print(f"mutual-aid: {exc}", file=sys.stderr)
         return 2
+    result, code = result if isinstance(result, tuple) else (result, 0)
     json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
     sys.stdout.write("\n")
-    return 0
+    return code
 
 
 if __name__ == "__main__":

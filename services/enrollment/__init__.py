@@ -1,0 +1,1 @@
+"""The enrollment service: units, group applications, rosters from Excel, enrolments."""
