@@ -1,4 +1,4 @@
-"""Fixtures shared by the kernel and CLI tests."""
+"""Fixtures shared across the suite: the CLI runner and a throwaway PostgreSQL database."""
 
 from __future__ import annotations
 
@@ -6,10 +6,13 @@ import json
 import os
 import subprocess
 import sys
+import uuid
 from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
+
+from services.messaging.database import use_green_psycopg
 
 ROOT = Path(__file__).resolve().parent.parent
 
@@ -57,3 +60,23 @@ def mutual_aid(cli_path):
         return CliRun(done.returncode, done.stdout, done.stderr)
 
     return run
+
+
+ADMIN_URL = os.environ.get("MUTUAL_AID_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+
+
+@pytest.fixture(scope="session")
+def postgres_url():
+    """One throwaway PostgreSQL database for the test session, created through the server's
+    `postgres` database and dropped (with its connections) at the end.
+    MUTUAL_AID_TEST_POSTGRES points at another server's admin database."""
+    use_green_psycopg()  # before psycopg is first imported, as a service would
+    import psycopg
+
+    name = f"mutual_aid_test_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
+    yield f"{url}/{name}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')

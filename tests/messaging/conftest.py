@@ -1,38 +1,15 @@
 """Fixtures for the messaging tests: a database per backend, and a clean in-process bus.
 
-PostgreSQL tests get one throwaway database for the session, created through the server's
-`postgres` database and dropped (with its connections) at the end. MUTUAL_AID_TEST_POSTGRES
-points at another server's admin database.
+PostgreSQL tests use the session's throwaway database (`postgres_url`, tests/conftest.py).
 """
-
-import os
-import uuid
 
 import pytest
 from sqlalchemy import Column, ForeignKey, Integer, MetaData, String, Table
 
-from services.messaging.database import make_engine, make_session_factory, use_green_psycopg
+from services.messaging.database import make_engine, make_session_factory
 from services.messaging.embedded import reset_memory_bus
 from services.messaging.idempotency import processed_events_table
 from services.messaging.outbox import outbox_table
-
-ADMIN_URL = os.environ.get(
-    "MUTUAL_AID_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
-)
-
-
-@pytest.fixture(scope="session")
-def postgres_url():
-    use_green_psycopg()  # before psycopg is first imported, as a service would
-    import psycopg
-
-    name = f"mutual_aid_test_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    url = ADMIN_URL.rsplit("/", 1)[0].replace("postgresql://", "postgresql+psycopg://", 1)
-    yield f"{url}/{name}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 def service_metadata() -> MetaData:
