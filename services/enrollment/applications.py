@@ -19,7 +19,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.enrollment import rules
+from services.enrollment import events, rules
 from services.enrollment.exceptions import Conflict, NotFound, SubmissionRefused
 from services.enrollment.models import (
     Application,
@@ -301,7 +301,7 @@ def submit(
     application.quote = quote.to_dict()
     application.returned_reason = None
     _transition(session, application, to_status, actor, "上报")
-    record("application_submitted", _payload(application))
+    record(events.APPLICATION_SUBMITTED, _payload(application))
     return application
 
 
@@ -314,7 +314,7 @@ def return_application(
     text = rules.require_reason(reason)
     application.returned_reason = text
     _transition(session, application, to_status, actor, text)
-    record("application_returned", _payload(application))
+    record(events.APPLICATION_RETURNED, _payload(application))
     return application
 
 
@@ -344,8 +344,8 @@ def approve(
         ],
     )
     _transition(session, application, to_status, actor, "审核通过")
-    record("application_approved", _payload(application))
-    record("members_enrolled", _payload(application, members=len(lines)))
+    record(events.APPLICATION_APPROVED, _payload(application))
+    record(events.MEMBERS_ENROLLED, _payload(application, members=len(lines)))
     return application
 
 

@@ -19,6 +19,7 @@ from sqlalchemy import (
     Date,
     ForeignKey,
     Integer,
+    LargeBinary,
     Numeric,
     String,
     Text,
@@ -140,6 +141,20 @@ class RosterLine(Base):
     extra: Mapped[dict | None] = mapped_column(JSON)  # town, workplace, card number, remark…
 
     application: Mapped[Application] = relationship(back_populates="lines")
+
+
+class RosterUpload(Base):
+    """An uploaded roster file that failed its checks, kept so its error report can be fetched."""
+
+    __tablename__ = "roster_uploads"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
+    application_id: Mapped[str] = mapped_column(ForeignKey("applications.id"), index=True)
+    filename: Mapped[str] = mapped_column(String(255))
+    actor: Mapped[str] = mapped_column(String(100))
+    result: Mapped[dict] = mapped_column(JSON)  # the JSON answer: rows, errors, warnings
+    report: Mapped[bytes | None] = mapped_column(LargeBinary)  # the error report workbook
+    created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
 class Member(Base):
