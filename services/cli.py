@@ -1,6 +1,7 @@
 """``mutual-aid``: the command line. JSON on stdout; bad input is one line on stderr, exit 2.
 
-Subcommands: cities, benefits, quote, assess, idcard, targets, roster check, template.
+Subcommands: cities, benefits, quote, assess, idcard, targets, roster check, template, and
+the enrollment database's unit/application commands (services/enrollment/commands.py).
 A command answers a dict (exit 0) or a (dict, exit code) pair: `roster check` exits 1 when the
 file has errors, its JSON still on stdout.
 """
@@ -13,6 +14,8 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from services.enrollment import commands as enrollment_commands
+from services.enrollment.exceptions import EnrollmentError
 from services.enrollment.roster import RosterUnreadable, read_roster
 from services.kernel.errors import PolicyError
 from services.kernel.facts import load_claim, load_history, load_unit
@@ -229,6 +232,7 @@ def build_parser() -> argparse.ArgumentParser:
     p = city_year(sub.add_parser("template", help="a city's blank application and roster workbook"))
     p.add_argument("-o", "--output", metavar="OUT.xlsx", help="default: <city name><year>.xlsx")
     p.set_defaults(run=cmd_template)
+    enrollment_commands.add_to(sub, city_year, _year)
     return parser
 
 
@@ -236,8 +240,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         result = args.run(args)
-    except (UsageError, PolicyError, RosterUnreadable) as exc:
+    except (UsageError, PolicyError, RosterUnreadable, EnrollmentError) as exc:
         print(f"mutual-aid: {exc}", file=sys.stderr)
+        return 2
+    except OSError as exc:  # a file named on the command line that cannot be read or written
+        print(f"mutual-aid: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2
     result, code = result if isinstance(result, tuple) else (result, 0)
     json.dump(result, sys.stdout, ensure_ascii=False, indent=2)
