@@ -165,8 +165,11 @@ def update_application(
     return application
 
 
-def enrolled_elsewhere(session: Session, application: Application) -> Callable[[set[str]], dict[str, str]]:
-    """The roster reader's conflict look-up: who another unit's roster already names."""
+def enrolled_elsewhere(
+    session: Session, application: Application, *, include_own: bool = False
+) -> Callable[[set[str]], dict[str, str]]:
+    """The roster reader's conflict look-up: who another unit's roster already names (and,
+    when adding joiners, who this roster already names)."""
 
     def lookup(id_numbers: set[str]) -> dict[str, str]:
         found: dict[str, str] = {}
@@ -180,8 +183,8 @@ def enrolled_elsewhere(session: Session, application: Application) -> Callable[[
                 .where(
                     RosterLine.city == application.city,
                     RosterLine.year == application.year,
-                    RosterLine.application_id != application.id,
                     RosterLine.id_number.in_(chunk),
+                    *([] if include_own else [RosterLine.application_id != application.id]),
                 )
             )
             found.update({number: name for number, name in rows})
@@ -198,22 +201,26 @@ def import_roster(
     data: bytes,
     filename: str,
     actor: str,
+    append: bool = False,
 ) -> RosterResult:
-    """Read, check and (only when the whole file is clean) store a roster, replacing the last.
+    """Read, check and (only when the whole file is clean) store a roster.
 
+    By default the file replaces the roster; with ``append`` its people join it (增员: the
+    joiners after a carry-over), and a person already on this roster is an error too.
     A file with any error stores nothing and the result says which rows and why.
     """
     application = get_application(session, application_id, lock=True)
     rules.require_editable(application.status)
     fmt = policy.roster_format(application.year)
-    result = read_roster(data, filename, fmt, enrolled_elsewhere(session, application))
+    lookup = enrolled_elsewhere(session, application, include_own=append)
+    result = read_roster(data, filename, fmt, lookup)
     if not result.importable:
         return result
-    session.execute(delete(RosterLine).where(RosterLine.application_id == application.id))
+    if not append:
+        session.execute(delete(RosterLine).where(RosterLine.application_id == application.id))
     store_lines(session, application, _lines_from(result))
-    _transition(
-        session, application, application.status, actor, f"导入名册 {len(result.members)} 人（{filename}）"
-    )
+    verb = "增员" if append else "导入名册"
+    _transition(session, application, application.status, actor, f"{verb} {len(result.members)} 人（{filename}）")
     return result
 
 

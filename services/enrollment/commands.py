@@ -8,7 +8,7 @@ database is prepared by its migrations instead).
 
     mutual-aid unit register --city quzhou --year 2025 --key 330800A --name … [--district …]
     mutual-aid application open --unit UNIT_ID --year 2025 --participants 80 --actor 王芳
-    mutual-aid application import APPLICATION_ID FILE --actor 王芳 [--report OUT.xlsx]
+    mutual-aid application import APPLICATION_ID FILE --actor 王芳 [--append] [--report OUT.xlsx]
     mutual-aid application submit|approve APPLICATION_ID --actor …
     mutual-aid application return APPLICATION_ID --reason … --actor …
     mutual-aid application list --city quzhou --year 2025 [--status submitted]
@@ -108,6 +108,7 @@ def cmd_application_import(args) -> tuple[dict, int]:
             data=data,
             filename=path.name,
             actor=args.actor,
+            append=args.append,
         )
         progress(f"已导入 {len(result.members)} 人" if result.importable else f"有 {len(result.errors)} 处错误，未导入")
         answer = report_data(result)
@@ -211,6 +212,7 @@ def add_to(sub, city_year: Callable, year_type: Callable) -> None:
     p.add_argument("file")
     p.add_argument("--actor", required=True)
     p.add_argument("--report", metavar="OUT.xlsx", help="write the error report workbook here")
+    p.add_argument("--append", action="store_true", help="add these people (joiners) instead of replacing the roster")
     p.add_argument("--progress", action="store_true", help="show progress on stderr even when not a terminal")
     p.set_defaults(run=cmd_application_import)
     for action, text in (("submit", "上报"), ("approve", "审核通过")):

@@ -5,7 +5,7 @@ worker's transaction (`self.db.session`), and records events through `self.outbo
 transaction commits before the caller hears back, and the events are published after it.
 
 HTTP (for the clerks' browser and the CLI):
-    POST /enrollment/applications/<id>/roster?filename=<name>   body: the workbook's bytes
+    POST /enrollment/applications/<id>/roster?filename=<name>[&append=1]   body: the workbook
         200 {"imported": n, ...} | 422 {"errors": [...], "report": "/enrollment/uploads/<id>/report"}
     GET  /enrollment/uploads/<id>/report                          the error report workbook
 The caller is named by the X-Actor header until real authentication sits in front of it
@@ -109,22 +109,25 @@ class EnrollmentService:
     # ---- rosters --------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
-    def import_roster(self, application_id: str, filename: str, content_base64: str, actor: str) -> dict:
-        """Import a roster file (base64: RPC travels as JSON); with any error nothing is
-        stored and `report` names the upload whose error workbook
-        `GET /enrollment/uploads/<id>/report` returns."""
+    def import_roster(
+        self, application_id: str, filename: str, content_base64: str, actor: str, append: bool = False
+    ) -> dict:
+        """Import a roster file (base64: RPC travels as JSON), replacing the roster or, with
+        `append`, adding joiners to it; with any error nothing is stored and `report` names
+        the upload whose error workbook `GET /enrollment/uploads/<id>/report` returns."""
         try:
             content = base64.b64decode(content_base64, validate=True)
         except (TypeError, ValueError):
             raise InvalidRequest("content_base64 不是有效的 base64 文本") from None
-        return self._import(application_id, filename, content, actor)
+        return self._import(application_id, filename, content, actor, append)
 
-    def _import(self, application_id: str, filename: str, content: bytes, actor: str) -> dict:
+    def _import(self, application_id: str, filename: str, content: bytes, actor: str, append: bool) -> dict:
         session = self.db.session
         app = ops.get_application(session, application_id)
         policy = self.policies.get(app.city)
         result = ops.import_roster(
-            session, policy, application_id=application_id, data=content, filename=filename, actor=actor
+            session, policy, application_id=application_id, data=content, filename=filename, actor=actor,
+            append=append,
         )
         answer = report_data(result)
         answer["imported"] = len(result.members)
@@ -206,7 +209,8 @@ class EnrollmentService:
         if not actor:
             return _json(401, {"error": "缺少 X-Actor（经办人）"})
         try:
-            answer = self._import(application_id, filename, request.get_data(), actor)
+            append = request.args.get("append", "") in ("1", "true", "yes")
+            answer = self._import(application_id, filename, request.get_data(), actor, append)
         except NotFound as exc:
             return _json(404, {"error": str(exc)})
         except EXPECTED as exc:

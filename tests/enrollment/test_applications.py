@@ -261,3 +261,43 @@ def test_carry_over_to_the_next_year_without_leavers(session, two_year_city):
     names = {r["name"] for r in ops.roster_listing(session, application_id=moved.application.id)}
     assert people[0].name not in names and people[2].name in names
     assert ops.roster_count(session, app.id) == 10  # last year's roster is untouched
+
+
+def test_done_when_four_faults_import_nothing_and_name_exactly_those_rows(
+    session, two_year_city, template_roster, five_hundred, faulty_roster
+):
+    """Issue 4: a template roster of 500 valid rows imports; the same with one numeric ID, one
+    bad check digit, one duplicate and one person another unit already enrolled imports
+    nothing and names exactly those four rows — the conflict found in the database."""
+    zjk = two_year_city
+    other = ops.register_unit(session, zjk, year=2024, unit_key="zjk-1", name="另一单位工会", staff_total=1, staff_insured=1)
+    taken = ops.open_application(session, zjk, unit_id=other.id, year=2024, participants=1, actor="clerk")
+    enrolled = next(p for p in five_hundred if p.id_number == faulty_roster.enrolled_id)
+    ops.store_lines(session, taken, [{"excel_row": 4, "name": enrolled.name, "sex": "male" if enrolled.sex == "男" else "female",
+                                      "id_number": enrolled.id_number, "phone": None, "extra": None}])
+
+    u = ops.register_unit(session, zjk, year=2024, unit_key="zjk-2", name="本单位工会", staff_total=600, staff_insured=600)
+    app = ops.open_application(session, zjk, unit_id=u.id, year=2024, participants=500, actor="clerk")
+    result = ops.import_roster(session, zjk, application_id=app.id, data=faulty_roster.data,
+                               filename="本单位工会2024.xlsx", actor="clerk")
+    assert sorted(e.row for e in result.errors) == sorted(
+        [faulty_roster.numeric_row, faulty_roster.check_digit_row, faulty_roster.duplicate_row, faulty_roster.enrolled_row]
+    )
+    assert any("另一单位工会" in e.reason for e in result.errors if e.row == faulty_roster.enrolled_row)
+    assert ops.roster_count(session, app.id) == 0
+
+    clean = template_roster.build([p for p in five_hundred if p.id_number != enrolled.id_number][:499])
+    result = ops.import_roster(session, zjk, application_id=app.id, data=clean, filename="本单位工会2024.xlsx", actor="clerk")
+    assert result.importable and ops.roster_count(session, app.id) == 499
+
+
+def test_joiners_are_appended_and_someone_already_listed_is_refused(session, quzhou):
+    app = application(session, quzhou, unit(session, quzhou), 82)
+    ops.import_roster(session, quzhou, application_id=app.id, data=roster([person(i) for i in range(80)]),
+                      filename="a.xlsx", actor="clerk")
+    joiners = ops.import_roster(session, quzhou, application_id=app.id, data=roster([person(200), person(201)]),
+                                filename="增员.xlsx", actor="clerk", append=True)
+    assert joiners.importable and ops.roster_count(session, app.id) == 82
+    again = ops.import_roster(session, quzhou, application_id=app.id, data=roster([person(5), person(202)]),
+                              filename="增员2.xlsx", actor="clerk", append=True)
+    assert [e.row for e in again.errors] == [4] and ops.roster_count(session, app.id) == 82
