@@ -20,6 +20,7 @@ from sqlalchemy import (
     ForeignKey,
     Integer,
     LargeBinary,
+    MetaData,
     Numeric,
     String,
     Text,
@@ -27,7 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
-from services.messaging.database import UtcDateTime, utc_now
+from services.messaging.database import NAMING_CONVENTION, UtcDateTime, utc_now
 from services.messaging.idempotency import processed_events_table
 from services.messaging.outbox import outbox_table
 
@@ -37,7 +38,7 @@ def new_id() -> str:
 
 
 class Base(DeclarativeBase):
-    pass
+    metadata = MetaData(naming_convention=NAMING_CONVENTION)
 
 
 MONEY = Numeric(14, 2)

@@ -22,7 +22,6 @@ import re
 import threading
 import time
 import uuid
-import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
@@ -77,7 +76,7 @@ Index(
 )
 
 _RECORDED = "services.messaging.outbox:recorded"  # session.info flag: events in this txn
-RELAY_LOCK_KEY = zlib.crc32(b"mutual-aid outbox relay")  # PostgreSQL advisory lock key
+RELAY_LOCK_NAME = "mutual-aid outbox relay "  # + the schema: PostgreSQL advisory lock key
 
 
 @dataclass(frozen=True)
@@ -216,11 +215,13 @@ def relay_pending(session_factory: SessionFactory, publish: Publish, batch: int 
 
 
 def _take_relay_lock(session: Session) -> bool:
-    """On PostgreSQL, one relay per database at a time, so events keep their order when a
+    """On PostgreSQL, one relay per database schema at a time, so events keep their order when a
     service runs several processes. SQLite is one process: the caller runs one relay."""
     if session.get_bind().dialect.name != "postgresql":
         return True
-    return bool(session.execute(select(func.pg_try_advisory_xact_lock(RELAY_LOCK_KEY))).scalar())
+    # keyed by schema too: services sharing a database (a schema each) relay independently
+    key = func.hashtextextended(func.concat(RELAY_LOCK_NAME, func.current_schema()), 0)
+    return bool(session.execute(select(func.pg_try_advisory_xact_lock(key))).scalar())
 
 
 def call_after_commit_with_events(

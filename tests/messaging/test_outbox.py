@@ -7,7 +7,7 @@ from services.messaging.database import session_scope
 from services.messaging.errors import EventPayloadError
 from services.messaging.outbox import (
     OUTBOX,
-    RELAY_LOCK_KEY,
+    RELAY_LOCK_NAME,
     call_after_commit_with_events,
     check_event,
     new_event_id,
@@ -167,7 +167,10 @@ def test_an_unreachable_broker_leaves_the_events_in_the_outbox(session_factory):
 def test_one_relay_at_a_time_per_postgres_database(session_factory):
     record(session_factory, "c1")
     other_process = session_factory()
-    other_process.execute(text("SELECT pg_advisory_xact_lock(:key)"), {"key": RELAY_LOCK_KEY})
+    other_process.execute(
+        text("SELECT pg_advisory_xact_lock(hashtextextended(:name || current_schema(), 0))"),
+        {"name": RELAY_LOCK_NAME},
+    )
     broker = Broker()
     assert relay_pending(session_factory, broker) == 0  # the other relay keeps the order
     other_process.rollback()

@@ -1,0 +1,377 @@
+"""deploy/ parses, and its files agree with one another and with the code they run.
+
+Nothing here starts Docker, Kubernetes or a broker: the files are read as data. The checks are
+the mistakes that would otherwise show only in production: a config default that does not
+apply, a variable a manifest sets that config.yaml never reads, a log handler without the
+masking filter, an event queue that is classic, unbound, or named for a handler nobody wrote.
+"""
+
+from __future__ import annotations
+
+import importlib
+import importlib.util
+import inspect
+import json
+import re
+import subprocess
+import sys
+import types
+from pathlib import Path
+
+import pytest
+import yaml
+from nameko.events import SERVICE_POOL, EventHandler
+from sqlalchemy.engine import make_url
+
+from services.messaging.config import REFERENCE, load_config
+from services.messaging.embedded import embedded_config
+from tests.conftest import ROOT
+
+DEPLOY = ROOT / "deploy"
+CONFIG = DEPLOY / "config.yaml"
+SERVICES = ("enrollment", "claims", "payments", "notify")
+MASKING_FILTER = "services.kernel.privacy.MaskingFilter"
+# the facts DESIGN.md ("Messaging") names; each needs a queue before its consumer first starts
+DESIGN_EVENTS = {
+    "application_submitted",
+    "premium_paid",
+    "members_enrolled",
+    "claim_approved",
+    "payout_succeeded",
+    "payout_failed",
+}
+EVENT_QUEUE = re.compile(
+    r"evt-(?P<source>[a-z_]+)-(?P<event>[a-z0-9_]+)--(?P<target>[a-z_]+)\.(?P<method>\w+)"
+)
+
+
+def documents(path: Path) -> list:
+    text = path.read_text(encoding="utf-8")
+    if path.suffix == ".json":
+        return [json.loads(text)]
+    return [doc for doc in yaml.safe_load_all(text) if doc is not None]
+
+
+def referenced_variables(path: Path) -> set[str]:
+    return {match.group(1) for match in REFERENCE.finditer(path.read_text(encoding="utf-8"))}
+
+
+@pytest.fixture(scope="module")
+def definitions() -> dict:
+    return json.loads((DEPLOY / "rabbitmq" / "definitions.json").read_text(encoding="utf-8"))
+
+
+@pytest.fixture(scope="module")
+def manifests() -> dict[tuple[str, str], dict]:
+    """Every Kubernetes object in deploy/kubernetes/, by (kind, name)."""
+    found = {}
+    for path in sorted((DEPLOY / "kubernetes").glob("*.yaml")):
+        for doc in documents(path):
+            found[doc["kind"], doc["metadata"]["name"]] = doc
+    return found
+
+
+# -- files ----------------------------------------------------------------------------------------
+
+
+def test_every_yaml_and_json_file_parses():
+    files = sorted(p for p in DEPLOY.rglob("*") if p.suffix in {".yaml", ".yml", ".json"})
+    names = {str(p.relative_to(DEPLOY)) for p in files}
+
+    assert {
+        "config.yaml",
+        "embedded.yaml",
+        "compose.yaml",
+        "kustomization.yaml",
+        "rabbitmq/definitions.json",
+        *(f"kubernetes/{service}.yaml" for service in SERVICES),
+    } <= names
+    for path in files:
+        assert documents(path), f"{path} is empty"
+
+
+# -- config.yaml ----------------------------------------------------------------------------------
+
+
+def test_config_loads_with_its_defaults_from_an_empty_environment():
+    config = load_config(CONFIG, {})
+
+    assert config["AMQP_URI"] == "amqp://guest:guest@localhost:5672/mutual-aid"
+    assert set(config["DATABASES"]) == set(SERVICES)
+    for service, url in config["DATABASES"].items():
+        url = make_url(url)
+        assert (url.drivername, url.host, url.database) == (
+            "postgresql+psycopg",
+            "localhost",
+            service,
+        )
+    assert config["max_workers"] == 10
+    assert config["DATABASE_POOL_SIZE"] == config["max_workers"] + 2
+    assert config["DATABASE_CREATE_TABLES"] is False  # production schemas are Alembic's
+    assert (config["OUTBOX_RELAY_INTERVAL"], config["OUTBOX_RELAY_BATCH"]) == (5, 100)
+    assert config["LOGGING"]["root"]["level"] == "INFO"
+
+
+def test_config_takes_what_the_environment_sets():
+    environ = {
+        "AMQP_URI": "amqp://mutual-aid:S3cret@rabbitmq:5672/mutual-aid",
+        "CLAIMS_DATABASE_URL": "postgresql+psycopg://mutual_aid:p%40ss@db:5432/mutual_aid"
+        "?options=-csearch_path%3Dclaims",
+        "MAX_WORKERS": "25",
+        "DATABASE_POOL_SIZE": "27",
+        "LOG_LEVEL": "WARNING",
+    }
+
+    config = load_config(CONFIG, environ)
+
+    assert config["AMQP_URI"] == environ["AMQP_URI"]
+    assert config["DATABASES"]["claims"] == environ["CLAIMS_DATABASE_URL"]
+    assert config["DATABASES"]["enrollment"].endswith("@localhost:5432/enrollment")
+    assert (config["max_workers"], config["DATABASE_POOL_SIZE"]) == (25, 27)
+    assert config["LOGGING"]["root"]["level"] == "WARNING"
+
+
+def nameko_loader(monkeypatch) -> type[yaml.SafeLoader]:
+    """nameko's own YAML reading (what `nameko run --config` does), on a private loader."""
+    if importlib.util.find_spec("pkg_resources") is None:
+        # nameko.cli.main imports it only for `nameko --version`; setuptools 81+ dropped it
+        stub = types.SimpleNamespace(get_distribution=lambda name: None)
+        monkeypatch.setitem(sys.modules, "pkg_resources", stub)
+    cli = importlib.import_module("nameko.cli.main")
+
+    class Loader(yaml.SafeLoader):
+        pass
+
+    Loader.add_constructor("!env_var", cli.env_var_constructor)
+    Loader.add_implicit_resolver("!env_var", cli.IMPLICIT_ENV_VAR_MATCHER, None)
+    return Loader
+
+
+def test_nameko_run_reads_config_as_load_config_does(monkeypatch):
+    loader = nameko_loader(monkeypatch)
+    for name in referenced_variables(CONFIG):
+        monkeypatch.delenv(name, raising=False)
+    text = CONFIG.read_text(encoding="utf-8")
+
+    assert yaml.load(text, Loader=loader) == load_config(CONFIG, {})
+
+    environ = {
+        "AMQP_URI": "amqp://mutual-aid:S3cret@rabbitmq:5672/mutual-aid",
+        "ENROLLMENT_DATABASE_URL": "postgresql+psycopg://u:p%23w@db/enrollment",
+        "MAX_WORKERS": "25",
+        "WEB_SERVER_ADDRESS": "0.0.0.0:9000",
+    }
+    for name, value in environ.items():
+        monkeypatch.setenv(name, value)
+    assert yaml.load(text, Loader=loader) == load_config(CONFIG, environ)
+
+
+@pytest.mark.parametrize("name", ["config.yaml", "embedded.yaml"])
+def test_every_log_handler_masks_personal_data(name):
+    path = DEPLOY / name
+    logging_config = load_config(path, {})["LOGGING"]
+    masking = {
+        key for key, spec in logging_config["filters"].items() if spec.get("()") == MASKING_FILTER
+    }
+    for handler, spec in logging_config["handlers"].items():
+        assert masking & set(spec.get("filters", [])), f"{name}: handler {handler} does not mask"
+
+    # and in a process of its own, configured exactly so, a careless log line is masked
+    program = (
+        "import logging.config, sys\n"
+        "from services.messaging.config import load_config\n"
+        "logging.config.dictConfig(load_config(sys.argv[1], {})['LOGGING'])\n"
+        "logging.getLogger('services.enrollment').warning("
+        "'member %s phone %s', '11010519491231002X', '13812345678')\n"
+    )
+    done = subprocess.run(
+        [sys.executable, "-c", program, str(path)],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=True,
+    )
+    logged = done.stdout + done.stderr
+    assert "member 110105********002X phone 138****5678" in logged
+    assert "11010519491231002X" not in logged and "13812345678" not in logged
+
+
+def test_embedded_yaml_is_the_embedded_mode():
+    services = [type(name, (), {"name": name}) for name in SERVICES]
+    expected = embedded_config(services)
+
+    config = load_config(DEPLOY / "embedded.yaml", {})
+
+    assert {key: config[key] for key in expected} == expected
+
+
+# -- RabbitMQ -------------------------------------------------------------------------------------
+
+
+def test_every_queue_is_quorum_and_bound_to_an_existing_exchange(definitions):
+    (vhost,) = definitions["vhosts"]
+    exchanges = {x["name"]: x for x in definitions["exchanges"]}
+    queues = {q["name"]: q for q in definitions["queues"]}
+    bound = {}
+    for binding in definitions["bindings"]:
+        assert binding["vhost"] == vhost["name"]
+        assert binding["source"] in exchanges, f"binding from unknown exchange {binding['source']}"
+        assert binding["destination_type"] == "queue" and binding["destination"] in queues
+        bound.setdefault(binding["destination"], []).append(binding)
+
+    assert queues
+    for name, queue in queues.items():
+        assert queue["vhost"] == vhost["name"]
+        assert queue["arguments"].get("x-queue-type") == "quorum", f"{name} is not quorum"
+        assert queue["durable"] and not queue["auto_delete"], name
+        assert name in bound, f"{name} is bound to no exchange"
+    # what nameko declares itself becomes quorum too (README.md: RabbitMQ 3.13+)
+    assert vhost["metadata"]["default_queue_type"] == "quorum"
+
+
+def test_exchanges_are_the_ones_nameko_declares(definitions):
+    exchanges = {x["name"]: x for x in definitions["exchanges"]}
+
+    for name in [f"{service}.events" for service in SERVICES] + ["nameko-rpc"]:
+        # as nameko and the outbox relay declare them: a mismatch is PRECONDITION_FAILED
+        assert exchanges[name]["type"] == "topic"
+        assert exchanges[name]["durable"] and not exchanges[name]["auto_delete"]
+        assert not exchanges[name]["internal"] and exchanges[name]["arguments"] == {}
+
+
+def test_event_queues_are_named_and_bound_as_nameko_does(definitions):
+    bindings = {b["destination"]: b for b in definitions["bindings"]}
+    (policy,) = [p for p in definitions["policies"] if p["name"] == "event-handler-queues"]
+    exchanges = {x["name"] for x in definitions["exchanges"]}
+    events = set()
+
+    for queue in definitions["queues"]:
+        match = EVENT_QUEUE.fullmatch(queue["name"])
+        if match is None:
+            assert not re.match(policy["pattern"], queue["name"])  # dead letters stay put
+            continue
+        binding = bindings[queue["name"]]
+        assert binding["source"] == f"{match['source']}.events"
+        assert binding["routing_key"] == match["event"]
+        assert match["target"] in SERVICES and match["source"] in SERVICES
+        assert re.match(policy["pattern"], queue["name"])
+        events.add(match["event"])
+
+    assert policy["definition"]["dead-letter-exchange"] in exchanges
+    enrollment_events = set(importlib.import_module("services.enrollment.events").EVENTS)
+    assert DESIGN_EVENTS | enrollment_events <= events
+
+
+def event_handler_queues(service: str) -> set[str] | None:
+    """The queues nameko would declare for the service's event handlers; None if the service
+    is not written yet."""
+    if importlib.util.find_spec(f"services.{service}") is None:
+        return None
+    if importlib.util.find_spec(f"services.{service}.service") is None:
+        return None
+    module = importlib.import_module(f"services.{service}.service")
+    queues = set()
+    for cls in vars(module).values():
+        if not inspect.isclass(cls) or getattr(cls, "name", None) != service:
+            continue
+        for method_name, method in inspect.getmembers(cls, inspect.isfunction):
+            for entrypoint in getattr(method, "nameko_entrypoints", ()):
+                if isinstance(entrypoint, EventHandler) and entrypoint.handler_type is SERVICE_POOL:
+                    queues.add(
+                        f"evt-{entrypoint.source_service}-{entrypoint.event_type}"
+                        f"--{service}.{method_name}"
+                    )
+    return queues
+
+
+# Checked for each service written so far; the others' queues are the contract they will meet.
+WRITTEN = [s for s in SERVICES if importlib.util.find_spec(f"services.{s}") and event_handler_queues(s) is not None]
+
+
+@pytest.mark.parametrize("service", WRITTEN)
+def test_pre_declared_queues_are_the_handlers_of_the_service(definitions, service):
+    handled = event_handler_queues(service)
+    declared = {
+        q["name"]
+        for q in definitions["queues"]
+        if (m := EVENT_QUEUE.fullmatch(q["name"])) and m["target"] == service
+    }
+
+    assert declared - handled == set(), "queues no handler consumes (they would fill up)"
+    assert handled - declared == set(), "handlers whose events before first start are lost"
+
+
+# -- compose and Kubernetes -----------------------------------------------------------------------
+
+
+def test_compose_runs_each_service_with_the_production_config():
+    compose = documents(DEPLOY / "compose.yaml")[0]
+    services = compose["services"]
+    config_variables = referenced_variables(CONFIG)
+
+    for service in SERVICES:
+        assert services[service]["command"] == [
+            "nameko",
+            "run",
+            "--config",
+            "deploy/config.yaml",
+            f"services.{service}.service",
+        ]
+        assert set(services[service]["environment"]) <= config_variables
+        assert {"rabbitmq-setup", "migrate"} <= set(services[service]["depends_on"])
+    assert services["migrate"]["command"][-len(SERVICES) :] == list(SERVICES)
+    assert "management" in services["rabbitmq"]["image"]
+    assert "./rabbitmq:/definitions:ro" in services["rabbitmq-setup"]["volumes"]
+    assert (DEPLOY / "postgres" / "init-databases.sql").exists()
+
+
+def test_kustomization_names_files_that_exist():
+    kustomization = documents(DEPLOY / "kustomization.yaml")[0]
+    files = list(kustomization["resources"])
+    for generator in kustomization["configMapGenerator"]:
+        files += generator["files"]
+
+    assert [f for f in files if not (DEPLOY / f).is_file()] == []
+    assert "config.yaml" in files and "rabbitmq/definitions.json" in files
+
+
+def test_a_deployment_per_service_reads_its_secrets_and_migrates_first(manifests):
+    config_variables = referenced_variables(CONFIG)
+
+    for service in SERVICES:
+        deployment = manifests["Deployment", service]
+        assert deployment["spec"]["replicas"] >= 2
+        pod = deployment["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        (migrate,) = pod["initContainers"]
+        assert container["command"] == [
+            "nameko",
+            "run",
+            "--config",
+            "/etc/mutual-aid/config.yaml",
+            f"services.{service}.service",
+        ]
+        assert migrate["command"][:4] == [
+            "python",
+            "-m",
+            "services.messaging.migrations",
+            "upgrade",
+        ]
+        assert migrate["command"][-1] == service
+        env = {e["name"]: e for e in container["env"]}
+        assert set(env) <= config_variables
+        assert env[f"{service.upper()}_DATABASE_URL"]["valueFrom"]["secretKeyRef"] == {
+            "name": "mutual-aid-databases",
+            "key": service,
+        }
+        assert env["AMQP_URI"]["valueFrom"]["secretKeyRef"]["name"] == "mutual-aid-rabbitmq"
+        (volume,) = pod["volumes"]
+        assert volume["configMap"]["name"] == "mutual-aid-config"
+
+
+def test_the_broker_and_the_database_are_run_by_their_operators(manifests):
+    assert manifests["RabbitmqCluster", "rabbitmq"]["spec"]["replicas"] == 3
+    assert manifests["Cluster", "postgres"]["spec"]["instances"] == 3
+    job = manifests["Job", "rabbitmq-setup"]["spec"]["template"]["spec"]
+    assert job["volumes"][0]["configMap"]["name"] == "rabbitmq-definitions"
