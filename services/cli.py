@@ -194,6 +194,33 @@ def cmd_template(args) -> dict:
     return {"city": args.city, "year": args.year, "written": str(written)}
 
 
+def cmd_serve(args) -> dict:
+    """Run the services in one process on the in-process bus, SQLite under --var (the
+    embedded mode of DESIGN.md), until Ctrl-C or SIGTERM."""
+    import warnings
+
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # eventlet's own deprecation notice: nameko 2 needs it
+        import eventlet
+
+    eventlet.monkey_patch()  # nameko runs on eventlet; patch before it starts anything
+    from services.messaging.embedded import embedded_config, run_embedded
+
+    classes = _service_classes()
+    config = embedded_config(classes, var_dir=args.var, WEB_SERVER_ADDRESS=args.http)
+    Path(args.var).mkdir(parents=True, exist_ok=True)
+    names = ", ".join(cls.name for cls in classes)
+    print(f"mutual-aid: serving {names} on the in-process bus, HTTP on {args.http}, data in {args.var}/", file=sys.stderr)
+    run_embedded(classes, config)
+    return {"stopped": names}
+
+
+def _service_classes() -> list[type]:
+    from services.enrollment.service import EnrollmentService
+
+    return [EnrollmentService]
+
+
 def _year(text: str) -> int:
     if not (text.isdigit() and len(text) == 4):
         raise argparse.ArgumentTypeError(f"year must be four digits, not {text!r}")
@@ -233,6 +260,10 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT.xlsx", help="default: <city name><year>.xlsx")
     p.set_defaults(run=cmd_template)
     enrollment_commands.add_to(sub, city_year, _year)
+    p = sub.add_parser("serve", help="run the services in one process (embedded mode: in-process bus, SQLite)")
+    p.add_argument("--var", default="var", help="folder for the SQLite files (default: var)")
+    p.add_argument("--http", default="127.0.0.1:8000", metavar="HOST:PORT", help="HTTP address (default: 127.0.0.1:8000)")
+    p.set_defaults(run=cmd_serve)
     return parser
 
 
