@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass
 from datetime import date
+from itertools import islice
 from typing import Any
 
 from sqlalchemy import delete, func, insert, select
@@ -35,13 +36,12 @@ from services.kernel import policy as kernel_policy
 from services.kernel.idcard import parse_id
 from services.kernel.policy import CityPolicy
 from services.kernel.privacy import mask_id, mask_phone
+from services.messaging.bulk import any_of, insert_rows
 from services.messaging.database import utc_now
 
 Record = Callable[[str, dict[str, Any]], str]
 
-# SQLite allows 32766 bound parameters per statement; PostgreSQL 65535. Look-ups by ID
-# number go in chunks well under both.
-_CHUNK = 5000
+_INSERT_BATCH = 5000  # roster lines built and inserted at a time (about 5 MB of row dicts)
 EVENT_VERSION = 1
 
 
@@ -173,9 +173,7 @@ def enrolled_elsewhere(
 
     def lookup(id_numbers: set[str]) -> dict[str, str]:
         found: dict[str, str] = {}
-        numbers = sorted(id_numbers)
-        for start in range(0, len(numbers), _CHUNK):
-            chunk = numbers[start : start + _CHUNK]
+        for among in any_of(session, RosterLine.id_number, sorted(id_numbers)):
             rows = session.execute(
                 select(RosterLine.id_number, Unit.name)
                 .join(Application, RosterLine.application_id == Application.id)
@@ -183,7 +181,7 @@ def enrolled_elsewhere(
                 .where(
                     RosterLine.city == application.city,
                     RosterLine.year == application.year,
-                    RosterLine.id_number.in_(chunk),
+                    among,
                     *([] if include_own else [RosterLine.application_id != application.id]),
                 )
             )
@@ -230,6 +228,7 @@ def _lines_from(result: RosterResult) -> Iterable[dict[str, Any]]:
             "excel_row": m.excel_row,
             "name": m.name,
             "sex": m.sex,
+            "birth_date": m.birth_date,
             "id_number": m.id_number,
             "phone": m.phone,
             "extra": dict(m.fields) or None,
@@ -237,31 +236,30 @@ def _lines_from(result: RosterResult) -> Iterable[dict[str, Any]]:
 
 
 def store_lines(session: Session, application: Application, lines: Iterable[Mapping[str, Any]]) -> int:
-    """Bulk-insert roster lines; a person another unit took meanwhile is a Conflict."""
-    rows = []
-    for line in lines:
-        born = parse_id(line["id_number"]).birth_date
-        rows.append(
-            {
-                "id": new_id(),
-                "application_id": application.id,
-                "city": application.city,
-                "year": application.year,
-                "birth_date": born,
-                **line,
-            }
-        )
-    if not rows:
-        return 0
+    """Bulk-insert roster lines; a person another unit took meanwhile is a Conflict.
+
+    A line without ``birth_date`` has it read from its ID number. The rows are built and sent
+    ``_INSERT_BATCH`` at a time, so a whole roster's worth of row dicts is never held at once.
+    """
+    fixed = {"application_id": application.id, "city": application.city, "year": application.year}
+    numbers: list[str] = []
+    lines = iter(lines)
     try:
         with session.begin_nested():
-            session.execute(insert(RosterLine), rows)
+            while batch := list(islice(lines, _INSERT_BATCH)):
+                rows = [{"id": new_id(), **fixed, **line} for line in batch]
+                for row in rows:
+                    if "birth_date" not in row:
+                        row["birth_date"] = parse_id(row["id_number"]).birth_date
+                    numbers.append(row["id_number"])
+                insert_rows(session, RosterLine.__table__, rows)
     except IntegrityError:
         # the unique (city, year, id_number) index: another clerk's import won the race
-        taken = enrolled_elsewhere(session, application)({r["id_number"] for r in rows})
+        numbers.extend(line["id_number"] for line in lines)
+        taken = enrolled_elsewhere(session, application)(set(numbers))
         names = "、".join(f"{mask_id(k)}（{v}）" for k, v in sorted(taken.items())[:10])
         raise Conflict(f"名册中有人已被其他单位登记: {names or '请重新导入'}") from None
-    return len(rows)
+    return len(numbers)
 
 
 def roster_count(session: Session, application_id: str) -> int:
@@ -360,9 +358,8 @@ def _members_for(session: Session, lines: list[RosterLine]) -> dict[str, str]:
     """Member ids by ID number, creating the members not yet known (names and phones refreshed)."""
     known: dict[str, Member] = {}
     numbers = sorted({line.id_number for line in lines})
-    for start in range(0, len(numbers), _CHUNK):
-        chunk = numbers[start : start + _CHUNK]
-        for member in session.scalars(select(Member).where(Member.id_number.in_(chunk))):
+    for among in any_of(session, Member.id_number, numbers):
+        for member in session.scalars(select(Member).where(among)):
             known[member.id_number] = member
     new = []
     for line in lines:
@@ -427,6 +424,7 @@ def carry_over(
             "name": line.name,
             "sex": line.sex,
             "id_number": line.id_number,
+            "birth_date": line.birth_date,
             "phone": line.phone,
             "extra": line.extra,
         }

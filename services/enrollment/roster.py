@@ -68,6 +68,7 @@ class Member:
     name: str
     id_number: str
     sex: str  # "male" | "female", from the ID number
+    birth_date: date  # from the ID number, so storing the member need not read it again
     phone: str | None
     fields: Mapping[str, str] = field(default_factory=dict)  # the format's other columns, filled
 
@@ -291,7 +292,8 @@ def _check_rows(rows, header: _Header, sheet, fmt, enrolled_elsewhere, filename)
         if "sex" in values:
             column = by_field["sex"]
             raw = values["sex"]
-            sex = _SEX.get(normalise_title(str(raw)))
+            # a plain 男/女 needs no normalising; anything else is compared as a title would be
+            sex = _SEX.get(raw) or _SEX.get(normalise_title(str(raw)))
             if sex is None:
                 reason = f"性别应填“男”或“女”，填写的是“{raw}”"
                 found.append(Issue(excel_row, column.title, reason, column.col))
@@ -329,7 +331,15 @@ def _check_rows(rows, header: _Header, sheet, fmt, enrolled_elsewhere, filename)
             errors.extend(found)
         elif not errors:  # after the first error nothing will be imported: stop keeping rows
             members.append(
-                Member(excel_row, person, check.number, check.sex, phone, other or _NO_FIELDS)
+                Member(
+                    excel_row,
+                    person,
+                    check.number,
+                    check.sex,
+                    check.birth_date,
+                    phone,
+                    other or _NO_FIELDS,
+                )
             )
 
     if count == 0:

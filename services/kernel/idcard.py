@@ -12,8 +12,8 @@ import re
 import unicodedata
 from dataclasses import dataclass
 from datetime import date
+from functools import lru_cache
 
-_WEIGHTS = (7, 9, 10, 5, 8, 4, 2, 1, 6, 3, 7, 9, 10, 5, 8, 4, 2)
 _CHECK = "10X98765432"
 # Province-level codes of GB/T 2260 (83 is used by residence permits for Taiwan residents).
 _PROVINCES = frozenset(
@@ -59,8 +59,16 @@ class IdCheck:
 
 
 def check_digit(first17: str) -> str:
-    """The MOD 11-2 check character for the first 17 digits."""
-    return _CHECK[sum(int(c) * w for c, w in zip(first17, _WEIGHTS, strict=True)) % 11]
+    """The MOD 11-2 check character for the first 17 digits.
+
+    GB 11643 weights digit i (from 0) by 2**(17 - i) mod 11: 7, 9, 10, 5, 8, 4, 2, 1, 6, 3, …
+    Read as a base-13 number the digits are weighted 13**(16 - i), and 13 = 2 (mod 11), so
+    twice that number is the weighted sum mod 11: one C call instead of 17 multiplications
+    in Python (which were a third of what checking a 100 000-row roster's IDs cost).
+    """
+    if len(first17) != 17 or not first17.isdigit():
+        raise ValueError(f"需要17位数字，得到的是 {first17!r}")
+    return _CHECK[2 * int(first17, 13) % 11]
 
 
 def parse_id(value: object, *, today: date | None = None) -> IdCheck:
@@ -75,12 +83,15 @@ def parse_id(value: object, *, today: date | None = None) -> IdCheck:
         )
     raw = "" if value is None else str(value)
     warnings: list[str] = []
-    text = unicodedata.normalize("NFKC", raw)
-    if text != raw:
-        warnings.append("身份证号码含全角字符，已转换为半角")
-    text = re.sub(r"\s+", "", text)
-    if text != text.upper():
-        text = text.upper()
+    if raw.isascii() and raw.isalnum():
+        # Nearly every cell: ASCII is unchanged by NFKC and holds no blanks, so only the case
+        # can differ (a lower-case x); the slow path below would give the same text.
+        text = raw.upper()
+    else:
+        text = unicodedata.normalize("NFKC", raw)
+        if text != raw:
+            warnings.append("身份证号码含全角字符，已转换为半角")
+        text = re.sub(r"\s+", "", text).upper()
     if not text:
         return IdCheck(raw=raw, number=text, valid=False, reasons=("身份证号码为空",))
     if len(text) == 15 and text.isdigit():
@@ -112,6 +123,7 @@ def parse_id(value: object, *, today: date | None = None) -> IdCheck:
     )
 
 
+@lru_cache(maxsize=1 << 16)  # a roster repeats birthdays; bounded, as the input is anyone's
 def _birth_date(digits: str) -> date | None:
     try:
         return date(int(digits[:4]), int(digits[4:6]), int(digits[6:8]))

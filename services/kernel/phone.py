@@ -23,9 +23,13 @@ def parse_mobile(value: object) -> PhoneCheck:
     if isinstance(value, float) and value.is_integer():
         value = int(value)  # a phone column stored as numbers loses nothing under 2**53
     raw = "" if value is None else str(value)
-    text = unicodedata.normalize("NFKC", raw)
-    warning = "手机号码含全角字符，已转换为半角" if text != raw else None
-    text = re.sub(r"[\s\-()]", "", text)
+    if raw.isascii() and raw.isdigit():
+        # Nearly every cell: ASCII digits are unchanged by NFKC and hold nothing to strip.
+        text, warning = raw, None
+    else:
+        text = unicodedata.normalize("NFKC", raw)
+        warning = "手机号码含全角字符，已转换为半角" if text != raw else None
+        text = re.sub(r"[\s\-()]", "", text)
     if text.startswith("+86"):
         text = text[3:]
     elif text.startswith("0086"):

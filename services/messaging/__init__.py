@@ -1,6 +1,7 @@
 """Messaging and data plumbing shared by the four services.
 
-Plain modules (no nameko): `database` (engines, transactions, a UTC column type), `outbox`
+Plain modules (no nameko): `database` (engines, transactions, a UTC column type), `bulk`
+(many rows inserted at once, by COPY on PostgreSQL; many values looked up at once), `outbox`
 (record an event in the caller's transaction; relay it later), `idempotency` (a handler
 changes things once per event), `config` (YAML with environment substitution), `errors`.
 nameko modules: `dependencies` (the `Database` and `Outbox` providers), `publishing` (events in

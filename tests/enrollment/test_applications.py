@@ -10,6 +10,7 @@ the events written to the outbox in the same transaction.
 from __future__ import annotations
 
 import functools
+import re
 import shutil
 from datetime import date
 from pathlib import Path
@@ -20,6 +21,7 @@ from sqlalchemy import select
 from services.enrollment import applications as ops
 from services.enrollment.exceptions import Conflict, SubmissionRefused, WorkflowError
 from services.enrollment.models import Enrolment, RosterLine, metadata
+from services.kernel.idcard import parse_id
 from services.kernel.plugin import DataPolicy
 from services.kernel.registry import load_registry
 from services.messaging.database import make_engine, make_session_factory
@@ -301,3 +303,31 @@ def test_joiners_are_appended_and_someone_already_listed_is_refused(session, quz
     again = ops.import_roster(session, quzhou, application_id=app.id, data=roster([person(5), person(202)]),
                               filename="增员2.xlsx", actor="clerk", append=True)
     assert [e.row for e in again.errors] == [4] and ops.roster_count(session, app.id) == 82
+
+
+def test_imported_lines_carry_the_birth_date_read_from_the_id(session, quzhou):
+    app = application(session, quzhou, unit(session, quzhou), 3)
+    people = [person(i) for i in (0, 7001, 17999)]
+    ops.import_roster(session, quzhou, application_id=app.id, data=roster(people), filename="a.xlsx", actor="clerk")
+    lines = session.scalars(select(RosterLine).where(RosterLine.application_id == app.id)).all()
+    assert {line.id_number: line.birth_date for line in lines} == {
+        p.id_number: parse_id(p.id_number).birth_date for p in people
+    }
+
+
+def test_a_person_another_import_stored_meanwhile_is_a_conflict_and_nothing_is_stored(session, quzhou):
+    """The roster check found nobody elsewhere, then another clerk's import stored one of them
+    first: the unique index refuses the whole batch, on SQLite and through PostgreSQL's COPY."""
+    first = application(session, quzhou, unit(session, quzhou), 1)
+    second = application(session, quzhou, unit(session, quzhou, key="33080002", name="衢州某厂工会"), 3)
+    people = [person(i) for i in range(3)]
+
+    def line(p):
+        return {"excel_row": 4, "name": p.name, "sex": "male" if p.sex == "男" else "female",
+                "id_number": p.id_number, "phone": p.phone, "extra": None}
+
+    ops.store_lines(session, first, [line(people[2])])
+    with pytest.raises(Conflict, match=re.escape(ops.mask_id(people[2].id_number))) as conflict:
+        ops.store_lines(session, second, [line(p) for p in people])
+    assert "龙游某纸业有限公司工会" in str(conflict.value)
+    assert ops.roster_count(session, second.id) == 0 and ops.roster_count(session, first.id) == 1

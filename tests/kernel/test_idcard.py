@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import random
+from dataclasses import replace
 from datetime import date
 
 import pytest
@@ -164,3 +166,53 @@ def test_age_on_for_a_leap_day_birth():
 def test_age_on_an_invalid_number_without_birth_date_raises():
     with pytest.raises(ValueError):
         parse_id("130733820724121").age_on(date(2024, 1, 1))
+
+
+def tricky_ids(count: int = 3000) -> list[str]:
+    """Made-up ID-like strings: valid ones, and every way one can be wrong, in ASCII."""
+    rng = random.Random(11643)
+    regions = ["110105", "330802", "130733", "990733", "000000", "8301X1"]
+    found = []
+    for _ in range(count):
+        born = f"{rng.randint(1890, 2030)}{rng.randint(0, 13):02d}{rng.randint(0, 32):02d}"
+        first17 = rng.choice(regions) + born + f"{rng.randint(0, 999):03d}"
+        last = check_digit(first17) if first17.isdigit() else "X"
+        last = rng.choice([last, last, last.lower(), rng.choice("0123456789Xx")])
+        number = first17 + last
+        found.append(rng.choice([number, number, number[: rng.randint(0, 20)], number + "7"]))
+    return found
+
+
+def without_raw(check):
+    return replace(check, raw="")
+
+
+def full_width(text: str) -> str:
+    return "".join(chr(ord(c) + 0xFEE0) for c in text)  # "1" -> "１", "x" -> "ｘ"
+
+
+def test_plain_ascii_and_the_normalising_path_agree():
+    """Plain ASCII letters and digits skip NFKC and blank removal; with a blank or full-width
+    digits the same number goes the long way, and must come out the same."""
+    today = date(2024, 6, 1)
+    for number in tricky_ids():
+        quick = parse_id(number, today=today)
+        assert without_raw(parse_id(f" {number}\t", today=today)) == without_raw(quick), number
+        wide = parse_id(full_width(number), today=today)
+        assert replace(wide, raw="", warnings=()) == without_raw(quick), number
+        assert wide.warnings == (("身份证号码含全角字符，已转换为半角",) if number else ())
+
+
+def test_check_digit_agrees_with_the_weighted_sum():
+    rng = random.Random(7064)
+    weights = [pow(2, 17 - i, 11) for i in range(17)]
+    for _ in range(5000):
+        first17 = f"{rng.randrange(10**17):017d}"
+        total = sum(int(c) * w for c, w in zip(first17, weights, strict=True))
+        assert check_digit(first17) == "10X98765432"[total % 11], first17
+
+
+@pytest.mark.parametrize("value", ["1101051949123100", "110105194912310021", "1101051949123100X"])
+def test_check_digit_wants_seventeen_digits(value):
+    with pytest.raises(ValueError):
+        check_digit(value)
