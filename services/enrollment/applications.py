@@ -200,6 +200,7 @@ def import_roster(
     filename: str,
     actor: str,
     append: bool = False,
+    progress: Callable[[int, int], None] | None = None,
 ) -> RosterResult:
     """Read, check and (only when the whole file is clean) store a roster.
 
@@ -211,7 +212,7 @@ def import_roster(
     rules.require_editable(application.status)
     fmt = policy.roster_format(application.year)
     lookup = enrolled_elsewhere(session, application, include_own=append)
-    result = read_roster(data, filename, fmt, lookup)
+    result = read_roster(data, filename, fmt, lookup, progress=progress)
     if not result.importable:
         return result
     if not append:

@@ -100,7 +100,6 @@ def cmd_application_import(args) -> tuple[dict, int]:
     data = path.read_bytes()
     progress = _progress(args)
     with _session_scope(args) as session:
-        progress("检查名册")
         result = ops.import_roster(
             session,
             _policy_of(session, args.application),
@@ -109,8 +108,9 @@ def cmd_application_import(args) -> tuple[dict, int]:
             filename=path.name,
             actor=args.actor,
             append=args.append,
+            progress=progress.rows,
         )
-        progress(f"已导入 {len(result.members)} 人" if result.importable else f"有 {len(result.errors)} 处错误，未导入")
+        progress.done(f"已导入 {len(result.members)} 人" if result.importable else f"有 {len(result.errors)} 处错误，未导入")
         answer = report_data(result)
         answer["imported"] = len(result.members)
     if args.report and (result.errors or result.warnings):
@@ -118,16 +118,32 @@ def cmd_application_import(args) -> tuple[dict, int]:
     return answer, 0 if result.importable else 1
 
 
-def _progress(args) -> Callable[[str], None]:
-    if not (args.progress or sys.stderr.isatty()):
-        return lambda message: None
-    started = datetime.now()
+class _Bar:
+    """A progress bar on stderr for long imports: rows checked of the sheet's rows."""
 
-    def show(message: str) -> None:
-        elapsed = (datetime.now() - started).total_seconds()
-        print(f"[{elapsed:6.1f}s] {message}", file=sys.stderr, flush=True)
+    WIDTH = 30
 
-    return show
+    def __init__(self, shown: bool):
+        self.shown = shown
+        self.started = datetime.now()
+
+    def rows(self, done: int, total: int) -> None:
+        if not self.shown:
+            return
+        share = done / total if total else 1.0
+        filled = int(self.WIDTH * share)
+        elapsed = (datetime.now() - self.started).total_seconds()
+        bar = "#" * filled + "-" * (self.WIDTH - filled)
+        print(f"\r检查名册 [{bar}] {done}/{total} 行 {elapsed:5.1f}s", end="", file=sys.stderr, flush=True)
+
+    def done(self, message: str) -> None:
+        if self.shown:
+            elapsed = (datetime.now() - self.started).total_seconds()
+            print(f"\n{message}（{elapsed:.1f}s）", file=sys.stderr, flush=True)
+
+
+def _progress(args) -> _Bar:
+    return _Bar(args.progress or sys.stderr.isatty())
 
 
 def _today():

@@ -35,7 +35,9 @@ from services.kernel.policy import RosterFormat
 __all__ = ["FoundColumn", "Issue", "Member", "RosterResult", "RosterUnreadable", "read_roster"]
 
 HEADER_SEARCH_ROWS = 20  # the header is looked for among this many rows at the top of a sheet
+PROGRESS_EVERY = 5000  # rows between two progress calls
 EnrolledElsewhere = Callable[[set[str]], Mapping[str, str]]
+Progress = Callable[[int, int], None]
 
 _BLANKS = re.compile(r"\s+")
 _HAN = re.compile(r"[\u3400-\u9fff]")
@@ -110,22 +112,37 @@ def read_roster(
     filename: str | None,
     fmt: RosterFormat,
     enrolled_elsewhere: EnrolledElsewhere | None = None,
+    progress: Progress | None = None,
 ) -> RosterResult:
     """Read and check the roster in ``source`` (the file's bytes, or a path).
 
     ``enrolled_elsewhere`` is asked once, with every valid ID number in the file, and answers
     ``{id_number: other unit's name}`` for the people another unit already enrolled this
-    city-year. Raises RosterUnreadable when the file cannot be read as a roster at all.
+    city-year. ``progress(rows_read, rows_in_sheet)`` is called every PROGRESS_EVERY rows and
+    at the end (a long import's progress bar). Raises RosterUnreadable when the file cannot be
+    read as a roster at all.
     """
     data, filename = load_source(source, filename)
     book = open_workbook(data, filename)
-    sheet, rows, header = _find_roster(book, fmt, filename)
+    sheet, rows, header, height = _find_roster(book, fmt, filename)
+    if progress is not None:
+        rows = _reporting(rows, height, progress)
     try:
         return _check_rows(rows, header, sheet, fmt, enrolled_elsewhere, filename)
     except CalamineError:
         raise RosterUnreadable(
             f"{filename}：工作表「{sheet}」已损坏，无法读取；请重新保存后再上传"
         ) from None
+
+
+def _reporting(rows, total: int, progress: Progress):
+    done = 0
+    for row in rows:
+        yield row
+        done += 1
+        if done % PROGRESS_EVERY == 0:
+            progress(done, total)
+    progress(total, total)
 
 
 def sheet_rows(sheet: CalamineSheet) -> Iterator[tuple[int, int, list]]:
@@ -186,14 +203,15 @@ def _find_roster(book: CalamineWorkbook, fmt: RosterFormat, filename: str):
     best: tuple[str, _Header] | None = None
     for name in named + [n for n in names if n not in named]:
         try:
-            rows = sheet_rows(book.get_sheet_by_name(name))
+            found = book.get_sheet_by_name(name)
+            rows = sheet_rows(found)
             header, closest = _find_header(rows, lookup, required)
         except CalamineError:
             raise RosterUnreadable(
                 f"{filename}：工作表「{name}」已损坏，无法读取；请重新保存后再上传"
             ) from None
         if header is not None:
-            return name, rows, header
+            return name, rows, header, found.total_height
         if closest is not None and (best is None or len(closest.found) > len(best[1].found)):
             best = (name, closest)
     looked_for = "、".join(c.titles[0] for c in fmt.columns)

@@ -418,3 +418,18 @@ def test_a_format_built_directly_is_enough():
     data = xlsx_bytes({"名单": [["职工姓名", "证件号码"], [p.name, p.id_number]]})
 
     assert read_roster(data, "x.xlsx", fmt).members[0].id_number == p.id_number
+
+
+def test_progress_is_reported_while_reading_and_at_the_end(monkeypatch, template_roster, five_hundred, zjk_format):
+    from services.enrollment import roster as roster_module
+
+    monkeypatch.setattr(roster_module, "PROGRESS_EVERY", 100)
+    calls = []
+    result = roster_module.read_roster(
+        template_roster.build(five_hundred), "p.xlsx", zjk_format, progress=lambda done, total: calls.append((done, total))
+    )
+    assert result.importable
+    total = calls[-1][1]
+    assert calls[-1] == (total, total) and total >= 500
+    assert [done for done, _ in calls[:-1]] == list(range(100, total + 1, 100))[: len(calls) - 1]
+    assert len(calls) >= 5
