@@ -1,0 +1,118 @@
+"""A claim's documents (出院小结, 医疗费用结算单, 认定工伤决定书 …): which it may carry is the
+plugin's benefit list (plus 其他材料, other supporting material); what a file is, and whether
+it is small enough, is rules.attachment_type's (magic bytes, 10 MB). Each is kept with its
+SHA-256, in the row or in an external store under the key ``store`` returns. Documents change
+only while the claim is a draft or returned.
+"""
+
+from __future__ import annotations
+
+import hashlib
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from services.claims import rules
+from services.claims.claims import benefit_of, get_claim, transition
+from services.claims.exceptions import Conflict, NotFound, WorkflowError
+from services.claims.models import Attachment
+from services.kernel.policy import CityPolicy
+from services.messaging.database import utc_now
+
+Store = Callable[[bytes, str, str], str]  # (data, sha256, content type) -> storage key
+OTHER_DOCUMENT = "其他材料"  # supporting material beyond the benefit's list
+
+
+def add_attachment(
+    session: Session,
+    policy: CityPolicy,
+    *,
+    claim_id: str,
+    document: str,
+    filename: str,
+    data: bytes,
+    actor: str,
+    store: Store | None = None,
+) -> Attachment:
+    """Attach a document (a name from the benefit's list, or 其他材料): a JPEG, PNG or PDF by
+    its content, at most 10 MB, kept in the row or, with ``store``, under the key it returns.
+    The same file again for the same document is the attachment already there."""
+    claim = get_claim(session, claim_id, lock=True)
+    rules.require_editable(claim.status)
+    listed = benefit_of(policy, claim.year, claim.benefit).attachments
+    if document not in (*listed, OTHER_DOCUMENT):
+        names = "、".join((*listed, OTHER_DOCUMENT))
+        raise WorkflowError(f"「{document}」不是这项补助的材料；可上传: {names}")
+    content_type = rules.attachment_type(data, filename)
+    digest = hashlib.sha256(data).hexdigest()
+    existing = session.scalar(
+        select(Attachment).where(Attachment.claim_id == claim.id, Attachment.sha256 == digest)
+    )
+    if existing is not None:
+        if existing.document == document:
+            return existing
+        raise Conflict(f"{filename} 已作为「{existing.document}」上传（{existing.filename}）")
+    attachment = Attachment(
+        claim_id=claim.id,
+        document=document,
+        filename=filename,
+        content_type=content_type,
+        size=len(data),
+        sha256=digest,
+        content=None if store else data,
+        storage_key=store(data, digest, content_type) if store else None,
+        uploaded_by=actor,
+        uploaded_at=utc_now(),
+    )
+    session.add(attachment)
+    session.flush()
+    return attachment
+
+
+def remove_attachment(session: Session, *, attachment_id: str, actor: str) -> None:
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound(f"没有附件 {attachment_id}")
+    claim = get_claim(session, attachment.claim_id, lock=True)
+    rules.require_editable(claim.status)
+    session.delete(attachment)
+    transition(
+        session,
+        claim,
+        claim.status,
+        actor,
+        f"删除材料「{attachment.document}」{attachment.filename}",
+    )
+
+
+def list_attachments(session: Session, *, claim_id: str) -> list[dict[str, Any]]:
+    """A claim's documents for the reviewer, without their bytes."""
+    rows = session.scalars(
+        select(Attachment)
+        .where(Attachment.claim_id == claim_id)
+        .order_by(Attachment.uploaded_at, Attachment.id)
+    )
+    return [
+        {
+            "attachment_id": a.id,
+            "document": a.document,
+            "filename": a.filename,
+            "content_type": a.content_type,
+            "size": a.size,
+            "sha256": a.sha256,
+            "storage_key": a.storage_key,
+            "uploaded_by": a.uploaded_by,
+            "uploaded_at": a.uploaded_at.isoformat(),
+        }
+        for a in rows
+    ]
+
+
+def attachment_content(session: Session, *, attachment_id: str) -> tuple[Attachment, bytes | None]:
+    """An attachment and its bytes (None when they are in the external store: ``storage_key``)."""
+    attachment = session.get(Attachment, attachment_id)
+    if attachment is None:
+        raise NotFound(f"没有附件 {attachment_id}")
+    return attachment, attachment.content

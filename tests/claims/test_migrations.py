@@ -1,0 +1,200 @@
+"""The claims migrations build exactly what models.py describes, on SQLite and PostgreSQL.
+
+The check is Alembic's own autogenerate comparison: after `upgrade` to head it must find
+nothing to change; a column added to a model without a revision makes it fail (the second
+test shows the comparison is not blind to that). PostgreSQL tests each get a fresh database
+on the server of the session's `postgres_url`.
+"""
+
+from __future__ import annotations
+
+import uuid
+from datetime import UTC, date, datetime
+from decimal import Decimal
+
+import pytest
+import sqlalchemy as sa
+from alembic.autogenerate import compare_metadata
+from alembic.runtime.migration import MigrationContext
+from sqlalchemy.engine import make_url
+
+from services.claims import migrations
+from services.messaging.database import make_engine
+from services.messaging.migrations import main
+from tests.conftest import ADMIN_URL
+
+VERSION_TABLE = "alembic_version_claims"
+
+
+@pytest.fixture
+def fresh_postgres(postgres_url):
+    """A database of its own for one test, on the session's server; dropped after it."""
+    import psycopg
+
+    name = f"mutual_aid_claims_migrations_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def database_url(request, tmp_path):
+    if request.param == "sqlite":
+        return f"sqlite:///{tmp_path}/var/claims.sqlite"
+    return request.getfixturevalue("fresh_postgres")
+
+
+def differences(url: str, metadata: sa.MetaData) -> list:
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"version_table": VERSION_TABLE, "compare_type": True}
+            )
+            return compare_metadata(context, metadata)
+    finally:
+        engine.dispose()
+
+
+def table_names(url: str) -> set[str]:
+    engine = make_engine(url, pool_size=1)
+    try:
+        return set(sa.inspect(engine).get_table_names())
+    finally:
+        engine.dispose()
+
+
+def test_upgrade_builds_exactly_the_models_and_downgrade_removes_them(database_url):
+    assert migrations.current(database_url) is None
+
+    migrations.upgrade(database_url)
+    (head,) = migrations.MIGRATIONS.heads()
+    assert migrations.current(database_url) == head == "0001"
+    assert differences(database_url, migrations.target_metadata()) == []
+    assert {
+        "claims",
+        "accumulators",
+        "ledger_entries",
+        "outbox",
+        "processed_events",
+        VERSION_TABLE,
+    } <= table_names(database_url)
+
+    migrations.downgrade(database_url, "base")
+    assert migrations.current(database_url) is None
+    assert table_names(database_url) == {VERSION_TABLE}
+
+    migrations.upgrade(database_url)
+    assert migrations.MIGRATIONS.differences(database_url) == []
+
+
+def test_a_model_column_without_a_migration_is_caught(database_url):
+    migrations.upgrade(database_url)
+    ahead = sa.MetaData()
+    for table in migrations.target_metadata().sorted_tables:
+        table.to_metadata(ahead)
+    ahead.tables["claims"].append_column(sa.Column("no_migration_yet", sa.String(20)))
+
+    found = differences(database_url, ahead)
+
+    assert [(d[0], d[2], d[3].name) for d in found] == [
+        ("add_column", "claims", "no_migration_yet")
+    ]
+
+
+def test_values_keep_their_types_and_the_constraints_hold(database_url):
+    migrations.upgrade(database_url)
+    tables = migrations.target_metadata().tables
+    claims, attachments, accumulators = (
+        tables["claims"],
+        tables["attachments"],
+        tables["accumulators"],
+    )
+    stamp = datetime(2024, 6, 3, 9, 30, tzinfo=UTC)
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                claims.insert().values(
+                    id="c1",
+                    city="zhangjiakou",
+                    year=2024,
+                    kind="member",
+                    benefit="critical_illness",
+                    status="approved",
+                    id_number="11010219600101001X",
+                    facts={"disease": "恶性肿瘤", "total_cost": "120000"},
+                    counts_on=date(2024, 3, 1),
+                    payable=Decimal("-999999999999.99"),
+                    payout_attempt=1,
+                    created_by="clerk",
+                    created_at=stamp,
+                    updated_at=stamp,
+                )
+            )
+            connection.execute(
+                attachments.insert().values(
+                    id="a1",
+                    claim_id="c1",
+                    document="诊断证明",
+                    filename="a.pdf",
+                    content_type="application/pdf",
+                    size=5,
+                    sha256="0" * 64,
+                    content=b"%PDF-",
+                    uploaded_by="clerk",
+                    uploaded_at=stamp,
+                )
+            )
+            connection.execute(
+                accumulators.insert().values(
+                    id="m1",
+                    city="zhangjiakou",
+                    year=2024,
+                    id_number="11010219600101001X",
+                    updated_at=stamp,
+                )
+            )
+        with engine.connect() as connection:
+            row = connection.execute(claims.select()).one()
+            assert connection.execute(sa.select(attachments.c.content)).scalar() == b"%PDF-"
+        for bad in (
+            attachments.insert().values(  # neither the bytes nor a storage key
+                id="a2",
+                claim_id="c1",
+                document="x",
+                filename="b.pdf",
+                content_type="application/pdf",
+                size=5,
+                sha256="1" * 64,
+                uploaded_by="clerk",
+                uploaded_at=stamp,
+            ),
+            accumulators.insert().values(
+                id="m2",
+                city="zhangjiakou",
+                year=2024,  # the member-year twice
+                id_number="11010219600101001X",
+                updated_at=stamp,
+            ),
+        ):
+            with pytest.raises(sa.exc.IntegrityError), engine.begin() as connection:
+                connection.execute(bad)
+    finally:
+        engine.dispose()
+
+    assert row.payable == Decimal("-999999999999.99") and isinstance(row.payable, Decimal)
+    assert row.facts == {"disease": "恶性肿瘤", "total_cost": "120000"} and row.counts_on == date(
+        2024, 3, 1
+    )
+    assert row.created_at == stamp and row.created_at.tzinfo is not None
+
+
+def test_the_command_line_knows_the_claims_migrations(tmp_path, capsys):
+    url = f"sqlite:///{tmp_path}/var/claims.sqlite"
+    assert main(["upgrade", "--url", url, "claims"]) == 0
+    assert main(["check", "--url", url, "claims"]) == 0
+    out, _ = capsys.readouterr()
+    assert "claims: sqlite:///" in out and "at 0001" in out and "matches the models" in out

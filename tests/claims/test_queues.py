@@ -1,0 +1,91 @@
+"""The reviewers' queues, dated by the plugins' cadences: Wujin's inpatient claims in monthly
+batches, its critical illnesses at the quarterly meeting, work injuries on receipt (10 working
+days); Zhangjiakou's within 15 calendar days of a complete application."""
+
+from __future__ import annotations
+
+from datetime import date
+
+from services.claims import queues
+from tests.claims.flow import approve, new_claim
+from tests.enrollment.samples import person
+
+TODAY = date(2024, 6, 28)  # a Friday
+
+
+def test_queues_sort_claims_by_their_due_dates(session, wujin, zhangjiakou, cover):
+    people = [person(i) for i in range(20, 25)]
+    for who in people:
+        cover.enrol("wujin", 2024, who)
+        cover.enrol("zhangjiakou", 2024, who)
+    stay = new_claim(
+        session,
+        wujin,
+        cover,
+        people[0],
+        {"benefit": "inpatient", "self_borne": "3000", "admission_date": "2024-06-01"},
+        year=2024,
+        today=date(2024, 6, 10),
+        not_applicable={
+            "出入院记录（未使用常州医保结算的住院）": "医保结算",
+            "本次住院的结算票据（未使用常州医保结算的住院）": "医保结算",
+        },
+    )
+    in_situ = new_claim(
+        session,
+        wujin,
+        cover,
+        people[1],
+        {"benefit": "carcinoma_in_situ", "diagnosis_date": "2024-05-02"},
+        year=2024,
+        today=date(2024, 5, 20),
+    )
+    injury = new_claim(
+        session,
+        wujin,
+        cover,
+        people[2],
+        {"benefit": "work_injury", "grade": 7, "event_date": "2024-06-01"},
+        year=2024,
+        today=date(2024, 6, 21),
+        not_applicable={"法定受益人共同签订的身故补助金领取声明书（工亡）": "伤残"},
+    )
+    general = {"benefit": "general_illness", "total_cost": "9000", "admission_date": "2024-05-01"}
+    late = new_claim(
+        session, zhangjiakou, cover, people[3], general, year=2024, today=date(2024, 6, 1)
+    )
+    unpaid = new_claim(
+        session, zhangjiakou, cover, people[4], general, year=2024, today=date(2024, 6, 1)
+    )
+    approve(session, zhangjiakou, unpaid, date(2024, 6, 5))
+
+    assert (stay.review_due, stay.review_batch) == (date(2024, 6, 30), "2024-06")
+    assert (in_situ.review_due, in_situ.review_batch) == (date(2024, 6, 30), "2024-Q2")
+    assert (injury.review_due, injury.review_batch) == (date(2024, 7, 5), None)
+    assert late.review_due == date(2024, 6, 16)
+
+    wujin_queue = queues.review_queue(session, city="wujin", today=TODAY, within_days=3)
+    assert [r["claim_id"] for r in wujin_queue["due_soon"]] == [
+        in_situ.id,
+        stay.id,
+    ]  # the earlier receipt first
+    assert [r["claim_id"] for r in wujin_queue["later"]] == [injury.id]
+    assert wujin_queue["overdue"] == [] and wujin_queue["payment_overdue"] == []
+    assert (
+        wujin_queue["due_soon"][0]["days_left"] == 2
+        and wujin_queue["due_soon"][0]["review_batch"] == "2024-Q2"
+    )
+    assert people[1].id_number not in str(wujin_queue)
+
+    zjk_queue = queues.review_queue(session, city="zhangjiakou", today=TODAY)
+    assert [(r["claim_id"], r["days_left"]) for r in zjk_queue["overdue"]] == [(late.id, -12)]
+    assert [(r["claim_id"], r["due"]) for r in zjk_queue["payment_overdue"]] == [
+        (unpaid.id, "2024-06-16")
+    ]
+    assert (
+        queues.review_queue(session, city="zhangjiakou", today=date(2024, 6, 14), within_days=2)[
+            "due_soon"
+        ][0]["claim_id"]
+        == late.id
+    )
+    assert queues.review_queue(session, city="zhangjiakou", today=TODAY, year=2025)["overdue"] == []
