@@ -11,7 +11,7 @@ after it commits (DESIGN.md, "Messaging"). Every state change is a row in
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import date
 from itertools import islice
 from typing import Any
@@ -21,6 +21,13 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from services.enrollment import events, rules
+from services.enrollment.application_sheet import (
+    ApplicationSheet,
+    application_sheet_name,
+    label_of,
+    mismatch,
+    read_application_sheet,
+)
 from services.enrollment.exceptions import Conflict, NotFound, SubmissionRefused
 from services.enrollment.models import (
     Application,
@@ -32,9 +39,10 @@ from services.enrollment.models import (
     new_id,
 )
 from services.enrollment.roster import RosterResult, read_roster
+from services.enrollment.workbook import open_workbook
 from services.kernel import policy as kernel_policy
 from services.kernel.idcard import parse_id
-from services.kernel.policy import CityPolicy
+from services.kernel.policy import CityPolicy, RosterFormat
 from services.kernel.privacy import mask_id, mask_phone
 from services.messaging.bulk import any_of, insert_rows
 from services.messaging.database import utc_now
@@ -207,20 +215,75 @@ def import_roster(
     By default the file replaces the roster; with ``append`` its people join it (增员: the
     joiners after a carry-over), and a person already on this roster is an error too.
     A file with any error stores nothing and the result says which rows and why.
+
+    When the workbook's Sheet1 (申请表) declares 参加医疗互助人数 it must equal the roster's
+    people (with ``append``, the roster's people after the joiners join): otherwise that is
+    an error on Sheet1's cell. A clean import takes the application's participants and staff
+    figures from Sheet1, recorded in the transition's reason. A count on Sheet1 that cannot
+    be read is an error; an amount (交款金额, 交款总额) that cannot be read is a warning, as
+    the quote sets the price.
     """
     application = get_application(session, application_id, lock=True)
     rules.require_editable(application.status)
     fmt = policy.roster_format(application.year)
     lookup = enrolled_elsewhere(session, application, include_own=append)
-    result = read_roster(data, filename, fmt, lookup, progress=progress)
+    book = open_workbook(data, filename)  # once, for both sheets
+    result = read_roster(book, filename, fmt, lookup, progress=progress)
+    form = None
+    if application_sheet_name(book, fmt) not in (None, result.sheet):
+        form = read_application_sheet(book, filename, fmt)
+    del book  # the parsed workbook is not kept while the lines are stored
+    if form is not None:
+        result = _with_form(session, application, result, form, append)
     if not result.importable:
         return result
     if not append:
         session.execute(delete(RosterLine).where(RosterLine.application_id == application.id))
     store_lines(session, application, _lines_from(result))
     verb = "增员" if append else "导入名册"
-    _transition(session, application, application.status, actor, f"{verb} {len(result.members)} 人（{filename}）")
+    reason = f"{verb} {len(result.members)} 人（{filename}）"
+    if form is not None and form.figures():
+        reason += f"；{_take_figures(application, form, fmt)}"
+    _transition(session, application, application.status, actor, reason)
     return result
+
+
+_FIGURES = ("participants", "staff_total", "staff_insured")  # what Sheet1 sets on the application
+
+
+def _with_form(
+    session: Session, application: Application, result: RosterResult, form: ApplicationSheet, append: bool
+) -> RosterResult:
+    """The roster's result with Sheet1's problems added: its unreadable counts and a
+    participants figure that is not the roster's (errors), its unreadable amounts (warnings)."""
+    errors = list(form.issues_on(*_FIGURES))
+    warnings = [i for i in form.issues if i not in errors]
+    rows, detail = result.rows, ""
+    if append and form.participants is not None:
+        before = roster_count(session, application.id)
+        rows, detail = before + result.rows, f"（原有 {before} 人，本次增员 {result.rows} 人）"
+    wrong = mismatch(form, rows, detail)
+    if wrong is not None:
+        errors.append(wrong)
+    if not errors and not warnings:
+        return result
+    all_errors = (*errors, *result.errors)
+    return replace(
+        result,
+        errors=all_errors,
+        warnings=(*warnings, *result.warnings),
+        members=() if all_errors else result.members,
+    )
+
+
+def _take_figures(application: Application, form: ApplicationSheet, fmt: RosterFormat) -> str:
+    """Set the application's counts to Sheet1's; say which, with the old value if it changed."""
+    said = []
+    for key, value in form.figures().items():
+        old = getattr(application, key)
+        said.append(f"{label_of(key, fmt)} {value}" + ("" if old == value else f"（原 {old}）"))
+        setattr(application, key, value)
+    return f"按申请表（{form.sheet}）：" + "，".join(said)
 
 
 def _lines_from(result: RosterResult) -> Iterable[dict[str, Any]]:

@@ -2,9 +2,10 @@
 
 The clerk gets their own sheet back, cell for cell at the same row numbers, with every bad
 cell filled light red (a warning light yellow) and a 错误原因 column beside each row saying
-what to correct, plus a 错误清单 sheet listing the same issues one per line. ``report_data``
-is the same report as a JSON-able dict. The sheet's values are read again from the upload
-(the check itself keeps none of them) and written with openpyxl's write-only mode, so a large
+what to correct, plus a 错误清单 sheet listing the same issues one per line (an issue on
+Sheet1, the 申请表, only there, its cell named with the sheet: Sheet1!B7). ``report_data`` is
+the same report as a JSON-able dict. The sheet's values are read again from the upload (the
+check itself keeps none of them) and written with openpyxl's write-only mode, so a large
 roster costs one row at a time.
 """
 
@@ -51,6 +52,8 @@ def write_report(
     fills: dict[tuple[int, int], PatternFill] = {}
     reasons: dict[int, list[str]] = defaultdict(list)
     for kind, issue in _issues(result):
+        if issue.sheet is not None:
+            continue  # Sheet1's (申请表) issues: in the 错误清单, by sheet and cell
         if fills.get((issue.row, issue.col)) is not ERROR_FILL:
             fills[(issue.row, issue.col)] = ERROR_FILL if kind == "错误" else WARNING_FILL
         label = "" if kind == "错误" else "（提示）"
@@ -115,7 +118,10 @@ def _issue_list(report: Workbook, result: RosterResult) -> None:
         header.append(cell)
     sheet.append(header)
     for kind, issue in _issues(result):
-        sheet.append([issue.row, _cell(issue), issue.column, kind, issue.reason])
+        cell = _cell(issue)
+        if issue.sheet is not None and cell:
+            cell = f"{issue.sheet}!{cell}"
+        sheet.append([issue.row, cell, issue.column, kind, issue.reason])
 
 
 def _issues(result: RosterResult):

@@ -57,9 +57,13 @@ class Issue:
     column: str
     reason: str
     col: int = 0  # Excel column number (1 = A), for highlighting the cell in the report
+    sheet: str | None = None  # set only for a sheet other than the roster's (Sheet1, 申请表)
 
     def to_dict(self) -> dict:
-        return {"row": self.row, "column": self.column, "reason": self.reason}
+        found = {"row": self.row, "column": self.column, "reason": self.reason}
+        if self.sheet is not None:
+            found["sheet"] = self.sheet
+        return found
 
 
 @dataclass(frozen=True, slots=True)
@@ -108,13 +112,14 @@ class RosterResult:
 
 
 def read_roster(
-    source: bytes | str | os.PathLike,
+    source: bytes | str | os.PathLike | CalamineWorkbook,
     filename: str | None,
     fmt: RosterFormat,
     enrolled_elsewhere: EnrolledElsewhere | None = None,
     progress: Progress | None = None,
 ) -> RosterResult:
-    """Read and check the roster in ``source`` (the file's bytes, or a path).
+    """Read and check the roster in ``source`` (the file's bytes, a path, or the workbook
+    already opened by ``open_workbook``, so Sheet1 can be read from the same opening).
 
     ``enrolled_elsewhere`` is asked once, with every valid ID number in the file, and answers
     ``{id_number: other unit's name}`` for the people another unit already enrolled this
@@ -122,8 +127,11 @@ def read_roster(
     at the end (a long import's progress bar). Raises RosterUnreadable when the file cannot be
     read as a roster at all.
     """
-    data, filename = load_source(source, filename)
-    book = open_workbook(data, filename)
+    if isinstance(source, CalamineWorkbook):
+        book, filename = source, filename or "名册"
+    else:
+        data, filename = load_source(source, filename)
+        book = open_workbook(data, filename)
     sheet, rows, header, height = _find_roster(book, fmt, filename)
     if progress is not None:
         rows = _reporting(rows, height, progress)

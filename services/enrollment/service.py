@@ -26,7 +26,6 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from services.enrollment import applications as ops
-from services.enrollment.dependencies import CityPolicies, Clock
 from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
 from services.enrollment.report import report_data, write_report
@@ -41,6 +40,7 @@ from services.enrollment.schemas import (
 from services.enrollment.workbook import RosterUnreadable
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
+from services.providers import CityPolicies, Clock
 
 EXPECTED = (EnrollmentError, PolicyError, RosterUnreadable)
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"

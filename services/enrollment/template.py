@@ -19,6 +19,7 @@ from openpyxl.styles import Alignment, Border, Font, PatternFill, Side
 from openpyxl.utils import get_column_letter
 from openpyxl.worksheet.datavalidation import DataValidation
 
+from services.enrollment.application_sheet import unit_key_label
 from services.kernel.errors import PolicyError
 from services.kernel.policy import CityPolicy, RosterFormat, Unit
 
@@ -124,7 +125,7 @@ def _application(sheet, policy: CityPolicy, year: int, fmt: RosterFormat) -> Non
     sheet["A1"].alignment = _CENTRE
     sheet.row_dimensions[1].height = 30
     lines = (
-        (_unit_key_label(fmt.unit_key), "所属系统"),
+        (unit_key_label(fmt.unit_key), "所属系统"),
         ("单位工会", "联系电话"),
         ("单位地址", "单位性质"),
         ("工会主席", "联系电话"),
@@ -158,10 +159,6 @@ def _application(sheet, policy: CityPolicy, year: int, fmt: RosterFormat) -> Non
         sheet.cell(row, 1, text)
     for letter, width in zip("ABCD", (20, 30, 20, 30), strict=True):
         sheet.column_dimensions[letter].width = width
-
-
-def _unit_key_label(key: str) -> str:
-    return key if key.startswith("单位") else f"单位{key}"  # 医保编码 -> 单位医保编码
 
 
 def _price(policy: CityPolicy, year: int) -> Decimal | None:

@@ -1,4 +1,4 @@
-"""The enrollment service's own nameko dependencies: the city policies and the clock."""
+"""nameko dependency providers every service uses: the installed city policies and the clock."""
 
 from __future__ import annotations
 
