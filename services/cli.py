@@ -216,9 +216,10 @@ def cmd_serve(args) -> dict:
 
 
 def _service_classes() -> list[type]:
+    from services.claims.service import ClaimsService
     from services.enrollment.service import EnrollmentService
 
-    return [EnrollmentService]
+    return [EnrollmentService, ClaimsService]
 
 
 def _year(text: str) -> int:

@@ -1,0 +1,167 @@
+"""Issue 5's done-when through the services on real RabbitMQ (nameko's testing tools).
+
+The enrollment service enrols members (its cover answers the claims service over RPC); the
+claims service takes claims in, assesses them with the city plugin and records approvals; a
+listener catches the events. Each test runs both services in its own vhost.
+"""
+
+from __future__ import annotations
+
+import base64
+
+import pytest
+from nameko.events import event_handler
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ClusterRpcProxy
+from nameko.testing.services import entrypoint_waiter
+
+from services.claims.service import ClaimsService
+from services.enrollment.service import EnrollmentService
+from services.kernel.registry import load_registry
+from tests.claims.flow import PDF
+from tests.enrollment.files import xlsx_bytes
+from tests.enrollment.samples import person
+
+pytestmark = pytest.mark.rabbit
+
+
+class Listener:
+    name = "claims_listener"
+    seen: list = []
+
+    @event_handler("claims", "claim_approved")
+    def on_approved(self, payload):
+        self.seen.append(payload)
+
+
+def config_for(rabbit_config, tmp_path, enrol_day: str, claim_day: str):
+    """Two services, one clock each: enrolment happens in its window, claims later."""
+    base = {
+        **rabbit_config,
+        "DATABASES": {
+            "enrollment": f"sqlite:///{tmp_path}/var/enrollment.sqlite",
+            "claims": f"sqlite:///{tmp_path}/var/claims.sqlite",
+        },
+        "DATABASE_CREATE_TABLES": True,
+        "OUTBOX_RELAY_INTERVAL": 0.2,
+    }
+    return {**base, "FIXED_TODAY": enrol_day}, {**base, "FIXED_TODAY": claim_day}
+
+
+def start(container_factory, enrollment_config, claims_config):
+    Listener.seen = []
+    for cls, config in ((EnrollmentService, enrollment_config), (ClaimsService, claims_config), (Listener, claims_config)):
+        container = container_factory(cls, config)
+        container.start()
+    return container  # the listener
+
+
+def enrol(rpc, city: str, year: int, people, sheet: str, header: list[str], row) -> None:
+    unit = rpc.enrollment.register_unit(
+        city, year, {"unit_key": f"{city}-u1", "name": "测试单位工会", "staff_total": len(people), "staff_insured": len(people)}
+    )
+    app = rpc.enrollment.open_application(
+        city, {"unit_id": unit["unit_id"], "year": year, "participants": len(people)}, "clerk"
+    )
+    rows = [["名册"], header] + [row(i, p) for i, p in enumerate(people, start=1)]
+    data = base64.b64encode(xlsx_bytes({sheet: rows})).decode()
+    answer = rpc.enrollment.import_roster(app["application_id"], "名册.xlsx", data, "clerk")
+    assert answer["errors"] == [], answer["errors"]
+    rpc.enrollment.submit(app["application_id"], "clerk")
+    rpc.enrollment.approve(app["application_id"], "reviewer")
+
+
+def claim(rpc, city: str, year: int, who, facts: dict) -> dict:
+    created = rpc.claims.create_claim(city, year, who.id_number, facts, "clerk", who.name)
+    benefit = next(b for b in load_registry().get(city).benefits(year) if b.code == facts["benefit"])
+    for i, document in enumerate(benefit.attachments):
+        content = base64.b64encode(PDF + str(i).encode()).decode()
+        rpc.claims.add_attachment(created["claim_id"], document, f"{i}.pdf", content, "clerk")
+    return rpc.claims.submit(created["claim_id"], "clerk")
+
+
+ZJK_HEADER = ["序号", "姓名", "性别", "身份证号", "是否享受医保", "备注", "联系电话"]
+
+
+def zjk_row(i, p):
+    return [i, p.name, p.sex, p.id_number, "是", "在职", p.phone]
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def zhangjiakou(request, container_factory, rabbit_config, tmp_path):
+    enrollment_config, claims_config = config_for(rabbit_config, tmp_path, "2024-03-01", "2024-06-01")
+    if request.param == "postgres":  # claims on PostgreSQL: approvals really run side by side
+        from sqlalchemy import create_engine, text
+
+        url = request.getfixturevalue("postgres_url")
+        schema = f"claims_{tmp_path.name[-12:].replace('-', '_').lower()}"
+        with create_engine(url).begin() as conn:
+            conn.execute(text(f'CREATE SCHEMA "{schema}"'))
+        claims_config["DATABASES"] = {**claims_config["DATABASES"], "claims": f"{url}?options=-csearch_path%3D{schema}"}
+    listener = start(container_factory, enrollment_config, claims_config)
+    people = [person(i) for i in range(10)]
+    with ClusterRpcProxy(claims_config) as rpc:
+        enrol(rpc, "zhangjiakou", 2024, people, "人员名册", ZJK_HEADER, zjk_row)
+        yield rpc, people, listener
+
+
+def test_three_critical_illness_claims_pay_12000_12000_6000(zhangjiakou):
+    rpc, people, listener = zhangjiakou
+    paid = []
+    for month in (1, 3, 5):
+        facts = {"benefit": "critical_illness", "disease": "恶性肿瘤", "total_cost": "120000",
+                 "admission_date": f"2024-0{month}-10"}
+        submitted = claim(rpc, "zhangjiakou", 2024, people[0], facts)
+        with entrypoint_waiter(listener, "on_approved", timeout=10):
+            approved = rpc.claims.approve(submitted["claim_id"], "reviewer")
+        paid.append(approved["payable"])
+    assert paid == ["12000.00", "12000.00", "6000.00"]
+    assert [e["claim_id"] for e in Listener.seen] and len(Listener.seen) == 3
+
+
+def test_two_concurrent_general_illness_claims_one_approved_one_refused(zhangjiakou):
+    rpc, people, _ = zhangjiakou
+    first = claim(rpc, "zhangjiakou", 2024, people[1], {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2024-02-01"})
+    second = claim(rpc, "zhangjiakou", 2024, people[1], {"benefit": "general_illness", "total_cost": "30000", "admission_date": "2024-04-01"})
+    # both approvals in flight at once (nameko's async RPC), on the same member-year
+    calls = [rpc.claims.approve.call_async(c["claim_id"], "reviewer") for c in (first, second)]
+    answers = [call.result() for call in calls]
+    assert sorted(a["status"] for a in answers) == ["approved", "rejected"]
+    rejected = next(a for a in answers if a["status"] == "rejected")
+    assert any("每期只能申请一次" in r for r in rejected["assessment"]["reasons"])
+
+
+def test_a_claim_dated_outside_cover_is_refused_with_the_reason(zhangjiakou):
+    rpc, people, _ = zhangjiakou
+    with pytest.raises(RemoteError) as refused:
+        claim(rpc, "zhangjiakou", 2024, people[2], {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2023-12-28"})
+    assert refused.value.exc_type == "SubmissionRefused"
+    assert "2023-12-28" in refused.value.value
+
+
+def test_a_person_not_enrolled_is_refused(zhangjiakou):
+    rpc, _, _ = zhangjiakou
+    with pytest.raises(RemoteError) as refused:
+        claim(rpc, "zhangjiakou", 2024, person(900), {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2024-02-01"})
+    assert refused.value.exc_type == "SubmissionRefused"
+
+
+WUJIN_HEADER = ["序号", "乡镇", "姓名", "身份证号码", "手机号码", "工作单位", "工会卡卡号", "签字"]
+
+
+def wujin_row(i, p):
+    return [i, "湖塘镇", p.name, p.id_number, p.phone, "测试单位", f"62230000{i:08d}", ""]
+
+
+def test_wujin_second_stay_tops_up_to_the_new_band(container_factory, rabbit_config, tmp_path):
+    enrollment_config, claims_config = config_for(rabbit_config, tmp_path, "2023-11-01", "2024-09-01")
+    start(container_factory, enrollment_config, claims_config)
+    people = [person(i) for i in range(3)]
+    sheet = load_registry().get("wujin").roster_format(2024).sheet
+    with ClusterRpcProxy(claims_config) as rpc:
+        enrol(rpc, "wujin", 2024, people, sheet, WUJIN_HEADER, wujin_row)
+        amounts = []
+        for day, self_borne in (("2024-03-01", "3000"), ("2024-07-01", "3000")):
+            submitted = claim(rpc, "wujin", 2024, people[0], {"benefit": "inpatient", "self_borne": self_borne, "admission_date": day})
+            amounts.append(rpc.claims.approve(submitted["claim_id"], "reviewer")["payable"])
+    assert amounts == ["500.00", "500.00"]  # 3000 → 500; 6000 in the 5000 band → 1000 − 500
