@@ -2,7 +2,13 @@
 queues.py, settlements.py and statistics.py (STYLE.md, nameko-examples).
 
 Each entrypoint validates its input, calls one framework-free operation in the worker's
-transaction and records events through the outbox (published after commit). Cover is asked
+transaction and records events through the outbox (published after commit).
+
+HTTP (the clerk's browser; the caller is named by X-Actor until authentication sits in front):
+    POST /claims                                  {"city", "year", "id_number", "name", "facts", "payee_card"?}
+    POST /claims/<id>/attachments?document=…&filename=…   body: the file (JPEG, PNG, PDF)
+    POST /claims/<id>/submit                      {"not_applicable"?: {document: why}}
+    GET  /claims/<id> Cover is asked
 of the enrollment service by RPC for the date that counts. Payments' results arrive as
 events and are applied once per event id.
 """
@@ -10,15 +16,18 @@ events and are applied once per event id.
 from __future__ import annotations
 
 import base64
+import json
 from datetime import date
 from typing import Any
 
 from nameko.events import event_handler
 from nameko.rpc import RpcProxy, rpc
+from nameko.web.handlers import http
+from werkzeug.wrappers import Response
 
 from services.claims import attachments, payouts, queues, settlements, statistics
 from services.claims import claims as ops
-from services.claims.exceptions import ClaimsError
+from services.claims.exceptions import ClaimsError, NotFound, SubmissionRefused
 from services.claims.models import metadata
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
@@ -162,6 +171,54 @@ class ClaimsService:
     def on_payout_failed(self, event: dict) -> None:
         payouts.on_payout_failed(self.db.session, event=event, record=self.outbox.record)
 
+    # ---- HTTP -----------------------------------------------------------------------------
+
+    @http("POST", "/claims", expected_exceptions=EXPECTED)
+    def http_create(self, request):
+        return self._http(request, lambda body, actor: self.create_claim(
+            body.get("city"), body.get("year"), body.get("id_number"), body.get("facts"), actor,
+            body.get("name"), body.get("payee_card"),
+        ), created=True)
+
+    @http("POST", "/claims/<string:claim_id>/attachments", expected_exceptions=EXPECTED)
+    def http_attach(self, request, claim_id: str):
+        document, filename = request.args.get("document"), request.args.get("filename") or "attachment"
+        if not document:
+            return _json(400, {"error": "缺少 document（材料名称）"})
+        content = base64.b64encode(request.get_data()).decode()
+        return self._http(request, lambda body, actor: self.add_attachment(claim_id, document, filename, content, actor),
+                          json_body=False, created=True)
+
+    @http("POST", "/claims/<string:claim_id>/submit", expected_exceptions=EXPECTED)
+    def http_submit(self, request, claim_id: str):
+        return self._http(request, lambda body, actor: self.submit(claim_id, actor, body.get("not_applicable")))
+
+    @http("GET", "/claims/<string:claim_id>", expected_exceptions=EXPECTED)
+    def http_claim(self, request, claim_id: str):
+        return self._http(request, lambda body, actor: self.claim(claim_id), json_body=False, actor_needed=False)
+
+    def _http(self, request, action, *, json_body: bool = True, created: bool = False, actor_needed: bool = True):
+        actor = request.headers.get("X-Actor")
+        if actor_needed and not actor:
+            return _json(401, {"error": "缺少 X-Actor（经办人）"})
+        body: dict = {}
+        if json_body and request.get_data():
+            try:
+                body = json.loads(request.get_data())
+            except ValueError:
+                return _json(400, {"error": "请求体不是有效的 JSON"})
+            if not isinstance(body, dict):
+                return _json(400, {"error": "请求体应为 JSON 对象"})
+        try:
+            answer = action(body, actor)
+        except NotFound as exc:
+            return _json(404, {"error": str(exc)})
+        except SubmissionRefused as exc:
+            return _json(422, {"error": str(exc), "problems": list(exc.problems)})
+        except EXPECTED as exc:
+            return _json(422, {"error": str(exc)})
+        return _json(201 if created else 200, answer)
+
     # ---- Quzhou settlements and statistics -----------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
@@ -179,3 +236,7 @@ class ClaimsService:
     @rpc(expected_exceptions=EXPECTED)
     def statistics(self, city: str, year: int) -> dict:
         return statistics.claim_statistics(self.db.session, city=city, year=year, policy=self.policies.get(city))
+
+
+def _json(status: int, body) -> Response:
+    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status, mimetype="application/json")

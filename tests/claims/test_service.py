@@ -165,3 +165,36 @@ def test_wujin_second_stay_tops_up_to_the_new_band(container_factory, rabbit_con
             submitted = claim(rpc, "wujin", 2024, people[0], {"benefit": "inpatient", "self_borne": self_borne, "admission_date": day})
             amounts.append(rpc.claims.approve(submitted["claim_id"], "reviewer")["payable"])
     assert amounts == ["500.00", "500.00"]  # 3000 → 500; 6000 in the 5000 band → 1000 − 500
+
+
+def test_http_intake_creates_attaches_submits_and_reads(container_factory, rabbit_config, web_config, web_config_port, tmp_path):
+    import requests
+
+    enrollment_config, claims_config = config_for(rabbit_config, tmp_path, "2024-03-01", "2024-06-01")
+    claims_config = {**claims_config, **web_config}
+    start(container_factory, enrollment_config, claims_config)
+    people = [person(i) for i in range(10)]
+    base = f"http://127.0.0.1:{web_config_port}"
+    with ClusterRpcProxy(claims_config) as rpc, requests.Session() as web:
+        enrol(rpc, "zhangjiakou", 2024, people, "人员名册", ZJK_HEADER, zjk_row)
+        web.headers["X-Actor"] = "clerk"
+        body = {"city": "zhangjiakou", "year": 2024, "id_number": people[3].id_number, "name": people[3].name,
+                "facts": {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2024-02-01"}}
+        created = web.post(f"{base}/claims", json=body)
+        assert created.status_code == 201, created.text
+        claim_id = created.json()["claim_id"]
+        early = web.post(f"{base}/claims/{claim_id}/submit", json={})
+        assert early.status_code == 422 and early.json()["problems"]  # documents missing
+        benefit = next(b for b in load_registry().get("zhangjiakou").benefits(2024) if b.code == "general_illness")
+        for i, document in enumerate(benefit.attachments):
+            attached = web.post(f"{base}/claims/{claim_id}/attachments", params={"document": document, "filename": f"{i}.pdf"},
+                                data=PDF + str(i).encode())
+            assert attached.status_code == 201, attached.text
+        refused = web.post(f"{base}/claims/{claim_id}/attachments", params={"document": benefit.attachments[0]}, data=b"not a pdf")
+        assert refused.status_code == 422
+        submitted = web.post(f"{base}/claims/{claim_id}/submit", json={})
+        assert submitted.status_code == 200 and submitted.json()["status"] == "submitted"
+        read = web.get(f"{base}/claims/{claim_id}")
+        assert read.json()["assessment"]["payable"] == "1000.00"
+        assert web.post(f"{base}/claims", json=body, headers={"X-Actor": ""}).status_code == 401
+        assert web.get(f"{base}/claims/none").status_code == 404
