@@ -29,15 +29,12 @@ from services.claims import attachments, payouts, queues, settlements, statistic
 from services.claims import claims as ops
 from services.claims.exceptions import ClaimsError, NotFound, SubmissionRefused
 from services.claims.models import metadata
+from services.claims.schemas import InvalidRequest, NewClaimSchema, load_new_claim
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (ClaimsError, PolicyError)
-
-
-class InvalidRequest(ClaimsError):
-    pass
 
 
 def _bytes(content_base64: str, name: str = "content_base64") -> bytes:
@@ -80,10 +77,11 @@ class ClaimsService:
         self, city: str, year: int, id_number: str, facts: dict, actor: str,
         name: str | None = None, payee_card: str | None = None,
     ) -> dict:
-        claim = ops.create_claim(
-            self.db.session, self.policies.get(city), year=year, id_number=id_number, facts=facts,
-            actor=actor, name=name, payee_card=payee_card,
+        request = load_new_claim(
+            {"city": city, "year": year, "id_number": id_number, "facts": facts, "name": name, "payee_card": payee_card}
         )
+        city = request.pop("city")
+        claim = ops.create_claim(self.db.session, self.policies.get(city), actor=actor, **request)
         return _claim(claim)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -175,10 +173,16 @@ class ClaimsService:
 
     @http("POST", "/claims", expected_exceptions=EXPECTED)
     def http_create(self, request):
-        return self._http(request, lambda body, actor: self.create_claim(
-            body.get("city"), body.get("year"), body.get("id_number"), body.get("facts"), actor,
-            body.get("name"), body.get("payee_card"),
-        ), created=True)
+        def create(body, actor):
+            unknown = set(body) - set(NewClaimSchema().fields)
+            if unknown:  # the same one-line refusal the schema gives for the envelope
+                raise InvalidRequest(f"申请有误: {', '.join(sorted(unknown))}: 不认识的字段")
+            return self.create_claim(
+                body.get("city"), body.get("year"), body.get("id_number"), body.get("facts"), actor,
+                body.get("name"), body.get("payee_card"),
+            )
+
+        return self._http(request, create, created=True)
 
     @http("POST", "/claims/<string:claim_id>/attachments", expected_exceptions=EXPECTED)
     def http_attach(self, request, claim_id: str):

@@ -198,3 +198,9 @@ def test_http_intake_creates_attaches_submits_and_reads(container_factory, rabbi
         assert read.json()["assessment"]["payable"] == "1000.00"
         assert web.post(f"{base}/claims", json=body, headers={"X-Actor": ""}).status_code == 401
         assert web.get(f"{base}/claims/none").status_code == 404
+        misspelt = web.post(f"{base}/claims", json={**body, "facs": {}})
+        assert misspelt.status_code == 422 and "facs" in misspelt.json()["error"]
+        text_year = web.post(f"{base}/claims", json={**body, "year": "2024"})
+        assert text_year.status_code == 422 and "year" in text_year.json()["error"]
+        bad_fact = web.post(f"{base}/claims", json={**body, "facts": {**body["facts"], "total_cots": "1"}})
+        assert bad_fact.status_code == 422 and "total_cots" in bad_fact.json()["error"]
