@@ -80,3 +80,28 @@ def postgres_url():
     yield f"{url}/{name}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
         conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def service_session(request, tmp_path, metadata, name: str):
+    """A session on a service's own tables, on SQLite or (param "postgres") the session's
+    throwaway PostgreSQL database; the tables are dropped afterwards. Used by each service's
+    `session` fixture, parametrised over both backends."""
+    from services.messaging.database import make_engine, make_session_factory
+
+    url = (
+        f"sqlite:///{tmp_path}/var/{name}.sqlite"
+        if request.param == "sqlite"
+        else request.getfixturevalue("postgres_url")
+    )
+    engine = make_engine(url, pool_size=4)
+    metadata.create_all(engine)
+    session = make_session_factory(engine)()
+    try:
+        yield session
+    finally:
+        session.close()
+        metadata.drop_all(engine)
+        engine.dispose()
+
+
+BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]

@@ -7,24 +7,13 @@ import pytest
 
 from services.claims.models import metadata
 from services.kernel.registry import load_registry
-from services.messaging.database import make_engine, make_session_factory
 from tests.claims.flow import FakeCover
+from tests.conftest import BACKENDS, service_session
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def session(request, tmp_path):
-    url = (
-        f"sqlite:///{tmp_path}/var/claims.sqlite"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    engine = make_engine(url, pool_size=4)
-    metadata().create_all(engine)
-    session = make_session_factory(engine)()
-    yield session
-    session.close()
-    metadata().drop_all(engine)
-    engine.dispose()
+    yield from service_session(request, tmp_path, metadata(), "claims")
 
 
 @pytest.fixture(scope="session")

@@ -24,28 +24,17 @@ from services.enrollment.models import Enrolment, RosterLine, metadata
 from services.kernel.idcard import parse_id
 from services.kernel.plugin import DataPolicy
 from services.kernel.registry import load_registry
-from services.messaging.database import make_engine, make_session_factory
 from services.messaging.outbox import OUTBOX
+from tests.conftest import BACKENDS, service_session
 from tests.enrollment.files import xlsx_bytes
 from tests.enrollment.samples import person, quzhou_rows
 
 IN_WINDOW = date(2024, 11, 1)  # Quzhou 2025: enrolment until 2024-11-30
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+@pytest.fixture(params=BACKENDS)
 def session(request, tmp_path):
-    url = (
-        f"sqlite:///{tmp_path}/var/enrollment.sqlite"
-        if request.param == "sqlite"
-        else request.getfixturevalue("postgres_url")
-    )
-    engine = make_engine(url, pool_size=4)
-    metadata().create_all(engine)
-    session = make_session_factory(engine)()
-    yield session
-    session.close()
-    metadata().drop_all(engine)
-    engine.dispose()
+    yield from service_session(request, tmp_path, metadata(), "enrollment")
 
 
 @pytest.fixture(scope="module")
