@@ -105,3 +105,37 @@ def service_session(request, tmp_path, metadata, name: str):
 
 
 BACKENDS = ["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)]
+
+
+@pytest.fixture
+def fresh_postgres(postgres_url):
+    """A database of its own for one test (migrations start from nothing), on the session's
+    server; dropped after it."""
+    import psycopg
+    from sqlalchemy.engine import make_url
+
+    name = f"mutual_aid_fresh_{uuid.uuid4().hex[:12]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'CREATE DATABASE "{name}"')
+    yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
+    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
+        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def schema_differences(url: str, metadata, version_table: str) -> list:
+    """What Alembic's autogenerate finds between the database at ``url`` and ``metadata``:
+    an independent check of a service's migrations (empty when they match its models)."""
+    from alembic.autogenerate import compare_metadata
+    from alembic.runtime.migration import MigrationContext
+
+    from services.messaging.database import make_engine
+
+    engine = make_engine(url, pool_size=1)
+    try:
+        with engine.connect() as connection:
+            context = MigrationContext.configure(
+                connection, opts={"version_table": version_table, "compare_type": True}
+            )
+            return compare_metadata(context, metadata)
+    finally:
+        engine.dispose()

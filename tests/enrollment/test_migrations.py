@@ -12,36 +12,19 @@ import shutil
 import subprocess
 import sys
 import types
-import uuid
 from datetime import UTC, date, datetime
 from decimal import Decimal
 
 import pytest
 import sqlalchemy as sa
-from alembic.autogenerate import compare_metadata
-from alembic.runtime.migration import MigrationContext
-from sqlalchemy.engine import make_url
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
 from services.enrollment import migrations
 from services.messaging.database import make_engine
 from services.messaging.migrations import ServiceMigrations, main, service_metadata
-from tests.conftest import ADMIN_URL, ROOT
+from tests.conftest import ROOT, schema_differences
 
 VERSION_TABLE = "alembic_version_enrollment"
-
-
-@pytest.fixture
-def fresh_postgres(postgres_url):
-    """A database of its own for one test, on the session's server; dropped after it."""
-    import psycopg
-
-    name = f"mutual_aid_migrations_{uuid.uuid4().hex[:12]}"
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')
-    yield make_url(postgres_url).set(database=name).render_as_string(hide_password=False)
-    with psycopg.connect(ADMIN_URL, autocommit=True) as conn:
-        conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
@@ -52,16 +35,7 @@ def database_url(request, tmp_path):
 
 
 def differences(url: str, metadata: sa.MetaData) -> list:
-    engine = make_engine(url, pool_size=1)
-    try:
-        with engine.connect() as connection:
-            context = MigrationContext.configure(
-                connection,
-                opts={"version_table": VERSION_TABLE, "compare_type": True},
-            )
-            return compare_metadata(context, metadata)
-    finally:
-        engine.dispose()
+    return schema_differences(url, metadata, VERSION_TABLE)
 
 
 def table_names(url: str) -> set[str]:
