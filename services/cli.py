@@ -48,7 +48,9 @@ def _read_json(source: str) -> dict:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as exc:
-        raise UsageError(f"{source}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}") from None
+        raise UsageError(
+            f"{source}: malformed JSON at line {exc.lineno} column {exc.colno}: {exc.msg}"
+        ) from None
     if not isinstance(data, dict):
         raise UsageError(f"{source}: expected a JSON object")
     return data
@@ -57,7 +59,9 @@ def _read_json(source: str) -> dict:
 def _only(data: dict, source: str, allowed: set[str], required: set[str]) -> None:
     unknown = sorted(set(data) - allowed)
     if unknown:
-        raise UsageError(f"{source}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}")
+        raise UsageError(
+            f"{source}: unknown key(s) {', '.join(unknown)}; expected {', '.join(sorted(allowed))}"
+        )
     missing = sorted(required - set(data))
     if missing:
         raise UsageError(f"{source}: missing key(s) {', '.join(missing)}")
@@ -77,7 +81,12 @@ def cmd_cities(args) -> dict:
             for c in registry
         ],
         "failed": [
-            {"entry_point": b.entry_point, "distribution": b.distribution, "version": b.version, "reason": b.reason}
+            {
+                "entry_point": b.entry_point,
+                "distribution": b.distribution,
+                "version": b.version,
+                "reason": b.reason,
+            }
             for b in registry.broken
         ],
     }
@@ -111,7 +120,11 @@ def cmd_assess(args) -> dict:
     claim = load_claim(data["claim"])
     history = load_history(data.get("history"))
     policy = load_registry().get(args.city)
-    return {"city": args.city, "year": args.year, **policy.assess(args.year, claim, history).to_dict()}
+    return {
+        "city": args.city,
+        "year": args.year,
+        **policy.assess(args.year, claim, history).to_dict(),
+    }
 
 
 def cmd_idcard(args) -> dict:
@@ -134,10 +147,14 @@ def cmd_targets(args) -> dict:
         data = _read_json(args.file)
         _only(data, args.file, {"actuals"}, {"actuals"})
         if not isinstance(data["actuals"], list):
-            raise UsageError(f"{args.file}: actuals must be a list of {{organisation, kind, actual}}")
+            raise UsageError(
+                f"{args.file}: actuals must be a list of {{organisation, kind, actual}}"
+            )
         for i, row in enumerate(data["actuals"]):
             if not isinstance(row, dict) or set(row) != {"organisation", "kind", "actual"}:
-                raise UsageError(f"{args.file}: actuals[{i}] must be {{organisation, kind, actual}}")
+                raise UsageError(
+                    f"{args.file}: actuals[{i}] must be {{organisation, kind, actual}}"
+                )
             try:
                 actual = parse_money(row["actual"], name=f"actuals[{i}].actual")
             except MoneyError as exc:
@@ -210,7 +227,10 @@ def cmd_serve(args) -> dict:
     config = embedded_config(classes, var_dir=args.var, WEB_SERVER_ADDRESS=args.http)
     Path(args.var).mkdir(parents=True, exist_ok=True)
     names = ", ".join(cls.name for cls in classes)
-    print(f"mutual-aid: serving {names} on the in-process bus, HTTP on {args.http}, data in {args.var}/", file=sys.stderr)
+    print(
+        f"mutual-aid: serving {names} on the in-process bus, HTTP on {args.http}, data in {args.var}/",
+        file=sys.stderr,
+    )
     run_embedded(classes, config)
     return {"stopped": names}
 
@@ -229,7 +249,9 @@ def _year(text: str) -> int:
 
 
 def build_parser() -> argparse.ArgumentParser:
-    parser = _Parser(prog="mutual-aid", description="Workers' medical mutual aid: city policies and tools.")
+    parser = _Parser(
+        prog="mutual-aid", description="Workers' medical mutual aid: city policies and tools."
+    )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("cities", help="installed city plugins").set_defaults(run=cmd_cities)
 
@@ -238,7 +260,9 @@ def build_parser() -> argparse.ArgumentParser:
         p.add_argument("--year", required=True, type=_year)
         return p
 
-    city_year(sub.add_parser("benefits", help="a city's benefit catalogue")).set_defaults(run=cmd_benefits)
+    city_year(sub.add_parser("benefits", help="a city's benefit catalogue")).set_defaults(
+        run=cmd_benefits
+    )
     p = city_year(sub.add_parser("quote", help="fee quote for a unit's group application"))
     p.add_argument("file", metavar="FILE|-")
     p.set_defaults(run=cmd_quote)
@@ -249,21 +273,34 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("ids", nargs="+", metavar="ID")
     p.set_defaults(run=cmd_idcard)
     p = city_year(sub.add_parser("targets", help="targets, and how recorded actuals meet them"))
-    p.add_argument("file", nargs="?", metavar="FILE|-", help='{"actuals": [{organisation, kind, actual}]}')
+    p.add_argument(
+        "file", nargs="?", metavar="FILE|-", help='{"actuals": [{organisation, kind, actual}]}'
+    )
     p.set_defaults(run=cmd_targets)
     roster = sub.add_parser("roster", help="member rosters from Excel")
     roster_sub = roster.add_subparsers(dest="roster_command", required=True, parser_class=_Parser)
     p = city_year(roster_sub.add_parser("check", help="check a roster file (.xls, .xlsx, .ods)"))
     p.add_argument("file", metavar="FILE")
-    p.add_argument("--report", metavar="OUT.xlsx", help="write the error report workbook here (when there are errors or warnings)")
+    p.add_argument(
+        "--report",
+        metavar="OUT.xlsx",
+        help="write the error report workbook here (when there are errors or warnings)",
+    )
     p.set_defaults(run=cmd_roster_check)
     p = city_year(sub.add_parser("template", help="a city's blank application and roster workbook"))
     p.add_argument("-o", "--output", metavar="OUT.xlsx", help="default: <city name><year>.xlsx")
     p.set_defaults(run=cmd_template)
     enrollment_commands.add_to(sub, city_year, _year)
-    p = sub.add_parser("serve", help="run the services in one process (embedded mode: in-process bus, SQLite)")
+    p = sub.add_parser(
+        "serve", help="run the services in one process (embedded mode: in-process bus, SQLite)"
+    )
     p.add_argument("--var", default="var", help="folder for the SQLite files (default: var)")
-    p.add_argument("--http", default="127.0.0.1:8000", metavar="HOST:PORT", help="HTTP address (default: 127.0.0.1:8000)")
+    p.add_argument(
+        "--http",
+        default="127.0.0.1:8000",
+        metavar="HOST:PORT",
+        help="HTTP address (default: 127.0.0.1:8000)",
+    )
     p.set_defaults(run=cmd_serve)
     return parser
 

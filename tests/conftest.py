@@ -62,7 +62,9 @@ def mutual_aid(cli_path):
     return run
 
 
-ADMIN_URL = os.environ.get("MUTUAL_AID_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "MUTUAL_AID_TEST_POSTGRES", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 
 
 @pytest.fixture(scope="session")

@@ -286,7 +286,11 @@ def event_handler_queues(service: str) -> set[str] | None:
 
 
 # Checked for each service written so far; the others' queues are the contract they will meet.
-WRITTEN = [s for s in SERVICES if importlib.util.find_spec(f"services.{s}") and event_handler_queues(s) is not None]
+WRITTEN = [
+    s
+    for s in SERVICES
+    if importlib.util.find_spec(f"services.{s}") and event_handler_queues(s) is not None
+]
 
 
 @pytest.mark.parametrize("service", WRITTEN)

@@ -39,11 +39,19 @@ def test_serve_answers_http_and_stops_on_sigterm(tmp_path):
     port = free_port()
     process = subprocess.Popen(
         [MUTUAL_AID, "serve", "--var", str(tmp_path / "var"), "--http", f"127.0.0.1:{port}"],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
     )
     base = f"http://127.0.0.1:{port}"
     try:
-        roster = answer(process, "POST", f"{base}/enrollment/applications/none/roster", data=b"", headers={"X-Actor": "test"})
+        roster = answer(
+            process,
+            "POST",
+            f"{base}/enrollment/applications/none/roster",
+            data=b"",
+            headers={"X-Actor": "test"},
+        )
         assert roster.status_code == 404 and "没有申请" in roster.json()["error"]
         claim = answer(process, "GET", f"{base}/claims/none")
         assert claim.status_code == 404 and "error" in claim.json()

@@ -25,7 +25,9 @@ class NewClaimSchema(Schema):
     id_number = fields.String(required=True, validate=validate.Length(min=15, max=20))
     name = fields.String(load_default=None, validate=validate.Length(min=1, max=60))
     facts = fields.Dict(required=True)
-    payee_card = fields.String(load_default=None, validate=validate.Regexp(r"^\d{12,20}$", error="卡号应为12到20位数字"))
+    payee_card = fields.String(
+        load_default=None, validate=validate.Regexp(r"^\d{12,20}$", error="卡号应为12到20位数字")
+    )
 
 
 def load_new_claim(data: object) -> dict:

@@ -74,33 +74,63 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def create_claim(
-        self, city: str, year: int, id_number: str, facts: dict, actor: str,
-        name: str | None = None, payee_card: str | None = None,
+        self,
+        city: str,
+        year: int,
+        id_number: str,
+        facts: dict,
+        actor: str,
+        name: str | None = None,
+        payee_card: str | None = None,
     ) -> dict:
         request = load_new_claim(
-            {"city": city, "year": year, "id_number": id_number, "facts": facts, "name": name, "payee_card": payee_card}
+            {
+                "city": city,
+                "year": year,
+                "id_number": id_number,
+                "facts": facts,
+                "name": name,
+                "payee_card": payee_card,
+            }
         )
         city = request.pop("city")
         claim = ops.create_claim(self.db.session, self.policies.get(city), actor=actor, **request)
         return _claim(claim)
 
     @rpc(expected_exceptions=EXPECTED)
-    def add_attachment(self, claim_id: str, document: str, filename: str, content_base64: str, actor: str) -> dict:
+    def add_attachment(
+        self, claim_id: str, document: str, filename: str, content_base64: str, actor: str
+    ) -> dict:
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         attachment = attachments.add_attachment(
-            session, self.policies.get(claim.city), claim_id=claim_id, document=document,
-            filename=filename, data=_bytes(content_base64), actor=actor,
+            session,
+            self.policies.get(claim.city),
+            claim_id=claim_id,
+            document=document,
+            filename=filename,
+            data=_bytes(content_base64),
+            actor=actor,
         )
-        return {"attachment_id": attachment.id, "sha256": attachment.sha256, "size": attachment.size}
+        return {
+            "attachment_id": attachment.id,
+            "sha256": attachment.sha256,
+            "size": attachment.size,
+        }
 
     @rpc(expected_exceptions=EXPECTED)
     def submit(self, claim_id: str, actor: str, not_applicable: dict | None = None) -> dict:
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         claim = ops.submit(
-            session, self.policies.get(claim.city), claim_id=claim_id, actor=actor, today=self.today(),
-            cover=self._cover, record=self.outbox.record, not_applicable=not_applicable,
+            session,
+            self.policies.get(claim.city),
+            claim_id=claim_id,
+            actor=actor,
+            today=self.today(),
+            cover=self._cover,
+            record=self.outbox.record,
+            not_applicable=not_applicable,
         )
         return _claim(claim)
 
@@ -111,18 +141,39 @@ class ClaimsService:
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         claim = ops.approve(
-            session, self.policies.get(claim.city), claim_id=claim_id, actor=actor, today=self.today(),
-            record=self.outbox.record, reason=reason,
+            session,
+            self.policies.get(claim.city),
+            claim_id=claim_id,
+            actor=actor,
+            today=self.today(),
+            record=self.outbox.record,
+            reason=reason,
         )
         return _claim(claim)
 
     @rpc(expected_exceptions=EXPECTED)
     def return_claim(self, claim_id: str, actor: str, reason: str) -> dict:
-        return _claim(ops.return_claim(self.db.session, claim_id=claim_id, actor=actor, reason=reason, record=self.outbox.record))
+        return _claim(
+            ops.return_claim(
+                self.db.session,
+                claim_id=claim_id,
+                actor=actor,
+                reason=reason,
+                record=self.outbox.record,
+            )
+        )
 
     @rpc(expected_exceptions=EXPECTED)
     def reject(self, claim_id: str, actor: str, reason: str) -> dict:
-        return _claim(ops.reject(self.db.session, claim_id=claim_id, actor=actor, reason=reason, record=self.outbox.record))
+        return _claim(
+            ops.reject(
+                self.db.session,
+                claim_id=claim_id,
+                actor=actor,
+                reason=reason,
+                record=self.outbox.record,
+            )
+        )
 
     @rpc(expected_exceptions=EXPECTED)
     def claim(self, claim_id: str) -> dict:
@@ -134,7 +185,9 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def review_queue(self, city: str, year: int | None = None, within_days: int = 3) -> dict:
-        return queues.review_queue(self.db.session, city=city, today=self.today(), within_days=within_days, year=year)
+        return queues.review_queue(
+            self.db.session, city=city, today=self.today(), within_days=within_days, year=year
+        )
 
     @rpc(expected_exceptions=EXPECTED)
     def list_claims(self, city: str, year: int, status: str | None = None) -> list[dict]:
@@ -149,15 +202,28 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def retry_payout(self, claim_id: str, actor: str, reason: str | None = None) -> dict:
-        return _claim(payouts.retry_payout(self.db.session, claim_id=claim_id, actor=actor, record=self.outbox.record, reason=reason))
+        return _claim(
+            payouts.retry_payout(
+                self.db.session,
+                claim_id=claim_id,
+                actor=actor,
+                record=self.outbox.record,
+                reason=reason,
+            )
+        )
 
     @rpc(expected_exceptions=EXPECTED)
     def raise_clawback(self, claim_id: str, exclusion: str, actor: str, reason: str) -> dict:
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         entry = payouts.raise_clawback(
-            session, self.policies.get(claim.city), claim_id=claim_id, exclusion=exclusion,
-            actor=actor, reason=reason, record=self.outbox.record,
+            session,
+            self.policies.get(claim.city),
+            claim_id=claim_id,
+            exclusion=exclusion,
+            actor=actor,
+            reason=reason,
+            record=self.outbox.record,
         )
         return {"claim_id": claim_id, "amount": f"{entry.amount:.2f}"}
 
@@ -178,30 +244,54 @@ class ClaimsService:
             if unknown:  # the same one-line refusal the schema gives for the envelope
                 raise InvalidRequest(f"申请有误: {', '.join(sorted(unknown))}: 不认识的字段")
             return self.create_claim(
-                body.get("city"), body.get("year"), body.get("id_number"), body.get("facts"), actor,
-                body.get("name"), body.get("payee_card"),
+                body.get("city"),
+                body.get("year"),
+                body.get("id_number"),
+                body.get("facts"),
+                actor,
+                body.get("name"),
+                body.get("payee_card"),
             )
 
         return self._http(request, create, created=True)
 
     @http("POST", "/claims/<string:claim_id>/attachments", expected_exceptions=EXPECTED)
     def http_attach(self, request, claim_id: str):
-        document, filename = request.args.get("document"), request.args.get("filename") or "attachment"
+        document, filename = (
+            request.args.get("document"),
+            request.args.get("filename") or "attachment",
+        )
         if not document:
             return _json(400, {"error": "缺少 document（材料名称）"})
         content = base64.b64encode(request.get_data()).decode()
-        return self._http(request, lambda body, actor: self.add_attachment(claim_id, document, filename, content, actor),
-                          json_body=False, created=True)
+        return self._http(
+            request,
+            lambda body, actor: self.add_attachment(claim_id, document, filename, content, actor),
+            json_body=False,
+            created=True,
+        )
 
     @http("POST", "/claims/<string:claim_id>/submit", expected_exceptions=EXPECTED)
     def http_submit(self, request, claim_id: str):
-        return self._http(request, lambda body, actor: self.submit(claim_id, actor, body.get("not_applicable")))
+        return self._http(
+            request, lambda body, actor: self.submit(claim_id, actor, body.get("not_applicable"))
+        )
 
     @http("GET", "/claims/<string:claim_id>", expected_exceptions=EXPECTED)
     def http_claim(self, request, claim_id: str):
-        return self._http(request, lambda body, actor: self.claim(claim_id), json_body=False, actor_needed=False)
+        return self._http(
+            request, lambda body, actor: self.claim(claim_id), json_body=False, actor_needed=False
+        )
 
-    def _http(self, request, action, *, json_body: bool = True, created: bool = False, actor_needed: bool = True):
+    def _http(
+        self,
+        request,
+        action,
+        *,
+        json_body: bool = True,
+        created: bool = False,
+        actor_needed: bool = True,
+    ):
         actor = request.headers.get("X-Actor")
         if actor_needed and not actor:
             return _json(401, {"error": "缺少 X-Actor（经办人）"})
@@ -227,20 +317,37 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def import_settlements(
-        self, city: str, year: int, actor: str, filename: str | None = None,
-        content_base64: str | None = None, records: list[dict] | None = None,
+        self,
+        city: str,
+        year: int,
+        actor: str,
+        filename: str | None = None,
+        content_base64: str | None = None,
+        records: list[dict] | None = None,
     ) -> dict:
         result = settlements.import_settlements(
-            self.db.session, self.policies.get(city), year=year, actor=actor, cover=self._cover,
-            record=self.outbox.record, data=None if content_base64 is None else _bytes(content_base64),
-            filename=filename, records=records,
+            self.db.session,
+            self.policies.get(city),
+            year=year,
+            actor=actor,
+            cover=self._cover,
+            record=self.outbox.record,
+            data=None if content_base64 is None else _bytes(content_base64),
+            filename=filename,
+            records=records,
         )
         return result.to_dict()
 
     @rpc(expected_exceptions=EXPECTED)
     def statistics(self, city: str, year: int) -> dict:
-        return statistics.claim_statistics(self.db.session, city=city, year=year, policy=self.policies.get(city))
+        return statistics.claim_statistics(
+            self.db.session, city=city, year=year, policy=self.policies.get(city)
+        )
 
 
 def _json(status: int, body) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False, default=str), status=status, mimetype="application/json")
+    return Response(
+        json.dumps(body, ensure_ascii=False, default=str),
+        status=status,
+        mimetype="application/json",
+    )

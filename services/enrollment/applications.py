@@ -59,12 +59,16 @@ EVENT_VERSION = 1
 def register_unit(session: Session, policy: CityPolicy, *, year: int, **fields: Any) -> Unit:
     """Register a unit under the city's key (医保编码 / 社保编码 / 单位编码)."""
     unit_key = str(fields.pop("unit_key")).strip()
-    existing = session.scalar(select(Unit).where(Unit.city == policy.code, Unit.unit_key == unit_key))
+    existing = session.scalar(
+        select(Unit).where(Unit.city == policy.code, Unit.unit_key == unit_key)
+    )
     if existing is not None:
         raise Conflict(f"单位编码 {unit_key} 已登记为「{existing.name}」")
     district = fields.pop("district", None)
     found = policy.district(year, district) if hasattr(policy, "district") else None
-    unit = Unit(city=policy.code, unit_key=unit_key, district=found.code if found else district, **fields)
+    unit = Unit(
+        city=policy.code, unit_key=unit_key, district=found.code if found else district, **fields
+    )
     session.add(unit)
     session.flush()
     return unit
@@ -140,7 +144,9 @@ def open_application(
     unit = get_unit(session, unit_id)
     if unit.city != policy.code:
         raise Conflict(f"单位「{unit.name}」属于 {unit.city}，不是 {policy.code}")
-    existing = session.scalar(select(Application).where(Application.unit_id == unit_id, Application.year == year))
+    existing = session.scalar(
+        select(Application).where(Application.unit_id == unit_id, Application.year == year)
+    )
     if existing is not None:
         raise Conflict(f"「{unit.name}」{year} 年度已有申请（{existing.id}）")
     application = Application(
@@ -252,7 +258,11 @@ _FIGURES = ("participants", "staff_total", "staff_insured")  # what Sheet1 sets 
 
 
 def _with_form(
-    session: Session, application: Application, result: RosterResult, form: ApplicationSheet, append: bool
+    session: Session,
+    application: Application,
+    result: RosterResult,
+    form: ApplicationSheet,
+    append: bool,
 ) -> RosterResult:
     """The roster's result with Sheet1's problems added: its unreadable counts and a
     participants figure that is not the roster's (errors), its unreadable amounts (warnings)."""
@@ -299,7 +309,9 @@ def _lines_from(result: RosterResult) -> Iterable[dict[str, Any]]:
         }
 
 
-def store_lines(session: Session, application: Application, lines: Iterable[Mapping[str, Any]]) -> int:
+def store_lines(
+    session: Session, application: Application, lines: Iterable[Mapping[str, Any]]
+) -> int:
     """Bulk-insert roster lines; a person another unit took meanwhile is a Conflict.
 
     A line without ``birth_date`` has it read from its ID number. The rows are built and sent
@@ -328,7 +340,9 @@ def store_lines(session: Session, application: Application, lines: Iterable[Mapp
 
 def roster_count(session: Session, application_id: str) -> int:
     return session.scalar(
-        select(func.count()).select_from(RosterLine).where(RosterLine.application_id == application_id)
+        select(func.count())
+        .select_from(RosterLine)
+        .where(RosterLine.application_id == application_id)
     )
 
 
@@ -348,7 +362,13 @@ def quote_for(policy: CityPolicy, application: Application, unit: Unit) -> kerne
 
 
 def submit(
-    session: Session, policy: CityPolicy, *, application_id: str, actor: str, today: date, record: Record
+    session: Session,
+    policy: CityPolicy,
+    *,
+    application_id: str,
+    actor: str,
+    today: date,
+    record: Record,
 ) -> Application:
     """上报: everything is checked again; the quote (price, total, routed account) is fixed."""
     application = get_application(session, application_id, lock=True)
@@ -394,7 +414,9 @@ def approve(
     application = get_application(session, application_id, lock=True)
     to_status = rules.next_status(application.status, "approve")
     period = policy.period(application.year)
-    lines = session.scalars(select(RosterLine).where(RosterLine.application_id == application.id)).all()
+    lines = session.scalars(
+        select(RosterLine).where(RosterLine.application_id == application.id)
+    ).all()
     members = _members_for(session, lines)
     session.execute(
         insert(Enrolment),
@@ -498,18 +520,26 @@ def carry_over(
     store_lines(session, target, carried)
     target.participants = len(carried)
     _transition(
-        session, target, target.status, actor, f"由 {source.year} 年度转入 {len(carried)} 人，减员 {len(leaving)} 人"
+        session,
+        target,
+        target.status,
+        actor,
+        f"由 {source.year} 年度转入 {len(carried)} 人，减员 {len(leaving)} 人",
     )
     return CarryOver(target, len(carried), tuple(sorted(mask_id(n) for n in taken)))
 
 
-def remove_members(session: Session, *, application_id: str, id_numbers: Iterable[str], actor: str) -> int:
+def remove_members(
+    session: Session, *, application_id: str, id_numbers: Iterable[str], actor: str
+) -> int:
     """Remove leavers from an editable application's roster."""
     application = get_application(session, application_id, lock=True)
     rules.require_editable(application.status)
     numbers = {parse_id(n).number for n in id_numbers}
     removed = session.execute(
-        delete(RosterLine).where(RosterLine.application_id == application.id, RosterLine.id_number.in_(numbers))
+        delete(RosterLine).where(
+            RosterLine.application_id == application.id, RosterLine.id_number.in_(numbers)
+        )
     ).rowcount
     _transition(session, application, application.status, actor, f"减员 {removed} 人")
     return removed
@@ -585,7 +615,9 @@ def list_applications(
 def roster_listing(session: Session, *, application_id: str) -> list[dict[str, Any]]:
     """The roster as a list: ID numbers and phones masked (DESIGN.md, personal data)."""
     lines = session.scalars(
-        select(RosterLine).where(RosterLine.application_id == application_id).order_by(RosterLine.excel_row, RosterLine.name)
+        select(RosterLine)
+        .where(RosterLine.application_id == application_id)
+        .order_by(RosterLine.excel_row, RosterLine.name)
     )
     return [
         {

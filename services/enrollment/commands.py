@@ -72,7 +72,12 @@ def cmd_unit_register(args) -> dict:
 
     with _session_scope(args) as session:
         unit = ops.register_unit(session, load_registry().get(args.city), year=args.year, **fields)
-        return {"unit_id": unit.id, "city": unit.city, "unit_key": unit.unit_key, "district": unit.district}
+        return {
+            "unit_id": unit.id,
+            "city": unit.city,
+            "unit_key": unit.unit_key,
+            "district": unit.district,
+        }
 
 
 def cmd_application_open(args) -> dict:
@@ -110,7 +115,11 @@ def cmd_application_import(args) -> tuple[dict, int]:
             append=args.append,
             progress=progress.rows,
         )
-        progress.done(f"已导入 {len(result.members)} 人" if result.importable else f"有 {len(result.errors)} 处错误，未导入")
+        progress.done(
+            f"已导入 {len(result.members)} 人"
+            if result.importable
+            else f"有 {len(result.errors)} 处错误，未导入"
+        )
         answer = report_data(result)
         answer["imported"] = len(result.members)
     if args.report and (result.errors or result.warnings):
@@ -134,7 +143,12 @@ class _Bar:
         filled = int(self.WIDTH * share)
         elapsed = (datetime.now() - self.started).total_seconds()
         bar = "#" * filled + "-" * (self.WIDTH - filled)
-        print(f"\r检查名册 [{bar}] {done}/{total} 行 {elapsed:5.1f}s", end="", file=sys.stderr, flush=True)
+        print(
+            f"\r检查名册 [{bar}] {done}/{total} 行 {elapsed:5.1f}s",
+            end="",
+            file=sys.stderr,
+            flush=True,
+        )
 
     def done(self, message: str) -> None:
         if self.shown:
@@ -178,12 +192,19 @@ def _workflow(action: str):
                 )
             elif action == "approve":
                 app = ops.approve(
-                    session, _policy_of(session, args.application), application_id=args.application,
-                    actor=args.actor, record=record,
+                    session,
+                    _policy_of(session, args.application),
+                    application_id=args.application,
+                    actor=args.actor,
+                    record=record,
                 )
             else:
                 app = ops.return_application(
-                    session, application_id=args.application, actor=args.actor, reason=args.reason, record=record
+                    session,
+                    application_id=args.application,
+                    actor=args.actor,
+                    reason=args.reason,
+                    record=record,
                 )
             return {"application_id": app.id, "status": app.status, "quote": app.quote}
 
@@ -194,17 +215,26 @@ def cmd_application_list(args) -> dict:
     from services.enrollment import applications as ops
 
     with _session_scope(args) as session:
-        return {"applications": ops.list_applications(session, city=args.city, year=args.year, status=args.status)}
+        return {
+            "applications": ops.list_applications(
+                session, city=args.city, year=args.year, status=args.status
+            )
+        }
 
 
 def add_to(sub, city_year: Callable, year_type: Callable) -> None:
     """Register the subcommands on the CLI's subparsers (services/cli.py)."""
 
     def db(p):
-        p.add_argument("--db", help="database URL (default: $MUTUAL_AID_ENROLLMENT_DB or var/enrollment.sqlite)")
+        p.add_argument(
+            "--db",
+            help="database URL (default: $MUTUAL_AID_ENROLLMENT_DB or var/enrollment.sqlite)",
+        )
         return p
 
-    unit = sub.add_parser("unit", help="units (参保单位)").add_subparsers(dest="unit_command", required=True)
+    unit = sub.add_parser("unit", help="units (参保单位)").add_subparsers(
+        dest="unit_command", required=True
+    )
     p = db(city_year(unit.add_parser("register", help="register a unit under the city's unit key")))
     p.add_argument("--key", required=True, help="医保编码 / 社保编码 / 单位编码")
     p.add_argument("--name", required=True)
@@ -223,13 +253,21 @@ def add_to(sub, city_year: Callable, year_type: Callable) -> None:
     p.add_argument("--participants", required=True, type=int)
     p.add_argument("--actor", required=True)
     p.set_defaults(run=cmd_application_open)
-    p = db(app.add_parser("import", help="import the roster (nothing is stored if any row is wrong)"))
+    p = db(
+        app.add_parser("import", help="import the roster (nothing is stored if any row is wrong)")
+    )
     p.add_argument("application")
     p.add_argument("file")
     p.add_argument("--actor", required=True)
     p.add_argument("--report", metavar="OUT.xlsx", help="write the error report workbook here")
-    p.add_argument("--append", action="store_true", help="add these people (joiners) instead of replacing the roster")
-    p.add_argument("--progress", action="store_true", help="show progress on stderr even when not a terminal")
+    p.add_argument(
+        "--append",
+        action="store_true",
+        help="add these people (joiners) instead of replacing the roster",
+    )
+    p.add_argument(
+        "--progress", action="store_true", help="show progress on stderr even when not a terminal"
+    )
     p.set_defaults(run=cmd_application_import)
     for action, text in (("submit", "上报"), ("approve", "审核通过")):
         p = db(app.add_parser(action, help=text))
@@ -244,4 +282,3 @@ def add_to(sub, city_year: Callable, year_type: Callable) -> None:
     p = db(city_year(app.add_parser("list", help="a city-year's applications")))
     p.add_argument("--status", choices=["draft", "submitted", "approved", "returned"])
     p.set_defaults(run=cmd_application_list)
-

@@ -41,7 +41,9 @@ def next_status(status: str, action: str) -> str:
 
 def require_editable(status: str) -> None:
     if status not in EDITABLE:
-        raise WorkflowError(f"{_STATUS_LABELS.get(status, status)}的申请不能修改名册；如需修改请联系审核单位退回")
+        raise WorkflowError(
+            f"{_STATUS_LABELS.get(status, status)}的申请不能修改名册；如需修改请联系审核单位退回"
+        )
 
 
 def require_reason(reason: str | None) -> str:
@@ -67,7 +69,9 @@ def check_submission(
     if roster_rows == 0:
         problems.append("名册为空，请先导入参保职工名册")
     if declared != roster_rows:
-        problems.append(f"申请表填写参加人数 {declared} 人，名册中有 {roster_rows} 人，两者必须一致")
+        problems.append(
+            f"申请表填写参加人数 {declared} 人，名册中有 {roster_rows} 人，两者必须一致"
+        )
     problems.extend(quote.violations)
     if not period.window_open(today):
         start = period.window_start.isoformat() if period.window_start else "通知下发之日"

@@ -76,7 +76,12 @@ class EnrollmentService:
     def register_unit(self, city: str, year: int, unit: dict) -> dict:
         fields = load(UnitSchema(), unit, "unit")
         created = ops.register_unit(self.db.session, self.policies.get(city), year=year, **fields)
-        return {"unit_id": created.id, "city": created.city, "unit_key": created.unit_key, "district": created.district}
+        return {
+            "unit_id": created.id,
+            "city": created.city,
+            "unit_key": created.unit_key,
+            "district": created.district,
+        }
 
     @rpc(expected_exceptions=EXPECTED)
     def open_application(self, city: str, application: dict, actor: str) -> dict:
@@ -87,7 +92,9 @@ class EnrollmentService:
     @rpc(expected_exceptions=EXPECTED)
     def update_application(self, application_id: str, changes: dict, actor: str) -> dict:
         fields = load(UpdateApplicationSchema(), changes, "changes")
-        return _application(ops.update_application(self.db.session, application_id, actor=actor, **fields))
+        return _application(
+            ops.update_application(self.db.session, application_id, actor=actor, **fields)
+        )
 
     @rpc(expected_exceptions=EXPECTED)
     def application(self, application_id: str) -> dict:
@@ -110,7 +117,12 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def import_roster(
-        self, application_id: str, filename: str, content_base64: str, actor: str, append: bool = False
+        self,
+        application_id: str,
+        filename: str,
+        content_base64: str,
+        actor: str,
+        append: bool = False,
     ) -> dict:
         """Import a roster file (base64: RPC travels as JSON), replacing the roster or, with
         `append`, adding joiners to it; with any error nothing is stored and `report` names
@@ -121,12 +133,19 @@ class EnrollmentService:
             raise InvalidRequest("content_base64 不是有效的 base64 文本") from None
         return self._import(application_id, filename, content, actor, append)
 
-    def _import(self, application_id: str, filename: str, content: bytes, actor: str, append: bool) -> dict:
+    def _import(
+        self, application_id: str, filename: str, content: bytes, actor: str, append: bool
+    ) -> dict:
         session = self.db.session
         app = ops.get_application(session, application_id)
         policy = self.policies.get(app.city)
         result = ops.import_roster(
-            session, policy, application_id=application_id, data=content, filename=filename, actor=actor,
+            session,
+            policy,
+            application_id=application_id,
+            data=content,
+            filename=filename,
+            actor=actor,
             append=append,
         )
         answer = report_data(result)
@@ -147,18 +166,30 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def remove_members(self, application_id: str, id_numbers: list[str], actor: str) -> dict:
-        removed = ops.remove_members(self.db.session, application_id=application_id, id_numbers=id_numbers, actor=actor)
+        removed = ops.remove_members(
+            self.db.session, application_id=application_id, id_numbers=id_numbers, actor=actor
+        )
         return {"removed": removed}
 
     @rpc(expected_exceptions=EXPECTED)
-    def carry_over(self, application_id: str, to_year: int, actor: str, leavers: list[str] | None = None) -> dict:
+    def carry_over(
+        self, application_id: str, to_year: int, actor: str, leavers: list[str] | None = None
+    ) -> dict:
         session = self.db.session
         app = ops.get_application(session, application_id)
         moved = ops.carry_over(
-            session, self.policies.get(app.city), application_id=application_id, to_year=to_year,
-            actor=actor, leavers=leavers or (),
+            session,
+            self.policies.get(app.city),
+            application_id=application_id,
+            to_year=to_year,
+            actor=actor,
+            leavers=leavers or (),
         )
-        return {**_application(moved.application), "carried": moved.carried, "left_out": list(moved.left_out)}
+        return {
+            **_application(moved.application),
+            "carried": moved.carried,
+            "left_out": list(moved.left_out),
+        }
 
     # ---- workflow -------------------------------------------------------------------------
 
@@ -167,15 +198,23 @@ class EnrollmentService:
         session = self.db.session
         app = ops.get_application(session, application_id)
         app = ops.submit(
-            session, self.policies.get(app.city), application_id=application_id, actor=actor,
-            today=self.today(), record=self.outbox.record,
+            session,
+            self.policies.get(app.city),
+            application_id=application_id,
+            actor=actor,
+            today=self.today(),
+            record=self.outbox.record,
         )
         return _application(app)
 
     @rpc(expected_exceptions=EXPECTED)
     def return_application(self, application_id: str, actor: str, reason: str) -> dict:
         app = ops.return_application(
-            self.db.session, application_id=application_id, actor=actor, reason=reason, record=self.outbox.record
+            self.db.session,
+            application_id=application_id,
+            actor=actor,
+            reason=reason,
+            record=self.outbox.record,
         )
         return _application(app)
 
@@ -184,7 +223,10 @@ class EnrollmentService:
         session = self.db.session
         app = ops.get_application(session, application_id)
         app = ops.approve(
-            session, self.policies.get(app.city), application_id=application_id, actor=actor,
+            session,
+            self.policies.get(app.city),
+            application_id=application_id,
+            actor=actor,
             record=self.outbox.record,
         )
         return _application(app)
@@ -202,7 +244,11 @@ class EnrollmentService:
 
     # ---- HTTP -----------------------------------------------------------------------------
 
-    @http("POST", "/enrollment/applications/<string:application_id>/roster", expected_exceptions=EXPECTED)
+    @http(
+        "POST",
+        "/enrollment/applications/<string:application_id>/roster",
+        expected_exceptions=EXPECTED,
+    )
     def upload_roster(self, request, application_id: str):
         filename = request.args.get("filename") or "roster.xlsx"
         actor = request.headers.get("X-Actor")
@@ -238,4 +284,6 @@ def _report_bytes(content: bytes, result: RosterResult, filename: str) -> bytes:
 
 
 def _json(status: int, body) -> Response:
-    return Response(json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json")
+    return Response(
+        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
+    )

@@ -27,7 +27,18 @@ CAUSES = (
 LIABILITIES = ("none", "secondary", "equal", "main", "full")
 PLACES = ("mainland", "abroad", "hong_kong", "macao", "taiwan")
 PATIENTS = ("member", "child")
-_ROMAN = {"I": 1, "II": 2, "III": 3, "IV": 4, "V": 5, "VI": 6, "VII": 7, "VIII": 8, "IX": 9, "X": 10}
+_ROMAN = {
+    "I": 1,
+    "II": 2,
+    "III": 3,
+    "IV": 4,
+    "V": 5,
+    "VI": 6,
+    "VII": 7,
+    "VIII": 8,
+    "IX": 9,
+    "X": 10,
+}
 
 
 class Money(fields.Field):

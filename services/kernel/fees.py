@@ -35,14 +35,18 @@ def is_preferential(data: YearData, district: District | None, unit: Unit) -> bo
     return any(name == normalise_name(listed) for names in lists for listed in names)
 
 
-def subsidy_per_person(data: YearData, district: District | None, unit: Unit) -> tuple[Decimal, list[str]]:
+def subsidy_per_person(
+    data: YearData, district: District | None, unit: Unit
+) -> tuple[Decimal, list[str]]:
     notes = []
     per_person = data.union_subsidy_per_person
     if per_person:
         notes.append(f"工会补助 {yuan(per_person)} 元/人")
     if unit.nature == "non_public" and district is not None:
         for band in data.non_public_subsidy.get(district.code, ()):
-            if unit.participants >= band["min"] and (band["max"] is None or unit.participants <= band["max"]):
+            if unit.participants >= band["min"] and (
+                band["max"] is None or unit.participants <= band["max"]
+            ):
                 upper = f"{band['max']}人" if band["max"] is not None else "以上"
                 notes.append(
                     f"非公企业参保 {unit.participants} 人（{band['min']}-{upper}档）补助 {yuan(band['per_person'])} 元/人"
@@ -117,7 +121,9 @@ def quote(data: YearData, district: District | None, account: Account | None, un
     member_share = gross - subsidy
     explain.append(f"应缴 {yuan(unit_price)} × {unit.participants} = {yuan(gross)} 元")
     if subsidy:
-        explain.append(f"补助 {yuan(per_person)} × {unit.participants} = {yuan(subsidy)} 元，单位转账 {yuan(member_share)} 元")
+        explain.append(
+            f"补助 {yuan(per_person)} × {unit.participants} = {yuan(subsidy)} 元，单位转账 {yuan(member_share)} 元"
+        )
     if account is None:
         warnings.append("通知未给出收款账户，请向发文的工会确认后再转账")
     return Quote(

@@ -84,7 +84,9 @@ class Context:
         try:
             return parse_money(value, name=name)
         except ValueError as exc:
-            raise PolicyDataError(self.data.file, f"benefits.{self.code}.params.{name}", str(exc)) from None
+            raise PolicyDataError(
+                self.data.file, f"benefits.{self.code}.params.{name}", str(exc)
+            ) from None
 
     def fact(self, name: str) -> Any:
         value = getattr(self.claim, name)
@@ -107,7 +109,9 @@ def once_per_period(ctx: Context, codes: Sequence[str] = ()) -> bool:
     """True when nothing of these benefits was paid yet this period; refuses otherwise."""
     earlier = ctx.history_of(*(codes or (ctx.code,)))
     if earlier:
-        ctx.refuse(f"{ctx.rule.benefit.name}每期只能申请一次，本期已申请过（已付 {yuan(earlier[0].payable)} 元）")
+        ctx.refuse(
+            f"{ctx.rule.benefit.name}每期只能申请一次，本期已申请过（已付 {yuan(earlier[0].payable)} 元）"
+        )
         return False
     ctx.step("本期此前未申请过该项补助（每期一次）")
     return True
@@ -122,7 +126,9 @@ def threshold_met(ctx: Context, base_name: str, base: Decimal, threshold: Decima
     return True
 
 
-def capped(ctx: Context, amount: Decimal, cap: Decimal | None, label: str = "单次补助上限") -> Decimal:
+def capped(
+    ctx: Context, amount: Decimal, cap: Decimal | None, label: str = "单次补助上限"
+) -> Decimal:
     if cap is not None and amount > cap:
         ctx.step(f"{label} {yuan(cap)} 元: {yuan(amount)} → {yuan(cap)}")
         return cap
@@ -168,7 +174,9 @@ def liability_factor(ctx: Context, factors: dict) -> Decimal | None:
     """A traffic accident scales by the police liability finding (none … full)."""
     liability = ctx.claim.liability
     if liability is None:
-        raise FactError(f"{ctx.code} 因交通事故申请时需要事实 liability（事故责任: none/secondary/equal/main/full）")
+        raise FactError(
+            f"{ctx.code} 因交通事故申请时需要事实 liability（事故责任: none/secondary/equal/main/full）"
+        )
     factor = parse_money(factors[liability])
     if factor == 0:
         ctx.refuse(f"交通事故中负{_LIABILITY_LABELS[liability]}，不予救助")
@@ -244,12 +252,16 @@ def banded(ctx: Context, counted: Decimal, label: str):
     paid = sum((h.payable for h in earlier), ZERO)
     total = before + counted
     if earlier:
-        ctx.step(f"本年此前累计 {yuan(before)} 元，加本次 {yuan(counted)} 元，全年累计 {yuan(total)} 元")
+        ctx.step(
+            f"本年此前累计 {yuan(before)} 元，加本次 {yuan(counted)} 元，全年累计 {yuan(total)} 元"
+        )
     amount, band = band_for(total, table)
     ctx.step(f"全年累计 {yuan(total)} 元，属 {describe_band(band)}: 应补助 {yuan(amount)} 元")
     if paid:
         topped = max(amount - paid, ZERO)
-        ctx.step(f"本年已补助 {yuan(paid)} 元，本次补差 {yuan(amount)} − {yuan(paid)} = {yuan(topped)} 元")
+        ctx.step(
+            f"本年已补助 {yuan(paid)} 元，本次补差 {yuan(amount)} − {yuan(paid)} = {yuan(topped)} 元"
+        )
         amount = topped
     return amount, counted
 

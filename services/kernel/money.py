@@ -25,7 +25,7 @@ def parse_money(value: object, *, name: str = "amount") -> Decimal:
     guessed (the same reason a numeric ID cell is refused).
     """
     if isinstance(value, bool) or isinstance(value, float):
-        raise MoneyError(f"{name} 必须是小数字符串（如 \"7000.00\"），不能是 {value!r}")
+        raise MoneyError(f'{name} 必须是小数字符串（如 "7000.00"），不能是 {value!r}')
     if isinstance(value, Decimal):
         amount = value
     elif isinstance(value, int):

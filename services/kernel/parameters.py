@@ -42,7 +42,7 @@ class DecimalText(fields.Field):
 
     def _deserialize(self, value, attr, data, **kwargs):
         if isinstance(value, float):
-            raise ValidationError(f"写成字符串以免浮点误差，如 \"{value}\"")
+            raise ValidationError(f'写成字符串以免浮点误差，如 "{value}"')
         try:
             return parse_money(value, name=attr or "value")
         except MoneyError as exc:
@@ -57,7 +57,9 @@ class _Strict(Schema):
 class AccountSchema(_Strict):
     payee = fields.String(required=True)
     bank = fields.String(required=True)
-    number = fields.String(required=True, validate=validate.Regexp(r"^\d+$", error="账号只含数字，不含空格"))
+    number = fields.String(
+        required=True, validate=validate.Regexp(r"^\d+$", error="账号只含数字，不含空格")
+    )
     remark = fields.String()
     source = fields.String()
 
@@ -142,7 +144,9 @@ class BenefitSchema(_Strict):
     review = fields.String(load_default="on_receipt", validate=validate.OneOf(REVIEW_CADENCES))
     pay_within_days = fields.Integer(load_default=None)
     pay_within_days_max = fields.Integer(load_default=None)
-    pay_days_kind = fields.String(load_default="calendar", validate=validate.OneOf(["calendar", "working"]))
+    pay_days_kind = fields.String(
+        load_default="calendar", validate=validate.OneOf(["calendar", "working"])
+    )
     excluded_causes = fields.List(fields.String(), load_default=list)
     excluded_places = fields.List(fields.String(), load_default=list)
     params = fields.Dict(load_default=dict)
@@ -305,7 +309,14 @@ def _build(label: str, d: dict) -> YearData:
     rules = _build_rules(label, d["benefits"])
     exclusions = _build_exclusions(label, d["exclusions"], rules)
     targets = tuple(
-        Target(t["organisation"], t["kind"], t["figure"], t["base"], t["group"], d.get("targets_source", ""))
+        Target(
+            t["organisation"],
+            t["kind"],
+            t["figure"],
+            t["base"],
+            t["group"],
+            d.get("targets_source", ""),
+        )
         for t in d["targets"]
     )
     return YearData(
@@ -362,20 +373,28 @@ def _build_rules(label: str, entries: list[dict]) -> dict[str, BenefitRule]:
             source=b["source"],
         )
         rules[b["code"]] = BenefitRule(
-            benefit, b["kind"], b["params"], tuple(b["excluded_causes"]), tuple(b["excluded_places"])
+            benefit,
+            b["kind"],
+            b["params"],
+            tuple(b["excluded_causes"]),
+            tuple(b["excluded_places"]),
         )
     return rules
 
 
 def _build_exclusions(label: str, entries: list[dict], rules: dict) -> tuple[Exclusion, ...]:
     exclusions = tuple(
-        Exclusion(e["code"], e["label"], tuple(e["benefits"]), e["recover"], tuple(e["unless_causes"]))
+        Exclusion(
+            e["code"], e["label"], tuple(e["benefits"]), e["recover"], tuple(e["unless_causes"])
+        )
         for e in entries
     )
     for e in exclusions:
         unknown = [b for b in e.benefits if b not in rules]
         if unknown and rules:
-            raise PolicyDataError(label, f"exclusions.{e.code}", f"不认识的待遇代码 {', '.join(unknown)}")
+            raise PolicyDataError(
+                label, f"exclusions.{e.code}", f"不认识的待遇代码 {', '.join(unknown)}"
+            )
     return exclusions
 
 

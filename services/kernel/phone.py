@@ -37,5 +37,7 @@ def parse_mobile(value: object) -> PhoneCheck:
     if not text:
         return PhoneCheck(raw, text, False, "手机号码为空", warning)
     if not _MOBILE.match(text):
-        return PhoneCheck(raw, text, False, f"手机号码应为以1开头的11位数字，填写的是 {raw!s}", warning)
+        return PhoneCheck(
+            raw, text, False, f"手机号码应为以1开头的11位数字，填写的是 {raw!s}", warning
+        )
     return PhoneCheck(raw, text, True, None, warning)

@@ -56,7 +56,13 @@ from services.kernel.policy import (
     Unit,
 )
 
-PLACE_LABELS = {"abroad": "国外", "hong_kong": "香港", "macao": "澳门", "taiwan": "台湾", "mainland": "境内"}
+PLACE_LABELS = {
+    "abroad": "国外",
+    "hong_kong": "香港",
+    "macao": "澳门",
+    "taiwan": "台湾",
+    "mainland": "境内",
+}
 CAUSE_LABELS = {
     "illness": "疾病",
     "accident": "意外伤害",
@@ -86,7 +92,9 @@ class DataPolicy:
 
     def __init__(self, data_dir: Path | None = None, package: str | None = None):
         if data_dir is None:
-            data_dir = Path(str(importlib.resources.files(package or type(self).__module__))) / "data"
+            data_dir = (
+                Path(str(importlib.resources.files(package or type(self).__module__))) / "data"
+            )
         self.data_dir = Path(data_dir)
         self._years: dict[int, YearData] = {}
 
@@ -113,7 +121,9 @@ class DataPolicy:
             path = self._year_files.get(year)
             if path is None:
                 known = "、".join(str(y) for y in self.years()) or "无"
-                raise UnknownYear(f"{self.code}（{self.name}）没有 {year} 年度的规则；已有年度: {known}")
+                raise UnknownYear(
+                    f"{self.code}（{self.name}）没有 {year} 年度的规则；已有年度: {known}"
+                )
             data = load_year(path, self._label(path.name))
             if data.benefit_schedule:
                 data = self._with_schedule(data)
@@ -140,7 +150,9 @@ class DataPolicy:
     def _check_kinds(self, data: YearData) -> None:
         for code, rule in data.rules.items():
             if rule.kind not in self._formulas():
-                raise PolicyDataError(data.file, f"benefits.{code}.kind", f"不认识的公式类型 {rule.kind}")
+                raise PolicyDataError(
+                    data.file, f"benefits.{code}.kind", f"不认识的公式类型 {rule.kind}"
+                )
 
     def _formulas(self) -> dict[str, Formula]:
         return {**GENERIC_KINDS, **self.kinds}
@@ -187,7 +199,9 @@ class DataPolicy:
         account = data.district_accounts.get(found.code) if found else None
         account = account or data.account
         if account is not None and account.remark:
-            account = replace(account, remark=account.remark.format(unit_name=unit_name or "（单位全称）"))
+            account = replace(
+                account, remark=account.remark.format(unit_name=unit_name or "（单位全称）")
+            )
         return account
 
     def quote(self, year: int, unit: Unit) -> Quote:
@@ -223,7 +237,9 @@ class DataPolicy:
         known = "、".join(data.rules) or "无"
         raise UnknownBenefit(f"{self.name} {data.year} 年没有待遇 {code!r}；已有: {known}")
 
-    def assess(self, year: int, claim: ClaimFacts, history: Sequence[HistoryEntry] = ()) -> Assessment:
+    def assess(
+        self, year: int, claim: ClaimFacts, history: Sequence[HistoryEntry] = ()
+    ) -> Assessment:
         data = self.year_data(year)
         rule = self._rule(data, claim.benefit)
         benefit = rule.benefit
@@ -240,7 +256,11 @@ class DataPolicy:
         ctx = Context(year=year, claim=claim, history=tuple(history), rule=rule, data=data)
         self._eligibility(ctx)
         outcome = None if ctx.reasons else self._formulas()[rule.kind](ctx)
-        ref = RuleRef(f"{self.code}.{year}.{benefit.code}", year, f"{data.source}；{benefit.source}".strip("；"))
+        ref = RuleRef(
+            f"{self.code}.{year}.{benefit.code}",
+            year,
+            f"{data.source}；{benefit.source}".strip("；"),
+        )
         if ctx.reasons or outcome is None:
             return Assessment(
                 benefit=benefit.code,
@@ -259,7 +279,9 @@ class DataPolicy:
             rule=ref,
             explain=tuple(ctx.explain),
             refused=False,
-            recoverable=any(e.recover and e.applies(benefit.code, claim.cause) for e in data.exclusions),
+            recoverable=any(
+                e.recover and e.applies(benefit.code, claim.cause) for e in data.exclusions
+            ),
         )
 
     def _eligibility(self, ctx: Context) -> None:
@@ -317,7 +339,9 @@ class DataPolicy:
         day = getattr(ctx.claim, ctx.rule.benefit.counts_by or "admission_date") or date.today()
         age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
         if age >= under:
-            ctx.refuse(f"子女于 {day.isoformat()} 已满 {age} 周岁，此项只适用于未满 {under} 周岁的子女")
+            ctx.refuse(
+                f"子女于 {day.isoformat()} 已满 {age} 周岁，此项只适用于未满 {under} 周岁的子女"
+            )
         else:
             ctx.step(f"子女于 {day.isoformat()} {age} 周岁，未满 {under} 周岁")
 

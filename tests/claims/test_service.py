@@ -50,7 +50,11 @@ def config_for(rabbit_config, tmp_path, enrol_day: str, claim_day: str):
 
 def start(container_factory, enrollment_config, claims_config):
     Listener.seen = []
-    for cls, config in ((EnrollmentService, enrollment_config), (ClaimsService, claims_config), (Listener, claims_config)):
+    for cls, config in (
+        (EnrollmentService, enrollment_config),
+        (ClaimsService, claims_config),
+        (Listener, claims_config),
+    ):
         container = container_factory(cls, config)
         container.start()
     return container  # the listener
@@ -58,7 +62,14 @@ def start(container_factory, enrollment_config, claims_config):
 
 def enrol(rpc, city: str, year: int, people, sheet: str, header: list[str], row) -> None:
     unit = rpc.enrollment.register_unit(
-        city, year, {"unit_key": f"{city}-u1", "name": "测试单位工会", "staff_total": len(people), "staff_insured": len(people)}
+        city,
+        year,
+        {
+            "unit_key": f"{city}-u1",
+            "name": "测试单位工会",
+            "staff_total": len(people),
+            "staff_insured": len(people),
+        },
     )
     app = rpc.enrollment.open_application(
         city, {"unit_id": unit["unit_id"], "year": year, "participants": len(people)}, "clerk"
@@ -73,7 +84,9 @@ def enrol(rpc, city: str, year: int, people, sheet: str, header: list[str], row)
 
 def claim(rpc, city: str, year: int, who, facts: dict) -> dict:
     created = rpc.claims.create_claim(city, year, who.id_number, facts, "clerk", who.name)
-    benefit = next(b for b in load_registry().get(city).benefits(year) if b.code == facts["benefit"])
+    benefit = next(
+        b for b in load_registry().get(city).benefits(year) if b.code == facts["benefit"]
+    )
     for i, document in enumerate(benefit.attachments):
         content = base64.b64encode(PDF + str(i).encode()).decode()
         rpc.claims.add_attachment(created["claim_id"], document, f"{i}.pdf", content, "clerk")
@@ -89,7 +102,9 @@ def zjk_row(i, p):
 
 @pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
 def zhangjiakou(request, container_factory, rabbit_config, tmp_path):
-    enrollment_config, claims_config = config_for(rabbit_config, tmp_path, "2024-03-01", "2024-06-01")
+    enrollment_config, claims_config = config_for(
+        rabbit_config, tmp_path, "2024-03-01", "2024-06-01"
+    )
     if request.param == "postgres":  # claims on PostgreSQL: approvals really run side by side
         from sqlalchemy import create_engine, text
 
@@ -97,7 +112,10 @@ def zhangjiakou(request, container_factory, rabbit_config, tmp_path):
         schema = f"claims_{tmp_path.name[-12:].replace('-', '_').lower()}"
         with create_engine(url).begin() as conn:
             conn.execute(text(f'CREATE SCHEMA "{schema}"'))
-        claims_config["DATABASES"] = {**claims_config["DATABASES"], "claims": f"{url}?options=-csearch_path%3D{schema}"}
+        claims_config["DATABASES"] = {
+            **claims_config["DATABASES"],
+            "claims": f"{url}?options=-csearch_path%3D{schema}",
+        }
     listener = start(container_factory, enrollment_config, claims_config)
     people = [person(i) for i in range(10)]
     with ClusterRpcProxy(claims_config) as rpc:
@@ -109,8 +127,12 @@ def test_three_critical_illness_claims_pay_12000_12000_6000(zhangjiakou):
     rpc, people, listener = zhangjiakou
     paid = []
     for month in (1, 3, 5):
-        facts = {"benefit": "critical_illness", "disease": "恶性肿瘤", "total_cost": "120000",
-                 "admission_date": f"2024-0{month}-10"}
+        facts = {
+            "benefit": "critical_illness",
+            "disease": "恶性肿瘤",
+            "total_cost": "120000",
+            "admission_date": f"2024-0{month}-10",
+        }
         submitted = claim(rpc, "zhangjiakou", 2024, people[0], facts)
         with entrypoint_waiter(listener, "on_approved", timeout=10):
             approved = rpc.claims.approve(submitted["claim_id"], "reviewer")
@@ -121,8 +143,20 @@ def test_three_critical_illness_claims_pay_12000_12000_6000(zhangjiakou):
 
 def test_two_concurrent_general_illness_claims_one_approved_one_refused(zhangjiakou):
     rpc, people, _ = zhangjiakou
-    first = claim(rpc, "zhangjiakou", 2024, people[1], {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2024-02-01"})
-    second = claim(rpc, "zhangjiakou", 2024, people[1], {"benefit": "general_illness", "total_cost": "30000", "admission_date": "2024-04-01"})
+    first = claim(
+        rpc,
+        "zhangjiakou",
+        2024,
+        people[1],
+        {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2024-02-01"},
+    )
+    second = claim(
+        rpc,
+        "zhangjiakou",
+        2024,
+        people[1],
+        {"benefit": "general_illness", "total_cost": "30000", "admission_date": "2024-04-01"},
+    )
     # both approvals in flight at once (nameko's async RPC), on the same member-year
     calls = [rpc.claims.approve.call_async(c["claim_id"], "reviewer") for c in (first, second)]
     answers = [call.result() for call in calls]
@@ -134,7 +168,13 @@ def test_two_concurrent_general_illness_claims_one_approved_one_refused(zhangjia
 def test_a_claim_dated_outside_cover_is_refused_with_the_reason(zhangjiakou):
     rpc, people, _ = zhangjiakou
     with pytest.raises(RemoteError) as refused:
-        claim(rpc, "zhangjiakou", 2024, people[2], {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2023-12-28"})
+        claim(
+            rpc,
+            "zhangjiakou",
+            2024,
+            people[2],
+            {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2023-12-28"},
+        )
     assert refused.value.exc_type == "SubmissionRefused"
     assert "2023-12-28" in refused.value.value
 
@@ -142,7 +182,13 @@ def test_a_claim_dated_outside_cover_is_refused_with_the_reason(zhangjiakou):
 def test_a_person_not_enrolled_is_refused(zhangjiakou):
     rpc, _, _ = zhangjiakou
     with pytest.raises(RemoteError) as refused:
-        claim(rpc, "zhangjiakou", 2024, person(900), {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2024-02-01"})
+        claim(
+            rpc,
+            "zhangjiakou",
+            2024,
+            person(900),
+            {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2024-02-01"},
+        )
     assert refused.value.exc_type == "SubmissionRefused"
 
 
@@ -154,7 +200,9 @@ def wujin_row(i, p):
 
 
 def test_wujin_second_stay_tops_up_to_the_new_band(container_factory, rabbit_config, tmp_path):
-    enrollment_config, claims_config = config_for(rabbit_config, tmp_path, "2023-11-01", "2024-09-01")
+    enrollment_config, claims_config = config_for(
+        rabbit_config, tmp_path, "2023-11-01", "2024-09-01"
+    )
     start(container_factory, enrollment_config, claims_config)
     people = [person(i) for i in range(3)]
     sheet = load_registry().get("wujin").roster_format(2024).sheet
@@ -162,15 +210,25 @@ def test_wujin_second_stay_tops_up_to_the_new_band(container_factory, rabbit_con
         enrol(rpc, "wujin", 2024, people, sheet, WUJIN_HEADER, wujin_row)
         amounts = []
         for day, self_borne in (("2024-03-01", "3000"), ("2024-07-01", "3000")):
-            submitted = claim(rpc, "wujin", 2024, people[0], {"benefit": "inpatient", "self_borne": self_borne, "admission_date": day})
+            submitted = claim(
+                rpc,
+                "wujin",
+                2024,
+                people[0],
+                {"benefit": "inpatient", "self_borne": self_borne, "admission_date": day},
+            )
             amounts.append(rpc.claims.approve(submitted["claim_id"], "reviewer")["payable"])
     assert amounts == ["500.00", "500.00"]  # 3000 → 500; 6000 in the 5000 band → 1000 − 500
 
 
-def test_http_intake_creates_attaches_submits_and_reads(container_factory, rabbit_config, web_config, web_config_port, tmp_path):
+def test_http_intake_creates_attaches_submits_and_reads(
+    container_factory, rabbit_config, web_config, web_config_port, tmp_path
+):
     import requests
 
-    enrollment_config, claims_config = config_for(rabbit_config, tmp_path, "2024-03-01", "2024-06-01")
+    enrollment_config, claims_config = config_for(
+        rabbit_config, tmp_path, "2024-03-01", "2024-06-01"
+    )
     claims_config = {**claims_config, **web_config}
     start(container_factory, enrollment_config, claims_config)
     people = [person(i) for i in range(10)]
@@ -178,19 +236,39 @@ def test_http_intake_creates_attaches_submits_and_reads(container_factory, rabbi
     with ClusterRpcProxy(claims_config) as rpc, requests.Session() as web:
         enrol(rpc, "zhangjiakou", 2024, people, "人员名册", ZJK_HEADER, zjk_row)
         web.headers["X-Actor"] = "clerk"
-        body = {"city": "zhangjiakou", "year": 2024, "id_number": people[3].id_number, "name": people[3].name,
-                "facts": {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2024-02-01"}}
+        body = {
+            "city": "zhangjiakou",
+            "year": 2024,
+            "id_number": people[3].id_number,
+            "name": people[3].name,
+            "facts": {
+                "benefit": "general_illness",
+                "total_cost": "20000",
+                "admission_date": "2024-02-01",
+            },
+        }
         created = web.post(f"{base}/claims", json=body)
         assert created.status_code == 201, created.text
         claim_id = created.json()["claim_id"]
         early = web.post(f"{base}/claims/{claim_id}/submit", json={})
         assert early.status_code == 422 and early.json()["problems"]  # documents missing
-        benefit = next(b for b in load_registry().get("zhangjiakou").benefits(2024) if b.code == "general_illness")
+        benefit = next(
+            b
+            for b in load_registry().get("zhangjiakou").benefits(2024)
+            if b.code == "general_illness"
+        )
         for i, document in enumerate(benefit.attachments):
-            attached = web.post(f"{base}/claims/{claim_id}/attachments", params={"document": document, "filename": f"{i}.pdf"},
-                                data=PDF + str(i).encode())
+            attached = web.post(
+                f"{base}/claims/{claim_id}/attachments",
+                params={"document": document, "filename": f"{i}.pdf"},
+                data=PDF + str(i).encode(),
+            )
             assert attached.status_code == 201, attached.text
-        refused = web.post(f"{base}/claims/{claim_id}/attachments", params={"document": benefit.attachments[0]}, data=b"not a pdf")
+        refused = web.post(
+            f"{base}/claims/{claim_id}/attachments",
+            params={"document": benefit.attachments[0]},
+            data=b"not a pdf",
+        )
         assert refused.status_code == 422
         submitted = web.post(f"{base}/claims/{claim_id}/submit", json={})
         assert submitted.status_code == 200 and submitted.json()["status"] == "submitted"
@@ -202,5 +280,7 @@ def test_http_intake_creates_attaches_submits_and_reads(container_factory, rabbi
         assert misspelt.status_code == 422 and "facs" in misspelt.json()["error"]
         text_year = web.post(f"{base}/claims", json={**body, "year": "2024"})
         assert text_year.status_code == 422 and "year" in text_year.json()["error"]
-        bad_fact = web.post(f"{base}/claims", json={**body, "facts": {**body["facts"], "total_cots": "1"}})
+        bad_fact = web.post(
+            f"{base}/claims", json={**body, "facts": {**body["facts"], "total_cots": "1"}}
+        )
         assert bad_fact.status_code == 422 and "total_cots" in bad_fact.json()["error"]

@@ -97,10 +97,17 @@ def test_quzhou_template_filled_is_read_field_by_field(quzhou, quzhou_template):
     out = io.BytesIO()
     book.save(out)
 
-    form = read_application_sheet(out.getvalue(), "龙游某纸业有限公司工会2025.xlsx", quzhou.roster_format(2025))
+    form = read_application_sheet(
+        out.getvalue(), "龙游某纸业有限公司工会2025.xlsx", quzhou.roster_format(2025)
+    )
     assert form is not None and form.sheet == "Sheet1"
     assert (form.unit_key, form.system, form.union, form.address, form.nature, form.chair) == (
-        "33080001", "工业", "龙游某纸业有限公司工会", "龙游县龙洲街道", "民营企业", "王伟",
+        "33080001",
+        "工业",
+        "龙游某纸业有限公司工会",
+        "龙游县龙洲街道",
+        "民营企业",
+        "王伟",
     )
     assert form.phones == ("0570-7012345", "13905701234")  # a number typed in comes back as text
     assert (form.staff_total, form.staff_insured, form.participants) == (105, 100, 80)
@@ -115,11 +122,21 @@ def test_zhangjiakou_template_filled_is_read_from_its_own_sheet(template_roster)
     data = fill_application(
         data,
         "团体申请表",
-        {"单位编码": "cs002", "单位工会": "测试单位工会", "在职职工总人数": 10, "参加医疗互助人数": 3},
+        {
+            "单位编码": "cs002",
+            "单位工会": "测试单位工会",
+            "在职职工总人数": 10,
+            "参加医疗互助人数": 3,
+        },
     )
     form = read_application_sheet(data, "x.xlsx", template_roster.fmt)
     assert form.sheet == "团体申请表"
-    assert (form.unit_key, form.union, form.staff_total, form.participants) == ("cs002", "测试单位工会", 10, 3)
+    assert (form.unit_key, form.union, form.staff_total, form.participants) == (
+        "cs002",
+        "测试单位工会",
+        10,
+        3,
+    )
     assert form.staff_insured is None and form.chair is None and form.phones == ()  # left empty
 
 
@@ -155,7 +172,12 @@ def test_seed_layout_with_merged_and_spaced_labels(quzhou):
 
 
 def test_label_and_value_in_one_cell_and_far_from_a1(quzhou):
-    rows = [[], [], ["", "", "", "单位医保编码：33080003"], ["", "", "", "参加医疗互助人数", "", "", 12]]
+    rows = [
+        [],
+        [],
+        ["", "", "", "单位医保编码：33080003"],
+        ["", "", "", "参加医疗互助人数", "", "", 12],
+    ]
     form = read_application_sheet(xlsx_bytes({"Sheet1": rows}), "x.xlsx", QUZHOU)
     assert (form.unit_key, form.participants) == ("33080003", 12)
     assert form.cells["participants"] == (4, 7)
@@ -183,7 +205,11 @@ def test_malformed_values_are_issues_and_their_fields_none():
     ]
     form = read_application_sheet(xlsx_bytes({"Sheet1": rows}), "x.xlsx", QUZHOU)
     assert (form.staff_total, form.staff_insured, form.participants, form.price, form.total) == (
-        None, None, None, None, None,
+        None,
+        None,
+        None,
+        None,
+        None,
     )
     assert [(i.row, i.column, i.col, i.sheet) for i in form.issues] == [
         (1, "在职职工总人数", 2, "Sheet1"),
@@ -196,7 +222,10 @@ def test_malformed_values_are_issues_and_their_fields_none():
     assert "不能是负数" in reasons[0] and "“一百”" in reasons[1] and "应为整数" in reasons[2]
     assert "两位小数" in reasons[3] and "日期" in reasons[4]
     assert form.issues[2].to_dict() == {
-        "row": 2, "column": "参加医疗互助人数", "reason": reasons[2], "sheet": "Sheet1",
+        "row": 2,
+        "column": "参加医疗互助人数",
+        "reason": reasons[2],
+        "sheet": "Sheet1",
     }
 
 
@@ -210,7 +239,10 @@ def test_amounts_are_exact_from_floats_and_text():
 
 
 def test_no_application_sheet_is_none():
-    assert read_application_sheet(xlsx_bytes({"Sheet2": quzhou_rows([person(0)])}), "x.xlsx", QUZHOU) is None
+    assert (
+        read_application_sheet(xlsx_bytes({"Sheet2": quzhou_rows([person(0)])}), "x.xlsx", QUZHOU)
+        is None
+    )
     data = xlsx_bytes({"Sheet1": [["参加医疗互助人数", 1]]})
     assert read_application_sheet(data, "x.xlsx", WUJIN) is None  # Wujin's form has no Sheet1
 
@@ -230,8 +262,15 @@ def session(tmp_path):
 
 def quzhou_application(session, quzhou, participants=90):
     unit = ops.register_unit(
-        session, quzhou, year=2025, unit_key="33080001", name="龙游某纸业有限公司工会",
-        district="龙游县", nature="non_public", staff_total=120, staff_insured=110,
+        session,
+        quzhou,
+        year=2025,
+        unit_key="33080001",
+        name="龙游某纸业有限公司工会",
+        district="龙游县",
+        nature="non_public",
+        staff_total=120,
+        staff_insured=110,
     )
     return ops.open_application(
         session, quzhou, unit_id=unit.id, year=2025, participants=participants, actor="clerk:wang"
@@ -242,7 +281,9 @@ def stored(session, app) -> int:
     return len(session.scalars(select(RosterLine).where(RosterLine.application_id == app.id)).all())
 
 
-def test_participants_not_the_roster_stores_nothing_and_says_where(session, quzhou, quzhou_template):
+def test_participants_not_the_roster_stores_nothing_and_says_where(
+    session, quzhou, quzhou_template
+):
     app = quzhou_application(session, quzhou)
     people = [person(i) for i in range(80)]
     data = quzhou_upload(quzhou_template, people, {**FILLED, "参加医疗互助人数": 81})
@@ -254,7 +295,12 @@ def test_participants_not_the_roster_stores_nothing_and_says_where(session, quzh
     assert (error.row, error.column, error.col, error.sheet) == (7, "参加医疗互助人数", 2, "Sheet1")
     assert error.reason == MISMATCH.format(81, 80)
     assert result.to_dict()["errors"] == [
-        {"row": 7, "column": "参加医疗互助人数", "reason": MISMATCH.format(81, 80), "sheet": "Sheet1"}
+        {
+            "row": 7,
+            "column": "参加医疗互助人数",
+            "reason": MISMATCH.format(81, 80),
+            "sheet": "Sheet1",
+        }
     ]
     assert report_data(result)["errors"][0]["cell"] == "B7"
     assert stored(session, app) == 0
@@ -262,7 +308,9 @@ def test_participants_not_the_roster_stores_nothing_and_says_where(session, quzh
     assert [h["reason"] for h in ops.history(session, application_id=app.id)] == ["新建团体申请"]
 
 
-def test_sheet1_error_is_listed_not_painted_on_the_roster(session, quzhou, quzhou_template, tmp_path):
+def test_sheet1_error_is_listed_not_painted_on_the_roster(
+    session, quzhou, quzhou_template, tmp_path
+):
     app = quzhou_application(session, quzhou)
     people = [person(i) for i in range(5)]
     people[2] = Person(people[2].name, people[2].sex, bad_check_digit(people[2].id_number), "")
@@ -277,15 +325,24 @@ def test_sheet1_error_is_listed_not_painted_on_the_roster(session, quzhou, quzho
     listed = [(r[1], r[2]) for r in report["错误清单"].iter_rows(min_row=2, values_only=True)]
     assert listed == [("Sheet1!B7", "参加医疗互助人数"), ("D6", "身份证号码")]
     roster_sheet = report["Sheet2"]
-    assert roster_sheet["B7"].fill.fgColor.rgb in (None, "00000000")  # row 7 is a person, not Sheet1
+    assert roster_sheet["B7"].fill.fgColor.rgb in (
+        None,
+        "00000000",
+    )  # row 7 is a person, not Sheet1
     assert roster_sheet.cell(7, roster_sheet.max_column).value is None  # no 错误原因 on row 7
 
 
 def test_zhangjiakou_mismatch_names_its_own_sheet(session, template_roster, zhangjiakou):
     unit = ops.register_unit(session, zhangjiakou, year=2024, unit_key="cs002", name="测试单位工会")
-    app = ops.open_application(session, zhangjiakou, unit_id=unit.id, year=2024, participants=3, actor="c")
-    data = fill_application(template_roster.build([person(i) for i in range(3)]), "团体申请表", {"参加医疗互助人数": 4})
-    result = ops.import_roster(session, zhangjiakou, application_id=app.id, data=data, filename="x.xlsx", actor="c")
+    app = ops.open_application(
+        session, zhangjiakou, unit_id=unit.id, year=2024, participants=3, actor="c"
+    )
+    data = fill_application(
+        template_roster.build([person(i) for i in range(3)]), "团体申请表", {"参加医疗互助人数": 4}
+    )
+    result = ops.import_roster(
+        session, zhangjiakou, application_id=app.id, data=data, filename="x.xlsx", actor="c"
+    )
     assert [(e.sheet, e.reason) for e in result.errors] == [("团体申请表", MISMATCH.format(4, 3))]
     assert stored(session, app) == 0
 
@@ -308,8 +365,12 @@ def test_participants_equal_to_the_roster_update_the_application(session, quzhou
 def test_an_unreadable_count_on_sheet1_stores_nothing(session, quzhou, quzhou_template):
     app = quzhou_application(session, quzhou)
     data = quzhou_upload(quzhou_template, [person(i) for i in range(3)], {"参加医疗互助人数": "三"})
-    result = ops.import_roster(session, quzhou, application_id=app.id, data=data, filename="a.xlsx", actor="c")
-    assert [(e.row, e.column, e.sheet) for e in result.errors] == [(7, "参加医疗互助人数", "Sheet1")]
+    result = ops.import_roster(
+        session, quzhou, application_id=app.id, data=data, filename="a.xlsx", actor="c"
+    )
+    assert [(e.row, e.column, e.sheet) for e in result.errors] == [
+        (7, "参加医疗互助人数", "Sheet1")
+    ]
     assert stored(session, app) == 0 and app.participants == 90
 
 
@@ -317,20 +378,32 @@ def test_an_unreadable_amount_is_a_warning_and_the_roster_imports(session, quzho
     app = quzhou_application(session, quzhou)
     sheet1 = {"参加医疗互助人数": 3, "交款总额（小写）": "一百五十"}
     data = quzhou_upload(quzhou_template, [person(i) for i in range(3)], sheet1)
-    result = ops.import_roster(session, quzhou, application_id=app.id, data=data, filename="a.xlsx", actor="c")
+    result = ops.import_roster(
+        session, quzhou, application_id=app.id, data=data, filename="a.xlsx", actor="c"
+    )
     assert result.importable and stored(session, app) == 3 and app.participants == 3
-    assert [(w.row, w.column, w.sheet) for w in result.warnings] == [(8, "交款总额(小写)", "Sheet1")]
+    assert [(w.row, w.column, w.sheet) for w in result.warnings] == [
+        (8, "交款总额(小写)", "Sheet1")
+    ]
 
 
 def test_joiners_are_counted_with_the_roster_they_join(session, quzhou, quzhou_template):
     app = quzhou_application(session, quzhou)
     first = quzhou_upload(quzhou_template, [person(i) for i in range(70)], {"参加医疗互助人数": 70})
-    ops.import_roster(session, quzhou, application_id=app.id, data=first, filename="a.xlsx", actor="c")
+    ops.import_roster(
+        session, quzhou, application_id=app.id, data=first, filename="a.xlsx", actor="c"
+    )
     joiners = [person(i) for i in range(70, 80)]
 
     only_joiners = quzhou_upload(quzhou_template, joiners, {"参加医疗互助人数": 10})
     result = ops.import_roster(
-        session, quzhou, application_id=app.id, data=only_joiners, filename="b.xlsx", actor="c", append=True
+        session,
+        quzhou,
+        application_id=app.id,
+        data=only_joiners,
+        filename="b.xlsx",
+        actor="c",
+        append=True,
     )
     assert [e.reason for e in result.errors] == [
         "申请表参加医疗互助人数 10 人，名册 80 人（原有 70 人，本次增员 10 人），两者必须一致"
@@ -339,7 +412,13 @@ def test_joiners_are_counted_with_the_roster_they_join(session, quzhou, quzhou_t
 
     total = quzhou_upload(quzhou_template, joiners, {"参加医疗互助人数": 80})
     result = ops.import_roster(
-        session, quzhou, application_id=app.id, data=total, filename="b.xlsx", actor="c", append=True
+        session,
+        quzhou,
+        application_id=app.id,
+        data=total,
+        filename="b.xlsx",
+        actor="c",
+        append=True,
     )
     assert result.importable and stored(session, app) == 80 and app.participants == 80
 
@@ -347,7 +426,9 @@ def test_joiners_are_counted_with_the_roster_they_join(session, quzhou, quzhou_t
 def test_a_workbook_without_sheet1_imports_as_before(session, quzhou):
     app = quzhou_application(session, quzhou, participants=90)
     data = xlsx_bytes({"Sheet2": quzhou_rows([person(i) for i in range(80)])})
-    result = ops.import_roster(session, quzhou, application_id=app.id, data=data, filename="a.xlsx", actor="c")
+    result = ops.import_roster(
+        session, quzhou, application_id=app.id, data=data, filename="a.xlsx", actor="c"
+    )
     assert result.importable and stored(session, app) == 80 and result.warnings == ()
     assert app.participants == 90  # nothing declared: the application keeps its figures
     assert ops.history(session, application_id=app.id)[-1]["reason"] == "导入名册 80 人（a.xlsx）"
@@ -360,7 +441,9 @@ def test_a_roster_kept_on_sheet1_is_not_read_as_the_application(session, quzhou,
     monkeypatch.setattr(ops, "read_application_sheet", refused)
     app = quzhou_application(session, quzhou, participants=90)
     data = xlsx_bytes({"Sheet1": quzhou_rows([person(i) for i in range(80)])})
-    result = ops.import_roster(session, quzhou, application_id=app.id, data=data, filename="a.xlsx", actor="c")
+    result = ops.import_roster(
+        session, quzhou, application_id=app.id, data=data, filename="a.xlsx", actor="c"
+    )
     assert result.importable and result.sheet == "Sheet1" and stored(session, app) == 80
     assert app.participants == 90
 
@@ -381,6 +464,8 @@ def test_the_upload_is_opened_once_for_both_sheets(session, quzhou, quzhou_templ
     monkeypatch.setattr("services.enrollment.application_sheet.open_workbook", refused)
     app = quzhou_application(session, quzhou)
     data = quzhou_upload(quzhou_template, [person(i) for i in range(3)], {"参加医疗互助人数": 3})
-    result = ops.import_roster(session, quzhou, application_id=app.id, data=data, filename="a.xlsx", actor="c")
+    result = ops.import_roster(
+        session, quzhou, application_id=app.id, data=data, filename="a.xlsx", actor="c"
+    )
     assert result.importable and app.participants == 3
     assert opened == ["a.xlsx"]

@@ -420,13 +420,18 @@ def test_a_format_built_directly_is_enough():
     assert read_roster(data, "x.xlsx", fmt).members[0].id_number == p.id_number
 
 
-def test_progress_is_reported_while_reading_and_at_the_end(monkeypatch, template_roster, five_hundred, zjk_format):
+def test_progress_is_reported_while_reading_and_at_the_end(
+    monkeypatch, template_roster, five_hundred, zjk_format
+):
     from services.enrollment import roster as roster_module
 
     monkeypatch.setattr(roster_module, "PROGRESS_EVERY", 100)
     calls = []
     result = roster_module.read_roster(
-        template_roster.build(five_hundred), "p.xlsx", zjk_format, progress=lambda done, total: calls.append((done, total))
+        template_roster.build(five_hundred),
+        "p.xlsx",
+        zjk_format,
+        progress=lambda done, total: calls.append((done, total)),
     )
     assert result.importable
     total = calls[-1][1]

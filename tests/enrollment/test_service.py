@@ -68,7 +68,9 @@ def web(web_config_port):
 
     class Session(requests.Session):
         def request(self, method, url, *args, **kwargs):
-            return super().request(method, f"http://127.0.0.1:{web_config_port}{url}", *args, **kwargs)
+            return super().request(
+                method, f"http://127.0.0.1:{web_config_port}{url}", *args, **kwargs
+            )
 
     with Session() as session:
         yield session
@@ -83,11 +85,25 @@ def test_register_import_submit_approve_over_rabbitmq(running, config):
     enrollment, listener = running
     with ServiceRpcProxy("enrollment", config) as rpc:
         unit = rpc.register_unit(
-            "quzhou", 2025,
-            {"unit_key": "330800A", "name": "龙游某纸业有限公司工会", "district": "龙游", "staff_total": 100, "staff_insured": 100},
+            "quzhou",
+            2025,
+            {
+                "unit_key": "330800A",
+                "name": "龙游某纸业有限公司工会",
+                "district": "龙游",
+                "staff_total": 100,
+                "staff_insured": 100,
+            },
         )
-        app = rpc.open_application("quzhou", {"unit_id": unit["unit_id"], "year": 2025, "participants": 80}, "clerk:wang")
-        answer = rpc.import_roster(app["application_id"], "龙游某纸业有限公司工会2025.xlsx", roster([person(i) for i in range(80)]), "clerk:wang")
+        app = rpc.open_application(
+            "quzhou", {"unit_id": unit["unit_id"], "year": 2025, "participants": 80}, "clerk:wang"
+        )
+        answer = rpc.import_roster(
+            app["application_id"],
+            "龙游某纸业有限公司工会2025.xlsx",
+            roster([person(i) for i in range(80)]),
+            "clerk:wang",
+        )
         assert answer["imported"] == 80 and answer["errors"] == []
         with entrypoint_waiter(listener, "on_submitted", timeout=10):
             submitted = rpc.submit(app["application_id"], "clerk:wang")
@@ -108,9 +124,23 @@ def test_register_import_submit_approve_over_rabbitmq(running, config):
 
 def test_79_members_are_refused_with_the_reason(running, config):
     with ServiceRpcProxy("enrollment", config) as rpc:
-        unit = rpc.register_unit("quzhou", 2025, {"unit_key": "K79", "name": "某单位", "district": "柯城区", "staff_total": 100, "staff_insured": 100})
-        app = rpc.open_application("quzhou", {"unit_id": unit["unit_id"], "year": 2025, "participants": 79}, "clerk")
-        rpc.import_roster(app["application_id"], "a.xlsx", roster([person(i) for i in range(79)]), "clerk")
+        unit = rpc.register_unit(
+            "quzhou",
+            2025,
+            {
+                "unit_key": "K79",
+                "name": "某单位",
+                "district": "柯城区",
+                "staff_total": 100,
+                "staff_insured": 100,
+            },
+        )
+        app = rpc.open_application(
+            "quzhou", {"unit_id": unit["unit_id"], "year": 2025, "participants": 79}, "clerk"
+        )
+        rpc.import_roster(
+            app["application_id"], "a.xlsx", roster([person(i) for i in range(79)]), "clerk"
+        )
         with pytest.raises(RemoteError) as refused:
             rpc.submit(app["application_id"], "clerk")
         assert refused.value.exc_type == "SubmissionRefused"
@@ -122,7 +152,9 @@ def test_79_members_are_refused_with_the_reason(running, config):
 def test_bad_input_is_one_clear_error(running, config):
     with ServiceRpcProxy("enrollment", config) as rpc:
         with pytest.raises(RemoteError) as bad:
-            rpc.register_unit("quzhou", 2025, {"unit_key": "X", "name": "某单位", "distrct": "龙游"})
+            rpc.register_unit(
+                "quzhou", 2025, {"unit_key": "X", "name": "某单位", "distrct": "龙游"}
+            )
         assert bad.value.exc_type == "InvalidRequest" and "distrct" in bad.value.value
         with pytest.raises(RemoteError) as unknown:
             rpc.register_unit("nowhere", 2025, {"unit_key": "X", "name": "某单位"})
@@ -131,8 +163,20 @@ def test_bad_input_is_one_clear_error(running, config):
 
 def test_http_upload_with_errors_stores_nothing_and_serves_the_report(running, config, web):
     with ServiceRpcProxy("enrollment", config) as rpc:
-        unit = rpc.register_unit("quzhou", 2025, {"unit_key": "H1", "name": "某单位", "district": "衢江区", "staff_total": 10, "staff_insured": 10})
-        app = rpc.open_application("quzhou", {"unit_id": unit["unit_id"], "year": 2025, "participants": 10}, "clerk")
+        unit = rpc.register_unit(
+            "quzhou",
+            2025,
+            {
+                "unit_key": "H1",
+                "name": "某单位",
+                "district": "衢江区",
+                "staff_total": 10,
+                "staff_insured": 10,
+            },
+        )
+        app = rpc.open_application(
+            "quzhou", {"unit_id": unit["unit_id"], "year": 2025, "participants": 10}, "clerk"
+        )
         people = [person(i) for i in range(10)]
         rows = quzhou_rows(people)
         rows[5][3] = bad_check_digit(people[2].id_number)  # Excel row 6

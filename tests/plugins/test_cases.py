@@ -29,7 +29,16 @@ from services.kernel.facts import load_claim, load_history, load_unit
 from services.kernel.policy import HistoryEntry
 from services.kernel.registry import load_registry
 
-KEYS = {"name", "source", "assess", "assess_sequence", "quote", "expect", "reasons_contain", "error"}
+KEYS = {
+    "name",
+    "source",
+    "assess",
+    "assess_sequence",
+    "quote",
+    "expect",
+    "reasons_contain",
+    "error",
+}
 
 
 def _cases():
@@ -38,7 +47,10 @@ def _cases():
         for path in sorted(cases_dir.glob("*.yaml")):
             for case in yaml.safe_load(path.read_text(encoding="utf-8")) or []:
                 yield pytest.param(
-                    installed.policy, int(path.stem), case, id=f"{installed.code}-{path.stem}-{case['name']}"
+                    installed.policy,
+                    int(path.stem),
+                    case,
+                    id=f"{installed.code}-{path.stem}-{case['name']}",
                 )
 
 
@@ -63,7 +75,9 @@ def _run(policy, year, case):
         return policy.quote(year, load_unit(case["quote"]["unit"])).to_dict()
     if "assess" in case:
         data = case["assess"]
-        return policy.assess(year, load_claim(data["claim"]), load_history(data.get("history"))).to_dict()
+        return policy.assess(
+            year, load_claim(data["claim"]), load_history(data.get("history"))
+        ).to_dict()
     history: list[HistoryEntry] = []
     answers = []
     for claim in case["assess_sequence"]:
