@@ -46,7 +46,7 @@ def test_upgrade_builds_exactly_the_models_and_downgrade_removes_them(database_u
 
     migrations.upgrade(database_url)
     (head,) = migrations.MIGRATIONS.heads()
-    assert migrations.current(database_url) == head == "0001"
+    assert migrations.current(database_url) == head == "0002"
     assert differences(database_url, migrations.target_metadata()) == []
     assert {
         "claims",
@@ -54,6 +54,7 @@ def test_upgrade_builds_exactly_the_models_and_downgrade_removes_them(database_u
         "ledger_entries",
         "outbox",
         "processed_events",
+        "dead_letters",
         VERSION_TABLE,
     } <= table_names(database_url)
 
@@ -172,4 +173,4 @@ def test_the_command_line_knows_the_claims_migrations(tmp_path, capsys):
     assert main(["upgrade", "--url", url, "claims"]) == 0
     assert main(["check", "--url", url, "claims"]) == 0
     out, _ = capsys.readouterr()
-    assert "claims: sqlite:///" in out and "at 0001" in out and "matches the models" in out
+    assert "claims: sqlite:///" in out and "at 0002" in out and "matches the models" in out
