@@ -96,9 +96,12 @@ def _positive(config: dict[str, Any], key: str, default: float) -> float:
 
 
 def reason_of(exc: BaseException) -> str:
-    if isinstance(exc, EventPayloadError):
-        return str(exc)
-    return f"{type(exc).__name__}: {exc}"
+    """Why a handler failed, in one masked line: SQLAlchemy's further lines (the statement and
+    its parameters) would put personal data into the dead-letter list and the log."""
+    text = str(exc).strip().splitlines()[0] if str(exc).strip() else ""
+    if not isinstance(exc, EventPayloadError):
+        text = f"{type(exc).__name__}: {text}" if text else type(exc).__name__
+    return mask_text(text)
 
 
 @dataclass
@@ -221,7 +224,7 @@ class DeadLetterOffice(SharedExtension, ProviderCollector):
             handler.event_type,
             number,
             delivery.attempts,
-            mask_text(delivery.reason),
+            delivery.reason,
         )
         return True
 
@@ -314,6 +317,8 @@ class EventHandler(NamekoEventHandler):
 
     def handle_message(self, body: Any, message: Any) -> None:
         replay_of = (message.headers or {}).get(DEAD_LETTER_HEADER)
+        if not isinstance(replay_of, int) or isinstance(replay_of, bool):
+            replay_of = None  # only the replay publisher sets it, always to a row's id
         self._run(Delivery(body, message, replay_of=replay_of))
 
     def _run(self, delivery: Delivery) -> None:
