@@ -31,9 +31,13 @@ CARD = "6222021234567890123"
 FIRST = datetime(2024, 6, 20, 9, 30, tzinfo=UTC)
 
 
-@pytest.fixture
-def claims_db(tmp_path):
-    url = f"sqlite:///{tmp_path}/var/claims.sqlite"
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def claims_db(request, tmp_path):
+    """The claims service's tables, on SQLite or on PostgreSQL (a database of its own)."""
+    if request.param == "sqlite":
+        url = f"sqlite:///{tmp_path}/var/claims.sqlite"
+    else:
+        url = request.getfixturevalue("fresh_postgres")
     engine = make_engine(url, pool_size=1)
     metadata().create_all(engine)
     yield url, make_session_factory(engine)
