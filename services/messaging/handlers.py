@@ -176,20 +176,20 @@ class DeadLetterOffice(SharedExtension, ProviderCollector):
             self._stop_replays()
 
     def stop(self) -> None:
-        self._stop_replays()
-        super().stop()
+        self._stop_replays()  # normally done already, when the last handler stopped
 
     def kill(self) -> None:
         self._running = False
-        if self._thread is not None:
-            self._thread.kill()
+        thread, self._thread = getattr(self, "_thread", None), None
+        if thread is not None:
+            thread.kill()
 
     def _stop_replays(self) -> None:
         self._running = False
-        self._wake.set()
-        if self._thread is not None:
-            self._thread.wait()
-            self._thread = None
+        thread, self._thread = getattr(self, "_thread", None), None
+        if thread is not None:
+            self._wake.set()
+            thread.wait()
 
     def park(self, handler: EventHandler, delivery: Delivery, **kwargs: Any) -> bool:
         """Write the dead letter; False (logged) when the database cannot take it."""
@@ -301,18 +301,18 @@ class EventHandler(NamekoEventHandler):
 
     def stop(self) -> None:
         self._stopping = True
-        for delivery, timer in list(self._waiting.values()):
+        waiting, self._waiting = getattr(self, "_waiting", {}), {}
+        for delivery, timer in waiting.values():
             timer.kill()
             self._give_back(delivery)
-        self._waiting.clear()
         self.dead_letter_office.unregister_provider(self)
         super().stop()
 
     def kill(self) -> None:
         self._stopping = True
-        for _, timer in list(self._waiting.values()):
+        waiting, self._waiting = getattr(self, "_waiting", {}), {}
+        for _, timer in waiting.values():
             timer.kill()
-        self._waiting.clear()
         super().kill()
 
     def handle_message(self, body: Any, message: Any) -> None:
