@@ -204,7 +204,7 @@ def test_a_malformed_payload_is_parked_at_once_with_the_reason(config, start, da
 
 
 def test_a_waiting_retry_holds_no_worker(config, start):
-    container = start({**config, "max_workers": 1, "EVENT_RETRY_DELAYS": [1.0]})
+    container = start({**config, "max_workers": 1, "EVENT_RETRY_DELAYS": [2.0]})
     Script.failures = 1
     with entrypoint_waiter(container, "on_claim_approved", callback=succeeded, timeout=10):
         with entrypoint_waiter(container, "on_claim_approved", callback=failures(1), timeout=10):
