@@ -8,6 +8,8 @@ HTTP (the clerk's browser; the caller is named by X-Actor until authentication s
     POST /claims                                  {"city", "year", "id_number", "name", "facts", "payee_card"?}
     POST /claims/<id>/attachments?document=…&filename=…   body: the file (JPEG, PNG, PDF)
     POST /claims/<id>/submit                      {"not_applicable"?: {document: why}}
+    PATCH /claims/<id>                            {"facts"?, "name"?, "payee_card"?, "reason"?}
+    DELETE /claims/<id>/attachments/<attachment_id>
     GET  /claims/<id> Cover is asked
 of the enrollment service by RPC for the date that counts. Payments' results arrive as
 events and are applied once per event id.
@@ -25,11 +27,11 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.claims import attachments, payouts, queues, settlements, statistics
+from services.claims import attachments, payouts, queues, schemas, settlements, statistics
 from services.claims import claims as ops
 from services.claims.exceptions import ClaimsError, NotFound, SubmissionRefused
 from services.claims.models import metadata
-from services.claims.schemas import InvalidRequest, NewClaimSchema, load_new_claim
+from services.claims.schemas import InvalidRequest, load
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
 from services.providers import CityPolicies, Clock
@@ -83,17 +85,19 @@ class ClaimsService:
         name: str | None = None,
         payee_card: str | None = None,
     ) -> dict:
-        request = load_new_claim(
+        request = load(
+            schemas.CreateClaimArgs,
             {
                 "city": city,
                 "year": year,
                 "id_number": id_number,
                 "facts": facts,
+                "actor": actor,
                 "name": name,
                 "payee_card": payee_card,
-            }
+            },
         )
-        city = request.pop("city")
+        city, actor = request.pop("city"), request.pop("actor")
         claim = ops.create_claim(self.db.session, self.policies.get(city), actor=actor, **request)
         return _claim(claim)
 
@@ -101,6 +105,17 @@ class ClaimsService:
     def add_attachment(
         self, claim_id: str, document: str, filename: str, content_base64: str, actor: str
     ) -> dict:
+        load(
+            schemas.AddAttachmentArgs,
+            {
+                "claim_id": claim_id,
+                "document": document,
+                "filename": filename,
+                "content_base64": content_base64,
+                "actor": actor,
+            },
+            "材料",
+        )
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         attachment = attachments.add_attachment(
@@ -120,6 +135,11 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def submit(self, claim_id: str, actor: str, not_applicable: dict | None = None) -> dict:
+        load(
+            schemas.SubmitArgs,
+            {"claim_id": claim_id, "actor": actor, "not_applicable": not_applicable},
+            "提交",
+        )
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         claim = ops.submit(
@@ -134,10 +154,38 @@ class ClaimsService:
         )
         return _claim(claim)
 
+    @rpc(expected_exceptions=EXPECTED)
+    def update_claim(self, claim_id: str, changes: dict, actor: str) -> dict:
+        """Correct a draft or returned claim: ``changes`` as PATCH /claims/<id> takes them."""
+        load(
+            schemas.UpdateClaimArgs,
+            {"claim_id": claim_id, "changes": changes, "actor": actor},
+            "修改",
+        )
+        fields = load(schemas.ClaimChangesSchema, changes, "changes")
+        return _claim(ops.update_claim(self.db.session, claim_id=claim_id, actor=actor, **fields))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def remove_attachment(self, claim_id: str, attachment_id: str, actor: str) -> dict:
+        load(
+            schemas.RemoveAttachmentArgs,
+            {"claim_id": claim_id, "attachment_id": attachment_id, "actor": actor},
+            "删除材料",
+        )
+        session = self.db.session
+        attachments.remove_attachment(
+            session, claim_id=claim_id, attachment_id=attachment_id, actor=actor
+        )
+        return {
+            "claim_id": claim_id,
+            "attachments": attachments.list_attachments(session, claim_id=claim_id),
+        }
+
     # ---- review ---------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
     def approve(self, claim_id: str, actor: str, reason: str | None = None) -> dict:
+        load(schemas.ApproveArgs, {"claim_id": claim_id, "actor": actor, "reason": reason}, "审核")
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         claim = ops.approve(
@@ -153,6 +201,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def return_claim(self, claim_id: str, actor: str, reason: str) -> dict:
+        load(schemas.DecisionArgs, {"claim_id": claim_id, "actor": actor, "reason": reason}, "退回")
         return _claim(
             ops.return_claim(
                 self.db.session,
@@ -165,6 +214,11 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def reject(self, claim_id: str, actor: str, reason: str) -> dict:
+        load(
+            schemas.DecisionArgs,
+            {"claim_id": claim_id, "actor": actor, "reason": reason},
+            "不予补助",
+        )
         return _claim(
             ops.reject(
                 self.db.session,
@@ -177,6 +231,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def claim(self, claim_id: str) -> dict:
+        load(schemas.ClaimArgs, {"claim_id": claim_id}, "查询")
         session = self.db.session
         data = _claim(ops.get_claim(session, claim_id))
         data["history"] = ops.history(session, claim_id=claim_id)
@@ -185,12 +240,18 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def review_queue(self, city: str, year: int | None = None, within_days: int = 3) -> dict:
+        load(
+            schemas.ReviewQueueArgs,
+            {"city": city, "year": year, "within_days": within_days},
+            "查询",
+        )
         return queues.review_queue(
             self.db.session, city=city, today=self.today(), within_days=within_days, year=year
         )
 
     @rpc(expected_exceptions=EXPECTED)
     def list_claims(self, city: str, year: int, status: str | None = None) -> list[dict]:
+        load(schemas.ListClaimsArgs, {"city": city, "year": year, "status": status}, "查询")
         return queues.list_claims(self.db.session, city=city, year=year, status=status)
 
     # ---- money ----------------------------------------------------------------------------
@@ -198,10 +259,16 @@ class ClaimsService:
     @rpc(expected_exceptions=EXPECTED)
     def payout_details(self, claim_id: str) -> dict:
         """What payments needs to pay an approved claim (amount, payee card, member)."""
+        load(schemas.ClaimArgs, {"claim_id": claim_id}, "查询")
         return payouts.payout_details(self.db.session, claim_id=claim_id)
 
     @rpc(expected_exceptions=EXPECTED)
     def retry_payout(self, claim_id: str, actor: str, reason: str | None = None) -> dict:
+        load(
+            schemas.RetryPayoutArgs,
+            {"claim_id": claim_id, "actor": actor, "reason": reason},
+            "重新支付",
+        )
         return _claim(
             payouts.retry_payout(
                 self.db.session,
@@ -214,6 +281,11 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def raise_clawback(self, claim_id: str, exclusion: str, actor: str, reason: str) -> dict:
+        load(
+            schemas.ClawbackArgs,
+            {"claim_id": claim_id, "exclusion": exclusion, "actor": actor, "reason": reason},
+            "追回",
+        )
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         entry = payouts.raise_clawback(
@@ -240,17 +312,15 @@ class ClaimsService:
     @http("POST", "/claims", expected_exceptions=EXPECTED)
     def http_create(self, request):
         def create(body, actor):
-            unknown = set(body) - set(NewClaimSchema().fields)
-            if unknown:  # the same one-line refusal the schema gives for the envelope
-                raise InvalidRequest(f"申请有误: {', '.join(sorted(unknown))}: 不认识的字段")
+            fields = load(schemas.NewClaimSchema, body)
             return self.create_claim(
-                body.get("city"),
-                body.get("year"),
-                body.get("id_number"),
-                body.get("facts"),
+                fields["city"],
+                fields["year"],
+                fields["id_number"],
+                fields["facts"],
                 actor,
-                body.get("name"),
-                body.get("payee_card"),
+                fields["name"],
+                fields["payee_card"],
             )
 
         return self._http(request, create, created=True)
@@ -273,8 +343,26 @@ class ClaimsService:
 
     @http("POST", "/claims/<string:claim_id>/submit", expected_exceptions=EXPECTED)
     def http_submit(self, request, claim_id: str):
+        def submit(body, actor):
+            fields = load(schemas.SubmitBody, body, "提交")
+            return self.submit(claim_id, actor, fields["not_applicable"])
+
+        return self._http(request, submit)
+
+    @http("PATCH", "/claims/<string:claim_id>", expected_exceptions=EXPECTED)
+    def http_update(self, request, claim_id: str):
+        return self._http(request, lambda body, actor: self.update_claim(claim_id, body, actor))
+
+    @http(
+        "DELETE",
+        "/claims/<string:claim_id>/attachments/<string:attachment_id>",
+        expected_exceptions=EXPECTED,
+    )
+    def http_remove_attachment(self, request, claim_id: str, attachment_id: str):
         return self._http(
-            request, lambda body, actor: self.submit(claim_id, actor, body.get("not_applicable"))
+            request,
+            lambda body, actor: self.remove_attachment(claim_id, attachment_id, actor),
+            json_body=False,
         )
 
     @http("GET", "/claims/<string:claim_id>", expected_exceptions=EXPECTED)
@@ -325,6 +413,18 @@ class ClaimsService:
         content_base64: str | None = None,
         records: list[dict] | None = None,
     ) -> dict:
+        load(
+            schemas.ImportSettlementsArgs,
+            {
+                "city": city,
+                "year": year,
+                "actor": actor,
+                "filename": filename,
+                "content_base64": content_base64,
+                "records": records,
+            },
+            "结算记录",
+        )
         result = settlements.import_settlements(
             self.db.session,
             self.policies.get(city),
@@ -340,6 +440,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def statistics(self, city: str, year: int) -> dict:
+        load(schemas.StatisticsArgs, {"city": city, "year": year}, "查询")
         return statistics.claim_statistics(
             self.db.session, city=city, year=year, policy=self.policies.get(city)
         )
