@@ -1,0 +1,189 @@
+"""Issue 8.5 for claims: anything a caller sends through an entrypoint is refused with one
+Chinese line naming the field (InvalidRequest over RPC, 422 over HTTP) and nothing is stored,
+the same on SQLite and PostgreSQL (where these inputs used to be a 500).
+
+The service class runs under nameko's ``worker_factory`` on the ``session`` fixture's
+database (both backends); HTTP handlers get a werkzeug request, as nameko hands them one.
+"""
+
+from __future__ import annotations
+
+import base64
+import functools
+import json
+import re
+from datetime import date
+
+import pytest
+from nameko.testing.services import worker_factory
+from sqlalchemy import func, select
+from werkzeug.test import EnvironBuilder
+
+from services.claims.models import Attachment, Claim, ClaimTransition
+from services.claims.schemas import InvalidRequest
+from services.claims.service import ClaimsService
+from services.kernel.errors import FactError
+from services.messaging.outbox import record_event
+from tests.claims.flow import PDF, PNG
+from tests.enrollment.samples import person
+
+WHO = person(1)
+FACTS = {
+    "benefit": "critical_illness",
+    "disease": "恶性肿瘤",
+    "total_cost": "120000",
+    "admission_date": "2024-03-10",
+}
+ENGLISH = re.compile(r"Not a valid|Length must|Missing data|Unknown field|Must be|Field may")
+
+
+@pytest.fixture
+def service(session, registry, cover):
+    cover.enrol("zhangjiakou", 2024, WHO)
+    worker = worker_factory(ClaimsService, policies=registry, today=lambda: date(2024, 6, 1))
+    worker.db.session = session
+    worker.outbox.record = functools.partial(record_event, session)
+    worker.enrollment.cover = lambda city, number, day: cover(city, number, date.fromisoformat(day))
+    return worker
+
+
+def http(method: str, body=None, *, actor: str | None = "clerk", query=None, data=None):
+    headers = {"X-Actor": actor} if actor is not None else {}
+    if body is not None:
+        data = json.dumps(body, ensure_ascii=False).encode()
+    return EnvironBuilder(
+        method=method, data=data, headers=headers, query_string=query
+    ).get_request()
+
+
+def answer(response) -> tuple[int, dict]:
+    return response.status_code, json.loads(response.get_data())
+
+
+def draft(service) -> dict:
+    return service.create_claim("zhangjiakou", 2024, WHO.id_number, dict(FACTS), "clerk", WHO.name)
+
+
+def count(session, model) -> int:
+    return session.scalar(select(func.count()).select_from(model))
+
+
+def refused(call, field: str, error=InvalidRequest) -> str:
+    with pytest.raises(error) as raised:
+        call()
+    message = str(raised.value)
+    assert field in message
+    assert not ENGLISH.search(message), message
+    assert re.search(r"[\u4e00-\u9fff]", message), message
+    return message
+
+
+# ---- RPC ---------------------------------------------------------------------------------------
+
+
+def test_a_200_character_actor_is_refused_and_nothing_stored(service, session):
+    refused(
+        lambda: service.create_claim(
+            "zhangjiakou", 2024, WHO.id_number, dict(FACTS), "经办人" * 67, WHO.name
+        ),
+        "actor",
+    )
+    assert count(session, Claim) == 0
+
+
+@pytest.mark.parametrize(
+    ("filename", "why"),
+    [("出院\x00小结.pdf", "控制字符"), ("长" * 5000 + ".pdf", "最多 255 个字符")],
+)
+def test_a_filename_with_nul_or_5000_characters_is_refused(service, session, filename, why):
+    claim_id = draft(service)["claim_id"]
+    content = base64.b64encode(PDF).decode()
+    message = refused(
+        lambda: service.add_attachment(claim_id, "诊断证明", filename, content, "clerk"),
+        "filename",
+    )
+    assert why in message
+    assert count(session, Attachment) == 0
+
+
+@pytest.mark.parametrize(
+    ("fact", "value", "why"),
+    [
+        ("settled_amount", "1e400", "普通的小数写法"),
+        ("total_cost", "9999999999999.99", "不能超过 99999999.99"),
+        ("total_cost", "NaN", "普通的小数写法"),
+        ("total_cost", "Infinity", "普通的小数写法"),
+        ("total_cost", "-Infinity", "普通的小数写法"),
+        ("total_cost", 120000.0, "小数字符串"),
+        ("total_cost", "120000.005", "最多 2 位小数"),
+        ("admission_date", "2024-13-40", "应为日期"),
+    ],
+)
+def test_an_amount_or_date_no_form_holds_is_refused_naming_the_fact(
+    service, session, fact, value, why
+):
+    facts = {**FACTS, fact: value}
+    message = refused(
+        lambda: service.create_claim("zhangjiakou", 2024, WHO.id_number, facts, "clerk"),
+        fact,
+        error=FactError,
+    )
+    assert why in message
+    assert count(session, Claim) == 0
+
+
+def test_a_benefit_longer_than_its_column_is_refused(service, session):
+    facts = {**FACTS, "benefit": "b" * 61}
+    refused(
+        lambda: service.create_claim("zhangjiakou", 2024, WHO.id_number, facts, "clerk"),
+        "benefit",
+    )
+    assert count(session, Claim) == 0
+
+
+def test_review_arguments_are_checked(service, session):
+    claim_id = draft(service)["claim_id"]
+    refused(lambda: service.return_claim(claim_id, "审核员", "原因\x00"), "reason")
+    refused(lambda: service.approve(claim_id, "r" * 101), "actor")
+    refused(lambda: service.list_claims("zhangjiakou", "2024"), "year")
+    refused(lambda: service.claim("x" * 37), "claim_id")
+    assert service.claim(claim_id)["status"] == "draft"
+
+
+# ---- HTTP --------------------------------------------------------------------------------------
+
+
+def test_not_applicable_that_is_not_an_object_answers_422(service, session):
+    claim_id = draft(service)["claim_id"]
+    status, body = answer(service.http_submit(http("POST", {"not_applicable": "x"}), claim_id))
+    assert status == 422
+    assert "not_applicable" in body["error"] and "应为对象" in body["error"]
+    assert service.claim(claim_id)["status"] == "draft"
+    assert count(session, ClaimTransition) == 1  # only its creation
+
+
+def test_a_new_claim_body_is_refused_in_chinese_naming_each_field(service, session):
+    body = {"city": "zhangjiakou", "year": "2024", "id_number": "123", "facts": {}, "nme": "x"}
+    status, answered = answer(service.http_create(http("POST", body)))
+    assert status == 422
+    message = answered["error"]
+    for field in ("year", "id_number", "nme"):
+        assert field in message
+    assert "应为整数" in message and "至少 15 个字符" in message and "不认识的字段" in message
+    assert not ENGLISH.search(message), message
+    assert count(session, Claim) == 0
+
+
+def test_an_attachment_upload_with_a_nul_in_its_filename_answers_422(service, session):
+    claim_id = draft(service)["claim_id"]
+    request = http("POST", query={"document": "诊断证明", "filename": "a\x00.png"}, data=PNG)
+    status, body = answer(service.http_attach(request, claim_id))
+    assert status == 422 and "filename" in body["error"]
+    assert count(session, Attachment) == 0
+
+
+def test_a_200_character_x_actor_answers_422(service, session):
+    claim_id = draft(service)["claim_id"]
+    status, body = answer(service.http_submit(http("POST", {}, actor="a" * 200), claim_id))
+    assert status == 422 and "actor" in body["error"]
+    assert service.claim(claim_id)["status"] == "draft"
