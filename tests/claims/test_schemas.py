@@ -19,6 +19,7 @@ from nameko.testing.services import worker_factory
 from sqlalchemy import func, select
 from werkzeug.test import EnvironBuilder
 
+from services.claims.exceptions import NotFound, WorkflowError
 from services.claims.models import Attachment, Claim, ClaimTransition
 from services.claims.schemas import InvalidRequest
 from services.claims.service import ClaimsService
@@ -187,3 +188,56 @@ def test_a_200_character_x_actor_answers_422(service, session):
     status, body = answer(service.http_submit(http("POST", {}, actor="a" * 200), claim_id))
     assert status == 422 and "actor" in body["error"]
     assert service.claim(claim_id)["status"] == "draft"
+
+
+# ---- corrections (issue 8.12): the create's checks, only while draft or returned ----------------
+
+
+def test_corrections_are_checked_as_a_new_claim_is(service, session):
+    claim_id = draft(service)["claim_id"]
+    refused(lambda: service.update_claim(claim_id, {"name": "名" * 61}, "clerk"), "name")
+    refused(
+        lambda: service.update_claim(claim_id, {"payee_card": "62220000"}, "clerk"), "payee_card"
+    )
+    refused(
+        lambda: service.update_claim(claim_id, {"facts": {**FACTS, "total_cost": "NaN"}}, "clerk"),
+        "total_cost",
+        error=FactError,
+    )
+    refused(lambda: service.update_claim(claim_id, "x", "clerk"), "changes")
+    assert service.claim(claim_id)["facts"]["total_cost"] == "120000"
+    assert count(session, ClaimTransition) == 1
+
+    changed = service.update_claim(claim_id, {"name": WHO.name, "reason": "补填姓名"}, "clerk")
+    assert changed["name"] == WHO.name
+    assert service.claim(claim_id)["history"][-1]["reason"] == "修改姓名：补填姓名"
+
+
+def test_an_attachment_is_removed_only_from_its_own_claim(service, session):
+    mine, other = draft(service)["claim_id"], draft(service)["claim_id"]
+    added = service.add_attachment(
+        mine, "诊断证明", "a.pdf", base64.b64encode(PDF).decode(), "clerk"
+    )
+    with pytest.raises(NotFound):
+        service.remove_attachment(other, added["attachment_id"], "clerk")
+    refused(lambda: service.remove_attachment(mine, added["attachment_id"], "c" * 101), "actor")
+    assert count(session, Attachment) == 1
+    left = service.remove_attachment(mine, added["attachment_id"], "clerk")
+    assert left == {"claim_id": mine, "attachments": []}
+
+
+def test_a_submitted_claim_cannot_be_corrected(service, session, zhangjiakou):
+    claim_id = draft(service)["claim_id"]
+    for i, document in enumerate(
+        next(b for b in zhangjiakou.benefits(2024) if b.code == "critical_illness").attachments
+    ):
+        content = base64.b64encode(PDF + str(i).encode()).decode()
+        service.add_attachment(claim_id, document, f"{i}.pdf", content, "clerk")
+    assert service.submit(claim_id, "clerk")["status"] == "submitted"
+    attachment_id = service.claim(claim_id)["attachments"][0]["attachment_id"]
+    with pytest.raises(WorkflowError):
+        service.update_claim(claim_id, {"name": WHO.name}, "clerk")
+    with pytest.raises(WorkflowError):
+        service.remove_attachment(claim_id, attachment_id, "clerk")
+    status, body = answer(service.http_update(http("PATCH", {"name": WHO.name}), claim_id))
+    assert status == 422 and "已提交待审核" in body["error"]
