@@ -14,6 +14,7 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from services.enrollment.exceptions import EnrollmentError
+from services.enrollment.organisations import KINDS
 from services.enrollment.models import (
     Application,
     ApplicationTransition,
@@ -90,9 +91,7 @@ class RegisterUnitArgs(Strict):
 
 
 class OrganisationSchema(Strict):
-    kind = fields.String(
-        required=True, validate=OneOf(("city_union", "district_union", "system_union"))
-    )
+    kind = fields.String(required=True, validate=OneOf(KINDS))
     name = Text(length_of(Organisation.name), required=True)
     district = _text(Organisation.district)
     parent_id = _text(Organisation.parent_id)

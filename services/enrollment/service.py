@@ -25,7 +25,7 @@ from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from services.enrollment import applications as ops
-from services.enrollment import schemas
+from services.enrollment import organisations, schemas
 from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
 from services.enrollment.report import report_data, write_report
@@ -76,7 +76,42 @@ class EnrollmentService:
             "city": created.city,
             "unit_key": created.unit_key,
             "district": created.district,
+            "organisation_id": created.organisation_id,
         }
+
+    @rpc(expected_exceptions=EXPECTED)
+    def register_organisation(self, city: str, year: int, organisation: dict) -> dict:
+        """The city union, or a district / town / system union under another (organisations.py)."""
+        load(
+            schemas.RegisterOrganisationArgs,
+            {"city": city, "year": year, "organisation": organisation},
+            "登记组织",
+        )
+        fields = load(schemas.OrganisationSchema, organisation, "organisation")
+        created = organisations.register_organisation(
+            self.db.session, self.policies.get(city), year=year, **fields
+        )
+        return {
+            "organisation_id": created.id,
+            "city": created.city,
+            "kind": created.kind,
+            "name": created.name,
+            "district": created.district,
+            "parent_id": created.parent_id,
+        }
+
+    @rpc(expected_exceptions=EXPECTED)
+    def organisation_units(self, organisation_id: str) -> list[dict]:
+        """The units of an organisation and of every union below it."""
+        load(schemas.OrganisationArgs, {"organisation_id": organisation_id}, "查询")
+        return organisations.organisation_units(self.db.session, organisation_id=organisation_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def organisation_actuals(self, city: str, year: int) -> list[dict]:
+        """Units and members enrolled per organisation, each with its subtree's (the actuals
+        of Keqiao's enrolment targets, by the organisation's name)."""
+        load(schemas.OrganisationActualsArgs, {"city": city, "year": year}, "查询")
+        return organisations.organisation_actuals(self.db.session, city=city, year=year)
 
     @rpc(expected_exceptions=EXPECTED)
     def open_application(self, city: str, application: dict, actor: str) -> dict:
