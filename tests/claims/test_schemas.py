@@ -241,3 +241,18 @@ def test_a_submitted_claim_cannot_be_corrected(service, session, zhangjiakou):
         service.remove_attachment(claim_id, attachment_id, "clerk")
     status, body = answer(service.http_update(http("PATCH", {"name": WHO.name}), claim_id))
     assert status == 422 and "已提交待审核" in body["error"]
+
+
+def test_a_settlement_record_of_1e400_is_a_row_error_not_a_500(service, session, cover):
+    cover.enrol("quzhou", 2025, WHO)
+    record = {
+        "settlement_no": "R-1",
+        "id_number": WHO.id_number,
+        "admission_date": "2025-05-01",
+        "settled_amount": "1e400",
+    }
+    answer = service.import_settlements("quzhou", 2025, "agency", records=[record])
+    assert [(e["row"], e["reason"]) for e in answer["errors"]] == [
+        (1, "1e400 超过 99999999.99 元，不是一次住院的金额")
+    ]
+    assert count(session, Claim) == 0
