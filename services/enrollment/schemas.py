@@ -14,7 +14,6 @@ from typing import Any
 from marshmallow import Schema, fields
 
 from services.enrollment.exceptions import EnrollmentError
-from services.enrollment.organisations import KINDS
 from services.enrollment.models import (
     Application,
     ApplicationTransition,
@@ -22,6 +21,7 @@ from services.enrollment.models import (
     RosterUpload,
     Unit,
 )
+from services.enrollment.organisations import KINDS
 from services.kernel.policy import NATURES
 from services.kernel.schemas import (
     OneOf,
