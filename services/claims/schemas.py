@@ -206,3 +206,8 @@ def load(schema: type[Schema] | Schema, data: object, what: str = "申请") -> d
 
 def load_new_claim(data: object) -> dict:
     return load(NewClaimSchema, data)
+
+
+def check(schema: type[Schema], what: str, /, **arguments: Any) -> dict:
+    """An RPC method's arguments through its schema (``what`` names the action in the message)."""
+    return load(schema, arguments, what)

@@ -31,7 +31,7 @@ from services.claims import attachments, payouts, queues, schemas, settlements, 
 from services.claims import claims as ops
 from services.claims.exceptions import ClaimsError, NotFound, SubmissionRefused
 from services.claims.models import metadata
-from services.claims.schemas import InvalidRequest, load
+from services.claims.schemas import InvalidRequest, check, load
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
 from services.providers import CityPolicies, Clock
@@ -85,17 +85,16 @@ class ClaimsService:
         name: str | None = None,
         payee_card: str | None = None,
     ) -> dict:
-        request = load(
+        request = check(
             schemas.CreateClaimArgs,
-            {
-                "city": city,
-                "year": year,
-                "id_number": id_number,
-                "facts": facts,
-                "actor": actor,
-                "name": name,
-                "payee_card": payee_card,
-            },
+            "申请",
+            city=city,
+            year=year,
+            id_number=id_number,
+            facts=facts,
+            actor=actor,
+            name=name,
+            payee_card=payee_card,
         )
         city, actor = request.pop("city"), request.pop("actor")
         claim = ops.create_claim(self.db.session, self.policies.get(city), actor=actor, **request)
@@ -105,16 +104,14 @@ class ClaimsService:
     def add_attachment(
         self, claim_id: str, document: str, filename: str, content_base64: str, actor: str
     ) -> dict:
-        load(
+        check(
             schemas.AddAttachmentArgs,
-            {
-                "claim_id": claim_id,
-                "document": document,
-                "filename": filename,
-                "content_base64": content_base64,
-                "actor": actor,
-            },
             "材料",
+            claim_id=claim_id,
+            document=document,
+            filename=filename,
+            content_base64=content_base64,
+            actor=actor,
         )
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
@@ -135,10 +132,12 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def submit(self, claim_id: str, actor: str, not_applicable: dict | None = None) -> dict:
-        load(
+        check(
             schemas.SubmitArgs,
-            {"claim_id": claim_id, "actor": actor, "not_applicable": not_applicable},
             "提交",
+            claim_id=claim_id,
+            actor=actor,
+            not_applicable=not_applicable,
         )
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
@@ -157,20 +156,18 @@ class ClaimsService:
     @rpc(expected_exceptions=EXPECTED)
     def update_claim(self, claim_id: str, changes: dict, actor: str) -> dict:
         """Correct a draft or returned claim: ``changes`` as PATCH /claims/<id> takes them."""
-        load(
-            schemas.UpdateClaimArgs,
-            {"claim_id": claim_id, "changes": changes, "actor": actor},
-            "修改",
-        )
+        check(schemas.UpdateClaimArgs, "修改", claim_id=claim_id, changes=changes, actor=actor)
         fields = load(schemas.ClaimChangesSchema, changes, "changes")
         return _claim(ops.update_claim(self.db.session, claim_id=claim_id, actor=actor, **fields))
 
     @rpc(expected_exceptions=EXPECTED)
     def remove_attachment(self, claim_id: str, attachment_id: str, actor: str) -> dict:
-        load(
+        check(
             schemas.RemoveAttachmentArgs,
-            {"claim_id": claim_id, "attachment_id": attachment_id, "actor": actor},
             "删除材料",
+            claim_id=claim_id,
+            attachment_id=attachment_id,
+            actor=actor,
         )
         session = self.db.session
         attachments.remove_attachment(
@@ -185,7 +182,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def approve(self, claim_id: str, actor: str, reason: str | None = None) -> dict:
-        load(schemas.ApproveArgs, {"claim_id": claim_id, "actor": actor, "reason": reason}, "审核")
+        check(schemas.ApproveArgs, "审核", claim_id=claim_id, actor=actor, reason=reason)
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         claim = ops.approve(
@@ -201,7 +198,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def return_claim(self, claim_id: str, actor: str, reason: str) -> dict:
-        load(schemas.DecisionArgs, {"claim_id": claim_id, "actor": actor, "reason": reason}, "退回")
+        check(schemas.DecisionArgs, "退回", claim_id=claim_id, actor=actor, reason=reason)
         return _claim(
             ops.return_claim(
                 self.db.session,
@@ -214,11 +211,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def reject(self, claim_id: str, actor: str, reason: str) -> dict:
-        load(
-            schemas.DecisionArgs,
-            {"claim_id": claim_id, "actor": actor, "reason": reason},
-            "不予补助",
-        )
+        check(schemas.DecisionArgs, "不予补助", claim_id=claim_id, actor=actor, reason=reason)
         return _claim(
             ops.reject(
                 self.db.session,
@@ -231,7 +224,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def claim(self, claim_id: str) -> dict:
-        load(schemas.ClaimArgs, {"claim_id": claim_id}, "查询")
+        check(schemas.ClaimArgs, "查询", claim_id=claim_id)
         session = self.db.session
         data = _claim(ops.get_claim(session, claim_id))
         data["history"] = ops.history(session, claim_id=claim_id)
@@ -240,18 +233,14 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def review_queue(self, city: str, year: int | None = None, within_days: int = 3) -> dict:
-        load(
-            schemas.ReviewQueueArgs,
-            {"city": city, "year": year, "within_days": within_days},
-            "查询",
-        )
+        check(schemas.ReviewQueueArgs, "查询", city=city, year=year, within_days=within_days)
         return queues.review_queue(
             self.db.session, city=city, today=self.today(), within_days=within_days, year=year
         )
 
     @rpc(expected_exceptions=EXPECTED)
     def list_claims(self, city: str, year: int, status: str | None = None) -> list[dict]:
-        load(schemas.ListClaimsArgs, {"city": city, "year": year, "status": status}, "查询")
+        check(schemas.ListClaimsArgs, "查询", city=city, year=year, status=status)
         return queues.list_claims(self.db.session, city=city, year=year, status=status)
 
     # ---- money ----------------------------------------------------------------------------
@@ -259,16 +248,12 @@ class ClaimsService:
     @rpc(expected_exceptions=EXPECTED)
     def payout_details(self, claim_id: str) -> dict:
         """What payments needs to pay an approved claim (amount, payee card, member)."""
-        load(schemas.ClaimArgs, {"claim_id": claim_id}, "查询")
+        check(schemas.ClaimArgs, "查询", claim_id=claim_id)
         return payouts.payout_details(self.db.session, claim_id=claim_id)
 
     @rpc(expected_exceptions=EXPECTED)
     def retry_payout(self, claim_id: str, actor: str, reason: str | None = None) -> dict:
-        load(
-            schemas.RetryPayoutArgs,
-            {"claim_id": claim_id, "actor": actor, "reason": reason},
-            "重新支付",
-        )
+        check(schemas.RetryPayoutArgs, "重新支付", claim_id=claim_id, actor=actor, reason=reason)
         return _claim(
             payouts.retry_payout(
                 self.db.session,
@@ -281,10 +266,13 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def raise_clawback(self, claim_id: str, exclusion: str, actor: str, reason: str) -> dict:
-        load(
+        check(
             schemas.ClawbackArgs,
-            {"claim_id": claim_id, "exclusion": exclusion, "actor": actor, "reason": reason},
             "追回",
+            claim_id=claim_id,
+            exclusion=exclusion,
+            actor=actor,
+            reason=reason,
         )
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
@@ -413,17 +401,15 @@ class ClaimsService:
         content_base64: str | None = None,
         records: list[dict] | None = None,
     ) -> dict:
-        load(
+        check(
             schemas.ImportSettlementsArgs,
-            {
-                "city": city,
-                "year": year,
-                "actor": actor,
-                "filename": filename,
-                "content_base64": content_base64,
-                "records": records,
-            },
             "结算记录",
+            city=city,
+            year=year,
+            actor=actor,
+            filename=filename,
+            content_base64=content_base64,
+            records=records,
         )
         result = settlements.import_settlements(
             self.db.session,
@@ -440,7 +426,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def statistics(self, city: str, year: int) -> dict:
-        load(schemas.StatisticsArgs, {"city": city, "year": year}, "查询")
+        check(schemas.StatisticsArgs, "查询", city=city, year=year)
         return statistics.claim_statistics(
             self.db.session, city=city, year=year, policy=self.policies.get(city)
         )

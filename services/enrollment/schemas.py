@@ -201,3 +201,8 @@ def load(schema: type[Schema] | Schema, data: object, what: str) -> dict:
     return load_or_raise(
         schema() if isinstance(schema, type) else schema, data, what, InvalidRequest
     )
+
+
+def check(schema: type[Schema], what: str, /, **arguments: Any) -> dict:
+    """An RPC method's arguments through its schema (``what`` names the action in the message)."""
+    return load(schema, arguments, what)

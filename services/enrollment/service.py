@@ -30,7 +30,7 @@ from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
 from services.enrollment.report import report_data, write_report
 from services.enrollment.roster import RosterResult
-from services.enrollment.schemas import InvalidRequest, load
+from services.enrollment.schemas import InvalidRequest, check, load
 from services.enrollment.workbook import RosterUnreadable
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
@@ -68,7 +68,7 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def register_unit(self, city: str, year: int, unit: dict) -> dict:
-        load(schemas.RegisterUnitArgs, {"city": city, "year": year, "unit": unit}, "登记单位")
+        check(schemas.RegisterUnitArgs, "登记单位", city=city, year=year, unit=unit)
         fields = load(schemas.UnitSchema, unit, "unit")
         created = ops.register_unit(self.db.session, self.policies.get(city), year=year, **fields)
         return {
@@ -82,10 +82,12 @@ class EnrollmentService:
     @rpc(expected_exceptions=EXPECTED)
     def register_organisation(self, city: str, year: int, organisation: dict) -> dict:
         """The city union, or a district / town / system union under another (organisations.py)."""
-        load(
+        check(
             schemas.RegisterOrganisationArgs,
-            {"city": city, "year": year, "organisation": organisation},
             "登记组织",
+            city=city,
+            year=year,
+            organisation=organisation,
         )
         fields = load(schemas.OrganisationSchema, organisation, "organisation")
         created = organisations.register_organisation(
@@ -103,22 +105,20 @@ class EnrollmentService:
     @rpc(expected_exceptions=EXPECTED)
     def organisation_units(self, organisation_id: str) -> list[dict]:
         """The units of an organisation and of every union below it."""
-        load(schemas.OrganisationArgs, {"organisation_id": organisation_id}, "查询")
+        check(schemas.OrganisationArgs, "查询", organisation_id=organisation_id)
         return organisations.organisation_units(self.db.session, organisation_id=organisation_id)
 
     @rpc(expected_exceptions=EXPECTED)
     def organisation_actuals(self, city: str, year: int) -> list[dict]:
         """Units and members enrolled per organisation, each with its subtree's (the actuals
         of Keqiao's enrolment targets, by the organisation's name)."""
-        load(schemas.OrganisationActualsArgs, {"city": city, "year": year}, "查询")
+        check(schemas.OrganisationActualsArgs, "查询", city=city, year=year)
         return organisations.organisation_actuals(self.db.session, city=city, year=year)
 
     @rpc(expected_exceptions=EXPECTED)
     def open_application(self, city: str, application: dict, actor: str) -> dict:
-        load(
-            schemas.OpenApplicationArgs,
-            {"city": city, "application": application, "actor": actor},
-            "申请表",
+        check(
+            schemas.OpenApplicationArgs, "申请表", city=city, application=application, actor=actor
         )
         fields = load(schemas.OpenApplicationSchema, application, "application")
         app = ops.open_application(self.db.session, self.policies.get(city), actor=actor, **fields)
@@ -126,10 +126,12 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def update_application(self, application_id: str, changes: dict, actor: str) -> dict:
-        load(
+        check(
             schemas.UpdateApplicationArgs,
-            {"application_id": application_id, "changes": changes, "actor": actor},
             "修改",
+            application_id=application_id,
+            changes=changes,
+            actor=actor,
         )
         fields = load(schemas.UpdateApplicationSchema, changes, "changes")
         return _application(
@@ -138,7 +140,7 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def application(self, application_id: str) -> dict:
-        load(schemas.ApplicationArgs, {"application_id": application_id}, "查询")
+        check(schemas.ApplicationArgs, "查询", application_id=application_id)
         session = self.db.session
         data = _application(ops.get_application(session, application_id))
         data["roster_rows"] = ops.roster_count(session, application_id)
@@ -147,13 +149,13 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def list_applications(self, city: str, year: int, status: str | None = None) -> list[dict]:
-        load(schemas.ListApplicationsArgs, {"city": city, "year": year, "status": status}, "查询")
+        check(schemas.ListApplicationsArgs, "查询", city=city, year=year, status=status)
         return ops.list_applications(self.db.session, city=city, year=year, status=status)
 
     @rpc(expected_exceptions=EXPECTED)
     def roster(self, application_id: str) -> list[dict]:
         """The roster with ID numbers and phones masked."""
-        load(schemas.ApplicationArgs, {"application_id": application_id}, "查询")
+        check(schemas.ApplicationArgs, "查询", application_id=application_id)
         return ops.roster_listing(self.db.session, application_id=application_id)
 
     # ---- rosters --------------------------------------------------------------------------
@@ -179,15 +181,13 @@ class EnrollmentService:
 
     @staticmethod
     def _check_import(application_id: str, filename: str, actor: str, append: bool) -> None:
-        load(
+        check(
             schemas.ImportRosterArgs,
-            {
-                "application_id": application_id,
-                "filename": filename,
-                "actor": actor,
-                "append": append,
-            },
             "名册上传",
+            application_id=application_id,
+            filename=filename,
+            actor=actor,
+            append=append,
         )
 
     def _import(
@@ -223,10 +223,12 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def remove_members(self, application_id: str, id_numbers: list[str], actor: str) -> dict:
-        load(
+        check(
             schemas.RemoveMembersArgs,
-            {"application_id": application_id, "id_numbers": id_numbers, "actor": actor},
             "减员",
+            application_id=application_id,
+            id_numbers=id_numbers,
+            actor=actor,
         )
         removed = ops.remove_members(
             self.db.session, application_id=application_id, id_numbers=id_numbers, actor=actor
@@ -237,15 +239,13 @@ class EnrollmentService:
     def carry_over(
         self, application_id: str, to_year: int, actor: str, leavers: list[str] | None = None
     ) -> dict:
-        load(
+        check(
             schemas.CarryOverArgs,
-            {
-                "application_id": application_id,
-                "to_year": to_year,
-                "actor": actor,
-                "leavers": leavers,
-            },
             "续保",
+            application_id=application_id,
+            to_year=to_year,
+            actor=actor,
+            leavers=leavers,
         )
         session = self.db.session
         app = ops.get_application(session, application_id)
@@ -267,7 +267,7 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def submit(self, application_id: str, actor: str) -> dict:
-        load(schemas.ActionArgs, {"application_id": application_id, "actor": actor}, "提交")
+        check(schemas.ActionArgs, "提交", application_id=application_id, actor=actor)
         session = self.db.session
         app = ops.get_application(session, application_id)
         app = ops.submit(
@@ -282,11 +282,7 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def return_application(self, application_id: str, actor: str, reason: str) -> dict:
-        load(
-            schemas.ReturnArgs,
-            {"application_id": application_id, "actor": actor, "reason": reason},
-            "退回",
-        )
+        check(schemas.ReturnArgs, "退回", application_id=application_id, actor=actor, reason=reason)
         app = ops.return_application(
             self.db.session,
             application_id=application_id,
@@ -298,7 +294,7 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def approve(self, application_id: str, actor: str) -> dict:
-        load(schemas.ActionArgs, {"application_id": application_id, "actor": actor}, "审核")
+        check(schemas.ActionArgs, "审核", application_id=application_id, actor=actor)
         session = self.db.session
         app = ops.get_application(session, application_id)
         app = ops.approve(
@@ -315,9 +311,9 @@ class EnrollmentService:
     @rpc(expected_exceptions=EXPECTED)
     def cover(self, city: str, id_number: str, on_date: str) -> dict | None:
         """Is this person covered in `city` on `on_date` (ISO), under which unit and application?"""
-        day = load(
-            schemas.CoverArgs, {"city": city, "id_number": id_number, "on_date": on_date}, "查询"
-        )["on_date"]
+        day = check(schemas.CoverArgs, "查询", city=city, id_number=id_number, on_date=on_date)[
+            "on_date"
+        ]
         return ops.cover(self.db.session, city=city, id_number=id_number, on_date=day)
 
     # ---- HTTP -----------------------------------------------------------------------------
@@ -345,7 +341,7 @@ class EnrollmentService:
     @http("GET", "/enrollment/uploads/<string:upload_id>/report")
     def download_report(self, request, upload_id: str):
         try:
-            load(schemas.UploadArgs, {"upload_id": upload_id}, "查询")
+            check(schemas.UploadArgs, "查询", upload_id=upload_id)
         except InvalidRequest as exc:
             return _json(422, {"error": str(exc)})
         upload = self.db.session.get(RosterUpload, upload_id)
