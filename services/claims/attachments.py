@@ -71,9 +71,12 @@ def add_attachment(
     return attachment
 
 
-def remove_attachment(session: Session, *, attachment_id: str, actor: str) -> None:
+def remove_attachment(
+    session: Session, *, attachment_id: str, actor: str, claim_id: str | None = None
+) -> None:
+    """Remove a document of a draft or returned claim (of ``claim_id``, when given)."""
     attachment = session.get(Attachment, attachment_id)
-    if attachment is None:
+    if attachment is None or (claim_id is not None and attachment.claim_id != claim_id):
         raise NotFound(f"没有附件 {attachment_id}")
     claim = get_claim(session, attachment.claim_id, lock=True)
     rules.require_editable(claim.status)

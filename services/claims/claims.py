@@ -200,8 +200,10 @@ def update_claim(
     facts: Mapping[str, Any] | None = None,
     name: str | None = None,
     payee_card: str | None = None,
+    reason: str | None = None,
 ) -> Claim:
-    """Correct a draft or returned claim (its facts replace the old ones whole)."""
+    """Correct a draft or returned claim (its facts replace the old ones whole); the change
+    is a transition to the same status, with what changed and the clerk's ``reason``."""
     claim = get_claim(session, claim_id, lock=True)
     rules.require_editable(claim.status)
     changed = []
@@ -219,7 +221,8 @@ def update_claim(
     if payee_card is not None:
         claim.payee_card = payee_card
         changed.append("银行卡")
-    transition(session, claim, claim.status, actor, f"修改{'、'.join(changed) or '（无）'}")
+    why = f"修改{'、'.join(changed) or '（无）'}"
+    transition(session, claim, claim.status, actor, f"{why}：{reason.strip()}" if reason else why)
     return claim
 
 

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.enrollment import events, rules
+from services.enrollment import events, organisations, rules
 from services.enrollment.application_sheet import (
     ApplicationSheet,
     application_sheet_name,
@@ -57,7 +57,8 @@ EVENT_VERSION = 1
 
 
 def register_unit(session: Session, policy: CityPolicy, *, year: int, **fields: Any) -> Unit:
-    """Register a unit under the city's key (医保编码 / 社保编码 / 单位编码)."""
+    """Register a unit under the city's key (医保编码 / 社保编码 / 单位编码), and under its
+    union (``organisation_id``, organisations.py) whose district it then is in."""
     unit_key = str(fields.pop("unit_key")).strip()
     existing = session.scalar(
         select(Unit).where(Unit.city == policy.code, Unit.unit_key == unit_key)
@@ -65,6 +66,14 @@ def register_unit(session: Session, policy: CityPolicy, *, year: int, **fields: 
     if existing is not None:
         raise Conflict(f"单位编码 {unit_key} 已登记为「{existing.name}」")
     district = fields.pop("district", None)
+    if fields.get("organisation_id"):
+        district = organisations.unit_placement(
+            session,
+            policy,
+            year=year,
+            organisation_id=fields["organisation_id"],
+            district=district,
+        )
     found = policy.district(year, district) if hasattr(policy, "district") else None
     unit = Unit(
         city=policy.code, unit_key=unit_key, district=found.code if found else district, **fields

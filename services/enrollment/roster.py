@@ -16,6 +16,7 @@ what a row costs beyond that is the kernel's ID and phone checks.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import unicodedata
@@ -42,6 +43,7 @@ Progress = Callable[[int, int], None]
 _BLANKS = re.compile(r"\s+")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _DIGIT = re.compile(r"\d")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # NUL, …: PostgreSQL refuses NUL in text
 _SEX = {"男": "male", "男性": "male", "女": "female", "女性": "female"}
 _SEX_LABEL = {"male": "男", "female": "女"}
 _LOSSY = 1e15  # a number this large held more digits than a spreadsheet keeps (15)
@@ -414,7 +416,21 @@ def _name(value: object) -> str | _Refusal | None:
         name = _BLANKS.sub("" if _HAN.search(name) else " ", name)
     if _DIGIT.search(name):
         return _Refusal(f"姓名中不应有数字：{name}")
+    if len(name) > _name_length():
+        return _Refusal(f"姓名最多 {_name_length()} 个字，填写了 {len(name)} 个")
+    if _CONTROL.search(name):
+        return _Refusal("姓名中含有不可见的控制字符，请重新录入")
     return name
+
+
+@functools.cache
+def _name_length() -> int:
+    """The longest name a roster line and a member can hold, as their columns say (imported
+    here, when the first name is checked, so the CLI's start does not pay for SQLAlchemy)."""
+    from services.enrollment.models import Member, RosterLine
+    from services.kernel.schemas import length_of
+
+    return min(length_of(RosterLine.name), length_of(Member.name))
 
 
 def _text(value: object) -> str | _Refusal:

@@ -284,3 +284,70 @@ def test_http_intake_creates_attaches_submits_and_reads(
             f"{base}/claims", json={**body, "facts": {**body["facts"], "total_cots": "1"}}
         )
         assert bad_fact.status_code == 422 and "total_cots" in bad_fact.json()["error"]
+
+
+def test_a_returned_claim_is_corrected_over_http_and_resubmitted(
+    container_factory, rabbit_config, web_config, web_config_port, tmp_path
+):
+    """Issue 8.12: PATCH /claims/<id> and DELETE /claims/<id>/attachments/<id> reach
+    update_claim and remove_attachment, with the create's checks, only while the claim is a
+    draft or returned, each change in the claim's history with who and why."""
+    import requests
+
+    enrollment_config, claims_config = config_for(
+        rabbit_config, tmp_path, "2024-03-01", "2024-06-01"
+    )
+    claims_config = {**claims_config, **web_config}
+    start(container_factory, enrollment_config, claims_config)
+    people = [person(i) for i in range(3)]
+    base = f"http://127.0.0.1:{web_config_port}"
+    with ClusterRpcProxy(claims_config) as rpc, requests.Session() as web:
+        enrol(rpc, "zhangjiakou", 2024, people, "人员名册", ZJK_HEADER, zjk_row)
+        web.headers["X-Actor"] = "clerk"
+        facts = {
+            "benefit": "general_illness",
+            "total_cost": "20000",
+            "admission_date": "2024-02-01",
+        }
+        submitted = claim(rpc, "zhangjiakou", 2024, people[1], facts)
+        claim_id = submitted["claim_id"]
+        patch = {"facts": {**facts, "total_cost": "30000"}, "reason": "结算单金额录错"}
+        locked = web.patch(f"{base}/claims/{claim_id}", json=patch)
+        assert locked.status_code == 422 and "已提交待审核" in locked.json()["error"]
+
+        rpc.claims.return_claim(claim_id, "reviewer", "结算单金额与发票不符，请核对")
+        wrong = web.patch(
+            f"{base}/claims/{claim_id}", json={"facts": {**facts, "total_cost": "1e400"}}
+        )
+        assert wrong.status_code == 422 and "total_cost" in wrong.json()["error"]
+        misspelt = web.patch(f"{base}/claims/{claim_id}", json={"nmae": "张三"})
+        assert misspelt.status_code == 422 and "nmae" in misspelt.json()["error"]
+        corrected = web.patch(f"{base}/claims/{claim_id}", json=patch)
+        assert corrected.status_code == 200, corrected.text
+        assert corrected.json()["facts"]["total_cost"] == "30000"
+
+        documents = web.get(f"{base}/claims/{claim_id}").json()["attachments"]
+        first = documents[0]
+        assert web.delete(f"{base}/claims/{claim_id}/attachments/none").status_code == 404
+        removed = web.delete(f"{base}/claims/{claim_id}/attachments/{first['attachment_id']}")
+        assert removed.status_code == 200, removed.text
+        assert len(removed.json()["attachments"]) == len(documents) - 1
+        missing = web.post(f"{base}/claims/{claim_id}/submit", json={})
+        assert missing.status_code == 422 and first["document"] in missing.json()["problems"][0]
+        again = web.post(
+            f"{base}/claims/{claim_id}/attachments",
+            params={"document": first["document"], "filename": "重新扫描.pdf"},
+            data=PDF + b"rescanned",
+        )
+        assert again.status_code == 201, again.text
+        resubmitted = web.post(f"{base}/claims/{claim_id}/submit", json={})
+        assert resubmitted.status_code == 200 and resubmitted.json()["status"] == "submitted"
+
+        history = web.get(f"{base}/claims/{claim_id}").json()["history"]
+        edits = [(h["actor"], h["to"], h["reason"]) for h in history if h["from"] == h["to"]]
+        assert edits == [
+            ("clerk", "returned", "修改事实：结算单金额录错"),
+            ("clerk", "returned", f"删除材料「{first['document']}」{first['filename']}"),
+        ]
+        assert all(h["at"] for h in history)
+        assert resubmitted.json()["assessment"]["payable"] != submitted["assessment"]["payable"]
