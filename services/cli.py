@@ -21,7 +21,7 @@ from pathlib import Path
 from services.enrollment import commands as enrollment_commands
 from services.enrollment.exceptions import EnrollmentError
 from services.enrollment.roster import RosterUnreadable, read_roster
-from services.kernel.clock import Clock, parse_day
+from services.kernel.clock import SYSTEM, Clock, parse_day
 from services.kernel.errors import PolicyError
 from services.kernel.facts import load_claim, load_history, load_unit
 from services.kernel.idcard import parse_id
@@ -257,9 +257,9 @@ def _year(text: str) -> int:
     return int(text)
 
 
-def _day(text: str):
+def _pinned_clock(text: str) -> Clock:
     try:
-        return parse_day(text)
+        return Clock(parse_day(text))
     except ValueError as exc:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
@@ -270,7 +270,9 @@ def build_parser() -> argparse.ArgumentParser:
     )
     parser.add_argument(
         "--today",
-        type=_day,
+        dest="clock",
+        type=_pinned_clock,
+        default=SYSTEM,
         metavar="YYYY-MM-DD",
         help="pin today's date (Asia/Shanghai) for every command that needs one, and for the "
         "services `serve` runs: a rehearsal or a test (default: the real day)",
@@ -331,7 +333,6 @@ def build_parser() -> argparse.ArgumentParser:
 def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
-        args.clock = Clock(args.today)
         result = args.run(args)
     except (UsageError, PolicyError, RosterUnreadable, EnrollmentError, DatabaseConfigError) as exc:
         print(f"mutual-aid: {exc}", file=sys.stderr)
