@@ -29,6 +29,7 @@ from types import MappingProxyType
 from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook
 
 from services.enrollment.workbook import RosterUnreadable, open_workbook
+from services.kernel.clock import SYSTEM
 from services.kernel.idcard import parse_id
 from services.kernel.phone import parse_mobile
 from services.kernel.policy import RosterFormat
@@ -119,6 +120,7 @@ def read_roster(
     fmt: RosterFormat,
     enrolled_elsewhere: EnrolledElsewhere | None = None,
     progress: Progress | None = None,
+    today: date | None = None,
 ) -> RosterResult:
     """Read and check the roster in ``source`` (the file's bytes, a path, or the workbook
     already opened by ``open_workbook``, so Sheet1 can be read from the same opening).
@@ -126,8 +128,9 @@ def read_roster(
     ``enrolled_elsewhere`` is asked once, with every valid ID number in the file, and answers
     ``{id_number: other unit's name}`` for the people another unit already enrolled this
     city-year. ``progress(rows_read, rows_in_sheet)`` is called every PROGRESS_EVERY rows and
-    at the end (a long import's progress bar). Raises RosterUnreadable when the file cannot be
-    read as a roster at all.
+    at the end (a long import's progress bar). ``today`` (kernel/clock.py; default: the real
+    day in Asia/Shanghai) is the day a birth date must not be after. Raises RosterUnreadable
+    when the file cannot be read as a roster at all.
     """
     if isinstance(source, CalamineWorkbook):
         book, filename = source, filename or "名册"
@@ -138,7 +141,9 @@ def read_roster(
     if progress is not None:
         rows = _reporting(rows, height, progress)
     try:
-        return _check_rows(rows, header, sheet, fmt, enrolled_elsewhere, filename)
+        return _check_rows(
+            rows, header, sheet, fmt, enrolled_elsewhere, filename, today or SYSTEM.today()
+        )
     except CalamineError:
         raise RosterUnreadable(
             f"{filename}：工作表「{sheet}」已损坏，无法读取；请重新保存后再上传"
@@ -268,7 +273,9 @@ def _find_header(rows, lookup, required):
 # -- checking the rows -------------------------------------------------------------------------
 
 
-def _check_rows(rows, header: _Header, sheet, fmt, enrolled_elsewhere, filename) -> RosterResult:
+def _check_rows(
+    rows, header: _Header, sheet, fmt, enrolled_elsewhere, filename, today: date
+) -> RosterResult:
     header_row, columns = header.excel_row, header.columns()
     by_field = {c.field: c for c in columns}
     required = [by_field[f] for f in _required(fmt) if f in by_field]
@@ -282,7 +289,6 @@ def _check_rows(rows, header: _Header, sheet, fmt, enrolled_elsewhere, filename)
     first_seen: dict[str, int] = {}  # ID number -> the row it first appears on
     count = 0
 
-    today = date.today()
     for excel_row, _first_col, cells in rows:
         width = len(cells)
         values = {}

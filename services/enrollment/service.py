@@ -204,6 +204,7 @@ class EnrollmentService:
             filename=filename,
             actor=actor,
             append=append,
+            today=self.today(),
         )
         answer = report_data(result)
         answer["imported"] = len(result.members)

@@ -17,8 +17,9 @@ from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter, worker_factory
 
 from services.enrollment.service import EnrollmentService
+from services.kernel.idcard import check_digit
 from tests.enrollment.files import xlsx_bytes
-from tests.enrollment.samples import bad_check_digit, person, quzhou_rows
+from tests.enrollment.samples import Person, bad_check_digit, person, quzhou_rows
 
 pytestmark = pytest.mark.rabbit
 
@@ -210,3 +211,25 @@ def test_entrypoint_hook_runs_inside_the_container(container_factory, config):
     container.start()
     with entrypoint_hook(container, "list_applications") as list_applications:
         assert list_applications("quzhou", 2025) == []
+
+
+def test_a_roster_is_checked_on_the_services_pinned_day(running, config):
+    """FIXED_TODAY is 2024-11-01: someone born 2025-03-01 is not born yet, whatever the
+    host's date (tests/test_providers.py: the clock provider reads that key)."""
+    first17 = "11010220250301001"
+    unborn = Person("王一", "男", first17 + check_digit(first17), "13900000000")
+    with ServiceRpcProxy("enrollment", config) as rpc:
+        unit = rpc.register_unit(
+            "quzhou",
+            2025,
+            {"unit_key": "D1", "name": "某单位", "district": "龙游", "staff_total": 2},
+        )
+        app = rpc.open_application(
+            "quzhou", {"unit_id": unit["unit_id"], "year": 2025, "participants": 2}, "clerk"
+        )
+        data = base64.b64encode(xlsx_bytes({"Sheet2": quzhou_rows([person(0), unborn])}))
+        answer = rpc.import_roster(app["application_id"], "x.xlsx", data.decode(), "clerk")
+    assert answer["imported"] == 0
+    assert [(e["row"], e["reason"]) for e in answer["errors"]] == [
+        (5, "出生日期 2025-03-01 不合理")
+    ]
