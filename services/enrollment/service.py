@@ -21,6 +21,7 @@ from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
+from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
@@ -37,9 +38,10 @@ from services.enrollment.schemas import (
     UpdateApplicationSchema,
     load,
 )
-from services.enrollment.workbook import RosterUnreadable
+from services.enrollment.workbook import RosterUnreadable, WorkbookLimits
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
+from services.messaging.offload import off_hub
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (EnrollmentError, PolicyError, RosterUnreadable)
@@ -69,6 +71,7 @@ class EnrollmentService:
     outbox = Outbox()
     policies = CityPolicies()
     today = Clock()
+    config = Config()
 
     # ---- units and applications ---------------------------------------------------------
 
@@ -139,6 +142,7 @@ class EnrollmentService:
         session = self.db.session
         app = ops.get_application(session, application_id)
         policy = self.policies.get(app.city)
+        limits = WorkbookLimits.from_config(self.config.get("WORKBOOK_LIMITS"))
         result = ops.import_roster(
             session,
             policy,
@@ -147,6 +151,7 @@ class EnrollmentService:
             filename=filename,
             actor=actor,
             append=append,
+            limits=limits,
         )
         answer = report_data(result)
         answer["imported"] = len(result.members)
@@ -156,7 +161,7 @@ class EnrollmentService:
                 filename=filename,
                 actor=actor,
                 result=answer,
-                report=_report_bytes(content, result, filename),
+                report=off_hub(lambda _: _report_bytes(content, result, filename)),
             )
             session.add(upload)
             session.flush()
