@@ -18,7 +18,7 @@ from nameko.testing.services import entrypoint_waiter
 from services.claims.service import ClaimsService
 from services.enrollment.service import EnrollmentService
 from services.kernel.registry import load_registry
-from tests.claims.flow import PDF
+from tests.claims.flow import pdf
 from tests.enrollment.files import xlsx_bytes
 from tests.enrollment.samples import person
 
@@ -88,7 +88,7 @@ def claim(rpc, city: str, year: int, who, facts: dict) -> dict:
         b for b in load_registry().get(city).benefits(year) if b.code == facts["benefit"]
     )
     for i, document in enumerate(benefit.attachments):
-        content = base64.b64encode(PDF + str(i).encode()).decode()
+        content = base64.b64encode(pdf(str(i))).decode()
         rpc.claims.add_attachment(created["claim_id"], document, f"{i}.pdf", content, "clerk")
     return rpc.claims.submit(created["claim_id"], "clerk")
 
@@ -261,7 +261,7 @@ def test_http_intake_creates_attaches_submits_and_reads(
             attached = web.post(
                 f"{base}/claims/{claim_id}/attachments",
                 params={"document": document, "filename": f"{i}.pdf"},
-                data=PDF + str(i).encode(),
+                data=pdf(str(i)),
             )
             assert attached.status_code == 201, attached.text
         refused = web.post(
