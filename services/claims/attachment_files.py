@@ -3,7 +3,7 @@
 Magic bytes alone let a PNG signature in front of an executable through as "image/png", and
 an image with a program appended after its end opens fine in every viewer. So the whole file
 is parsed as its type by the libraries that read these formats: Pillow decodes every pixel
-of a JPEG or PNG (and refuses images past its decompression-bomb bound), pypdf reads a PDF's
+of a JPEG or PNG (and an image of more than MAX_PIXELS is refused before it is decoded), pypdf reads a PDF's
 cross-reference table, trailer and page tree in strict mode. Where an image ends Pillow
 does not say, so that is read from the format's own framing: a PNG's chunks up to IEND
 ([PNG] 5.3), a JPEG's segments and scans up to EOI ([T.81] B.2) — nothing may follow. A
@@ -18,6 +18,9 @@ import io
 import warnings
 
 _WHITESPACE = b"\r\n\t\x0c \x00"
+# an A4 page scanned at 600 dpi is 35 million pixels, a phone's photo 12 to 50 million; a
+# decompression bomb is hundreds of millions (decoding takes 3-4 bytes a pixel)
+MAX_PIXELS = 64_000_000
 
 
 def problem(data: bytes, content_type: str) -> str | None:
@@ -32,17 +35,24 @@ def _image_problem(data: bytes, content_type: str) -> str | None:
 
     label = "PNG 图片" if content_type == "image/png" else "JPG 图片"
     expected = ("PNG",) if content_type == "image/png" else ("JPEG", "MPO")
+    too_many = f"文件开头是{label}，但像素多得不像一张照片或扫描件"
     try:
         with warnings.catch_warnings():
-            # a picture too large to be a photo of a document is a decompression bomb
             warnings.simplefilter("error", Image.DecompressionBombWarning)
             with Image.open(io.BytesIO(data), formats=expected) as image:
                 frames = getattr(image, "n_frames", 1)
                 for frame in range(frames):
                     image.seek(frame)
+                    if image.width * image.height > MAX_PIXELS:
+                        return too_many
+                    if frames == 1:
+                        # a JPEG is decoded whole at an eighth of its size: every scan is
+                        # read and checked, in a sixty-fourth of the memory (Pillow's draft
+                        # mode does not carry over from one picture of an MPO to the next)
+                        image.draft(image.mode, (image.width // 8, image.height // 8))
                     image.load()
     except (Image.DecompressionBombError, Image.DecompressionBombWarning):
-        return f"文件开头是{label}，但像素多得不像一张照片或扫描件"
+        return too_many
     except (UnidentifiedImageError, OSError, ValueError, SyntaxError, EOFError):
         return f"文件开头是{label}，但内容不是完整的图片（已损坏，或是改了扩展名的其他文件）"
     try:
@@ -111,9 +121,12 @@ def _pdf_problem(data: bytes) -> str | None:
     from pypdf.errors import PyPdfError
 
     try:
-        # junk before the header (allowed in the first 1024 bytes): offsets count from it
+        # junk before the header (allowed in the first 1024 bytes): offsets count from it.
+        # pypdf asks a BytesIO for its buffer, which copies the bytes: a buffered reader
+        # over it reads the one copy there is.
         start = data.find(b"%PDF-", 0, 1024)
-        reader = pypdf.PdfReader(io.BytesIO(data[start:]), strict=True)
+        stream = io.BufferedReader(io.BytesIO(data[start:] if start else data))
+        reader = pypdf.PdfReader(stream, strict=True)
         if reader.is_encrypted:
             return "PDF 设置了密码，审核人员无法打开"
         if len(reader.pages) == 0:
