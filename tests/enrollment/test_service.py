@@ -304,3 +304,13 @@ def test_decoding_a_workbook_does_not_hold_other_requests(
 
     assert held == [True] and other < 1
     assert response.status_code == 200 and response.json()["imported"] == 2
+
+
+def test_the_workbook_limits_come_from_the_config(container_factory, config):
+    config = {**config, "WORKBOOK_LIMITS": {"uncompressed_mb": 0}}
+    container_factory(EnrollmentService, config).start()
+    application_id = _application(config)
+    with ServiceRpcProxy("enrollment", config) as rpc, pytest.raises(RemoteError) as refused:
+        rpc.import_roster(application_id, "名册.xlsx", roster([person(1)]), "clerk")
+    assert refused.value.exc_type == "RosterUnreadable"
+    assert "超过 0.0 MB 的上限" in str(refused.value)
