@@ -45,9 +45,10 @@ def add_attachment(
     serving the documents named this time.
 
     ``data`` is the one copy of the upload: it is hashed, checked and stored as it is."""
-    wanted = [documents] if isinstance(documents, str) else list(dict.fromkeys(documents))
-    if not wanted:
-        raise WorkflowError("请说明这个文件是哪一项材料")
+    wanted = [documents] if isinstance(documents, str) else list(documents or ())
+    if not wanted or not all(isinstance(d, str) and d.strip() for d in wanted):
+        raise WorkflowError("document 应为材料名称，或几项材料名称的列表")
+    wanted = list(dict.fromkeys(wanted))
     # parsing the whole file is CPU work: a worker thread, before the claim is locked
     content_type = off_hub(lambda _: rules.attachment_type(data, filename))
     claim = get_claim(session, claim_id, lock=True)

@@ -12,7 +12,7 @@ from sqlalchemy import select
 
 from services.claims import attachments, rules
 from services.claims import claims as ops
-from services.claims.exceptions import AttachmentRefused, SubmissionRefused
+from services.claims.exceptions import AttachmentRefused, SubmissionRefused, WorkflowError
 from services.claims.models import Attachment
 from tests.claims.flow import JPEG, PDF, PNG, image, new_claim, pdf, record
 from tests.enrollment.samples import person
@@ -241,3 +241,18 @@ def test_the_same_file_uploaded_again_for_another_document_serves_both(session, 
     with pytest.raises(SubmissionRefused) as refused:
         submit(session, zhangjiakou, cover, claim)
     assert required[0] in str(refused.value) and required[1] in str(refused.value)
+
+
+@pytest.mark.parametrize("documents", [[], "", ["诊断证明", 3], None])
+def test_the_documents_named_must_be_names(session, zhangjiakou, cover, documents):
+    claim = draft(session, zhangjiakou, cover)
+    with pytest.raises(WorkflowError, match="document 应为材料名称"):
+        attachments.add_attachment(
+            session,
+            zhangjiakou,
+            claim_id=claim.id,
+            documents=documents,
+            filename="a.pdf",
+            data=PDF,
+            actor="clerk",
+        )
