@@ -161,7 +161,7 @@ class EnrollmentService:
                 filename=filename,
                 actor=actor,
                 result=answer,
-                report=off_hub(lambda _: _report_bytes(content, result, filename)),
+                report=off_hub(lambda _: _report_bytes(content, result, filename, limits)),
             )
             session.add(upload)
             session.flush()
@@ -282,9 +282,12 @@ class EnrollmentService:
         )
 
 
-def _report_bytes(content: bytes, result: RosterResult, filename: str) -> bytes:
+def _report_bytes(
+    content: bytes, result: RosterResult, filename: str, limits: WorkbookLimits
+) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
-        path = write_report(content, result, Path(folder) / "report.xlsx", filename=filename)
+        target = Path(folder) / "report.xlsx"
+        path = write_report(content, result, target, filename=filename, limits=limits)
         return path.read_bytes()
 
 
