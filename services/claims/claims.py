@@ -37,6 +37,7 @@ from services.claims.exceptions import NotFound, SubmissionRefused
 from services.claims.models import (
     ZERO,
     Attachment,
+    AttachmentDocument,
     Claim,
     ClaimTransition,
     LedgerEntry,
@@ -291,7 +292,11 @@ def submit(
             problems.append(f"「{document}」标为不适用时须写明原因")
         else:
             waived[document] = why.strip()
-    present = session.scalars(select(Attachment.document).where(Attachment.claim_id == claim.id))
+    present = session.scalars(
+        select(AttachmentDocument.document)
+        .join(Attachment, AttachmentDocument.attachment_id == Attachment.id)
+        .where(Attachment.claim_id == claim.id)
+    )
     missing = rules.missing_documents(benefit.attachments, present, waived)
     if missing:
         problems.append(f"缺少材料: {'、'.join(missing)}（如不适用请注明原因）")

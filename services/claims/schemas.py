@@ -15,8 +15,15 @@ from typing import Any
 from marshmallow import Schema, ValidationError, fields
 
 from services.claims.exceptions import ClaimsError
-from services.claims.models import Attachment, Claim, ClaimTransition, SettlementBatch
+from services.claims.models import (
+    Attachment,
+    AttachmentDocument,
+    Claim,
+    ClaimTransition,
+    SettlementBatch,
+)
 from services.kernel.schemas import (
+    Length,
     Range,
     Regexp,
     Strict,
@@ -111,10 +118,14 @@ class UpdateClaimArgs(Strict):
 
 
 class AddAttachmentArgs(Strict):
+    """One file as one or more documents (the bytes arrive apart: base64 over RPC, the raw
+    body over HTTP)."""
+
     claim_id = claim_id()
-    document = Text(length_of(Attachment.document), required=True)
+    documents = fields.List(
+        Text(length_of(AttachmentDocument.document)), required=True, validate=Length(min=1)
+    )
     filename = Text(length_of(Attachment.filename), required=True)
-    content_base64 = fields.String(required=True)
     actor = actor()
 
 
@@ -128,7 +139,7 @@ class SubmitBody(Strict):
     """The body of POST /claims/<id>/submit."""
 
     not_applicable = fields.Dict(
-        keys=Text(length_of(Attachment.document)), values=reason(), load_default=None
+        keys=Text(length_of(AttachmentDocument.document)), values=reason(), load_default=None
     )
 
 

@@ -6,7 +6,8 @@ transaction and records events through the outbox (published after commit).
 
 HTTP (the clerk's browser; the caller is named by X-Actor until authentication sits in front):
     POST /claims                                  {"city", "year", "id_number", "name", "facts", "payee_card"?}
-    POST /claims/<id>/attachments?document=…&filename=…   body: the file (JPEG, PNG, PDF)
+    POST /claims/<id>/attachments?document=…[&document=…]&filename=…   body: the file (JPEG,
+        PNG, PDF), serving each document named
     POST /claims/<id>/submit                      {"not_applicable"?: {document: why}}
     PATCH /claims/<id>                            {"facts"?, "name"?, "payee_card"?, "reason"?}
     DELETE /claims/<id>/attachments/<attachment_id>
@@ -102,15 +103,27 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def add_attachment(
-        self, claim_id: str, document: str, filename: str, content_base64: str, actor: str
+        self,
+        claim_id: str,
+        document: str | list[str],
+        filename: str,
+        content_base64: str,
+        actor: str,
     ) -> dict:
+        """Attach a file (base64: RPC travels as JSON) as one document or, given a list of
+        names, as each of them."""
+        return self._attach(claim_id, document, filename, _bytes(content_base64), actor)
+
+    def _attach(
+        self, claim_id: str, documents: str | list[str], filename: str, data: bytes, actor: str
+    ) -> dict:
+        wanted = [documents] if isinstance(documents, str) else documents
         check(
             schemas.AddAttachmentArgs,
             "材料",
             claim_id=claim_id,
-            document=document,
+            documents=wanted,
             filename=filename,
-            content_base64=content_base64,
             actor=actor,
         )
         session = self.db.session
@@ -119,13 +132,16 @@ class ClaimsService:
             session,
             self.policies.get(claim.city),
             claim_id=claim_id,
-            document=document,
+            documents=documents,
             filename=filename,
-            data=_bytes(content_base64),
+            data=data,
             actor=actor,
         )
         return {
             "attachment_id": attachment.id,
+            "documents": attachment.document_names,
+            "filename": attachment.filename,
+            "content_type": attachment.content_type,
             "sha256": attachment.sha256,
             "size": attachment.size,
         }
@@ -315,16 +331,16 @@ class ClaimsService:
 
     @http("POST", "/claims/<string:claim_id>/attachments", expected_exceptions=EXPECTED)
     def http_attach(self, request, claim_id: str):
-        document, filename = (
-            request.args.get("document"),
-            request.args.get("filename") or "attachment",
-        )
-        if not document:
+        documents = request.args.getlist("document")  # ?document=出院小结&document=费用清单
+        filename = request.args.get("filename") or "attachment"
+        if not documents:
             return _json(400, {"error": "缺少 document（材料名称）"})
-        content = base64.b64encode(request.get_data()).decode()
+        # the body's bytes go to the domain as they are: no base64 copies
         return self._http(
             request,
-            lambda body, actor: self.add_attachment(claim_id, document, filename, content, actor),
+            lambda body, actor: self._attach(
+                claim_id, documents, filename, request.get_data(), actor
+            ),
             json_body=False,
             created=True,
         )

@@ -39,13 +39,14 @@ from services.enrollment.models import (
     new_id,
 )
 from services.enrollment.roster import RosterResult, read_roster
-from services.enrollment.workbook import open_workbook
+from services.enrollment.workbook import DEFAULT_LIMITS, WorkbookLimits, open_workbook
 from services.kernel import policy as kernel_policy
 from services.kernel.idcard import parse_id
 from services.kernel.policy import CityPolicy, RosterFormat
 from services.kernel.privacy import mask_id, mask_phone
 from services.messaging.bulk import any_of, insert_rows
 from services.messaging.database import utc_now
+from services.messaging.offload import OnHub, off_hub
 
 Record = Callable[[str, dict[str, Any]], str]
 
@@ -225,6 +226,7 @@ def import_roster(
     append: bool = False,
     progress: Callable[[int, int], None] | None = None,
     today: date | None = None,
+    limits: WorkbookLimits = DEFAULT_LIMITS,
 ) -> RosterResult:
     """Read, check and (only when the whole file is clean) store a roster.
 
@@ -251,13 +253,21 @@ def import_roster(
     fmt = policy.roster_format(target.year)
     session.commit()  # nothing written: ends the read before the long part
     lookup = enrolled_elsewhere(session, target, include_own=append)
-    book = open_workbook(data, filename)  # once, for both sheets
-    result = read_roster(book, filename, fmt, lookup, progress=progress, today=today)
+
+    def decode(on_hub: OnHub) -> tuple[RosterResult, ApplicationSheet | None]:
+        def on_session_thread(numbers: set[str]) -> dict[str, str]:
+            return on_hub(lookup, numbers)
+
+        book = open_workbook(data, filename, limits)  # once, for both sheets
+        result = read_roster(book, filename, fmt, on_session_thread, progress=progress, today=today)
+        if application_sheet_name(book, fmt) in (None, result.sheet):
+            return result, None
+        return result, read_application_sheet(book, filename, fmt)
+
+    # decoded in a worker thread (a running service answers others meanwhile); the parsed
+    # workbook is not kept while the lines are stored
+    result, form = off_hub(decode)
     session.commit()  # ends the look-up's read: the rest of the file needs no database
-    form = None
-    if application_sheet_name(book, fmt) not in (None, result.sheet):
-        form = read_application_sheet(book, filename, fmt)
-    del book  # the parsed workbook is not kept while the lines are stored
 
     application = get_application(session, application_id, lock=True)
     rules.require_editable(application.status)

@@ -20,6 +20,7 @@ import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
+from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
@@ -31,9 +32,10 @@ from services.enrollment.models import RosterUpload, metadata
 from services.enrollment.report import report_data, write_report
 from services.enrollment.roster import RosterResult
 from services.enrollment.schemas import InvalidRequest, check, load
-from services.enrollment.workbook import RosterUnreadable
+from services.enrollment.workbook import RosterUnreadable, WorkbookLimits
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
+from services.messaging.offload import off_hub
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (EnrollmentError, PolicyError, RosterUnreadable)
@@ -63,6 +65,7 @@ class EnrollmentService:
     outbox = Outbox()
     policies = CityPolicies()
     today = Clock()
+    config = Config()
 
     # ---- units and applications ---------------------------------------------------------
 
@@ -196,6 +199,7 @@ class EnrollmentService:
         session = self.db.session
         app = ops.get_application(session, application_id)
         policy = self.policies.get(app.city)
+        limits = WorkbookLimits.from_config(self.config.get("WORKBOOK_LIMITS"))
         result = ops.import_roster(
             session,
             policy,
@@ -205,6 +209,7 @@ class EnrollmentService:
             actor=actor,
             append=append,
             today=self.today(),
+            limits=limits,
         )
         answer = report_data(result)
         answer["imported"] = len(result.members)
@@ -214,7 +219,7 @@ class EnrollmentService:
                 filename=filename,
                 actor=actor,
                 result=answer,
-                report=_report_bytes(content, result, filename),
+                report=off_hub(lambda _: _report_bytes(content, result, filename, limits)),
             )
             session.add(upload)
             session.flush()
@@ -357,9 +362,12 @@ class EnrollmentService:
         )
 
 
-def _report_bytes(content: bytes, result: RosterResult, filename: str) -> bytes:
+def _report_bytes(
+    content: bytes, result: RosterResult, filename: str, limits: WorkbookLimits
+) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
-        path = write_report(content, result, Path(folder) / "report.xlsx", filename=filename)
+        target = Path(folder) / "report.xlsx"
+        path = write_report(content, result, target, filename=filename, limits=limits)
         return path.read_bytes()
 
 

@@ -25,7 +25,7 @@ from services.claims.schemas import InvalidRequest
 from services.claims.service import ClaimsService
 from services.kernel.errors import FactError
 from services.messaging.outbox import record_event
-from tests.claims.flow import PDF, PNG
+from tests.claims.flow import PDF, PNG, pdf
 from tests.enrollment.samples import person
 
 WHO = person(1)
@@ -231,7 +231,7 @@ def test_a_submitted_claim_cannot_be_corrected(service, session, zhangjiakou):
     for i, document in enumerate(
         next(b for b in zhangjiakou.benefits(2024) if b.code == "critical_illness").attachments
     ):
-        content = base64.b64encode(PDF + str(i).encode()).decode()
+        content = base64.b64encode(pdf(str(i))).decode()
         service.add_attachment(claim_id, document, f"{i}.pdf", content, "clerk")
     assert service.submit(claim_id, "clerk")["status"] == "submitted"
     attachment_id = service.claim(claim_id)["attachments"][0]["attachment_id"]
