@@ -33,7 +33,7 @@ from services.payments.models import Invoice, LedgerAccount, Receipt, new_id
 Record = Callable[[str, dict[str, Any]], str]
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the day a payment was made, as the payer sees it
 
-APPLIED, HELD, REFUNDED = "applied", "held", "refunded"
+RECEIVED, APPLIED, HELD, REFUNDED = "received", "applied", "held", "refunded"
 HOLD_REASONS = {
     "currency": "币种不是人民币",
     "unknown_reference": "附言中找不到缴费码或缴费通知的附言",
@@ -83,6 +83,7 @@ def receive_premium(
         if event.get("occurred_at")
         else utc_now(),
         invoice_id=invoice.id if invoice else None,
+        status=RECEIVED,  # for a moment: applied or held below, in this transaction
         created_at=utc_now(),
     )
     reason, detail = _hold_reason(session, provider, receipt, invoice)
