@@ -43,6 +43,7 @@ Record = Callable[[str, dict[str, Any]], str]
 CREATED, SUBMITTED, PROCESSING = "created", "submitted", "processing"
 SUCCEEDED, FAILED, RETURNED = "succeeded", "failed", "returned"
 FINAL = (SUCCEEDED, FAILED, RETURNED)
+RESULTS = (PROCESSING, SUCCEEDED, FAILED, RETURNED)  # what a bank may report
 IN_FLIGHT = (CREATED, SUBMITTED, PROCESSING)
 _TRANSITIONS = {
     CREATED: (SUBMITTED,),
