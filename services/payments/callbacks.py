@@ -89,6 +89,7 @@ def receive(
             raise CallbackRefused("replay", "该 nonce 已使用过（重放）")
     except CallbackRefused as refused:
         row.status, row.reason, row.detail = REFUSED, refused.reason, str(refused)
+        row.event_id = row.event_id or _claimed_event_id(body)
         session.flush()
         return Answer(_STATUS_OF_REASON.get(refused.reason, 401), "refused", row.id, str(refused))
     row.event = event
@@ -124,6 +125,16 @@ def _verify(
         notification = wechatpay.verify(headers, body, providers.wechatpay, now)
         return wechatpay.premium_event(notification), notification.nonce
     raise CallbackRefused("unknown_provider", f"未知的回调来源 {provider[:40]}")
+
+
+def _claimed_event_id(body: bytes) -> str | None:
+    """The event id a refused request claims, for the audit trail only (never trusted)."""
+    try:
+        document = json.loads(body)
+        claimed = document.get("event_id") or document.get("id")
+    except (ValueError, UnicodeDecodeError, AttributeError):
+        return None
+    return str(claimed)[:100] if claimed is not None else None
 
 
 def _first_nonce(session: Session, provider: str, nonce: str) -> bool:

@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -118,7 +118,8 @@ def test_a_bad_or_missing_signature_is_401_stored_and_never_applied(
 
     row = session.get(Callback, answer.callback_id)
     assert answer.status == 401 and row.status == callbacks.REFUSED and row.reason == reason
-    assert row.body == body  # kept for audit, verbatim
+    assert row.body == body  # kept for audit, verbatim, with the event id it claimed
+    assert row.event_id == json.loads(body)["event_id"] and row.event_key is None
     assert session.scalar(select(func.count()).select_from(Receipt)) == 0
     assert invoice.status == invoices.OPEN and record.of(events.PREMIUM_PAID) == []
 
@@ -282,3 +283,11 @@ def test_payout_results_arrive_by_callback_and_a_second_one_changes_nothing(
     assert payout.status == payouts.SUCCEEDED
     assert sorted(statuses) == [callbacks.APPLIED, callbacks.IGNORED]
     assert len(record.of(events.PAYOUT_SUCCEEDED)) == 1
+
+
+def test_old_nonces_are_forgotten_once_the_tolerance_has_passed(session, providers, invoice):
+    headers, body = signed(bank_event(invoice))
+    receive(session, providers, headers, body)
+
+    assert callbacks.prune_nonces(session, before=NOW) == 0  # seen just now: kept
+    assert callbacks.prune_nonces(session, before=datetime.now(UTC) + timedelta(seconds=1)) == 1
