@@ -14,7 +14,7 @@ strings; no card or ID number travels in an event. The relay adds `event_id`.
     payout_succeeded  {v, claim_id, payout_id, amount, paid_on, attempt}
     payout_failed     {v, claim_id, payout_id, reason, failure_reason, retryable, attempt}
         the shapes services/claims/payouts.py handles; reason is the words for the member
-        and the clerk, failure_reason the normalised code (payouts.FAILURE_REASONS).
+        and the clerk, failure_reason the normalised code (failures.FAILURE_REASONS).
     payout_returned   {v, claim_id, payout_id, amount, attempt}
         the bank sent back a payout it had reported paid (退票).
 """

@@ -10,7 +10,7 @@ import pytest
 from sqlalchemy import func, select
 
 from services.messaging.database import utc_now
-from services.payments import events, ledger, payouts
+from services.payments import events, failures, ledger, payouts
 from services.payments.exceptions import PayoutError
 from services.payments.models import Payout
 
@@ -149,7 +149,7 @@ def test_failure_reasons_are_normalised_beside_the_banks_raw_code(
     assert (payout.failure_code, payout.failure_message) == (code, message)
     (failed,) = record.of(events.PAYOUT_FAILED)
     assert failed["failure_reason"] == reason and failed["retryable"] is retryable
-    assert failed["reason"].startswith(payouts.FAILURE_REASONS[reason].label)
+    assert failed["reason"].startswith(failures.FAILURE_REASONS[reason].label)
 
 
 def test_a_dormant_card_fails_and_the_retry_after_the_fix_pays_once(session, record):
