@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+import re
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 
@@ -23,6 +24,7 @@ from services.payments.exceptions import CallbackRefused
 TIMESTAMP, NONCE, SIGNATURE = "X-Bank-Timestamp", "X-Bank-Nonce", "X-Bank-Signature"
 TOLERANCE = 300  # seconds either side of our clock
 MAX_NONCE = 100
+UNIX_SECONDS = re.compile(r"[0-9]{1,12}")  # ASCII digits only: str.isdigit admits "²"
 
 
 def sign(secret: str | bytes, timestamp: int | str, nonce: str, body: bytes) -> str:
@@ -72,7 +74,7 @@ def verify(
             n for n, v in ((TIMESTAMP, timestamp), (NONCE, nonce), (SIGNATURE, signature)) if not v
         ]
         raise CallbackRefused("missing_signature", f"缺少签名头 {', '.join(missing)}")
-    if not timestamp.isdigit() or len(timestamp) > 12:
+    if not UNIX_SECONDS.fullmatch(timestamp):
         raise CallbackRefused("bad_timestamp", f"{TIMESTAMP} 不是 Unix 秒数")
     if len(nonce) > MAX_NONCE:
         raise CallbackRefused("bad_nonce", f"{NONCE} 超过 {MAX_NONCE} 个字符")

@@ -30,7 +30,7 @@ from cryptography.hazmat.primitives.asymmetric import padding, rsa
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 
 from services.payments.exceptions import CallbackRefused
-from services.payments.signatures import TOLERANCE, header
+from services.payments.signatures import MAX_NONCE, TOLERANCE, UNIX_SECONDS, header
 
 TIMESTAMP, NONCE, SIGNATURE, SERIAL = (
     "Wechatpay-Timestamp",
@@ -95,7 +95,9 @@ def verify(
         raise CallbackRefused(
             "signtest", "微信支付签名探测请求（WECHATPAY/SIGNTEST/），按验签失败答复"
         )
-    if not timestamp.isdigit() or abs(now - int(timestamp)) > TOLERANCE:
+    if len(nonce) > MAX_NONCE:
+        raise CallbackRefused("bad_nonce", f"{NONCE} 超过 {MAX_NONCE} 个字符")
+    if not UNIX_SECONDS.fullmatch(timestamp) or abs(now - int(timestamp)) > TOLERANCE:
         raise CallbackRefused("stale", f"{TIMESTAMP} 与服务器时间相差超过 {TOLERANCE} 秒")
     key = keys.platform_keys.get(serial)
     if key is None:

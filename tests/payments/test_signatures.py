@@ -46,6 +46,8 @@ def test_header_names_are_case_insensitive():
             "missing_signature",
         ),
         (lambda h, b: ({**h, "X-Bank-Timestamp": "soon"}, b), "bad_timestamp"),
+        (lambda h, b: ({**h, "X-Bank-Timestamp": "171700000²"}, b), "bad_timestamp"),
+        (lambda h, b: ({**h, "X-Bank-Nonce": "n" * 101}, b), "bad_nonce"),
     ],
 )
 def test_a_changed_request_is_refused_with_its_reason(change, reason):
