@@ -223,6 +223,18 @@ def apply_event(session: Session, row: Callback, *, record: Record, actor: str) 
     return IGNORED  # a WeChat Pay notification of another kind (a refund …): stored, not ours
 
 
+def list_failed(session: Session, limit: int = 200) -> list[dict[str, Any]]:
+    """Verified callbacks the domain could not apply (a payout we do not know, a result that
+    contradicts a final state): for finance to look at, oldest first."""
+    rows = session.scalars(
+        select(Callback)
+        .where(Callback.status == FAILED)
+        .order_by(Callback.received_at, Callback.id)
+        .limit(limit)
+    )
+    return [to_dict(row) for row in rows]
+
+
 def to_dict(row: Callback) -> dict[str, Any]:
     return {
         "callback_id": row.id,

@@ -31,6 +31,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from services.kernel.money import format_money, parse_money
+from services.kernel.policy import CityPolicy
 from services.kernel.privacy import mask_card
 from services.messaging.database import utc_now
 from services.payments import events, ledger
@@ -70,6 +71,15 @@ RESULT_OF_EVENT = {
 
 
 # ---- creating --------------------------------------------------------------------------------
+
+
+def paying_account(policy: CityPolicy, year: int, district: str | None = None) -> str:
+    """The fund account a city-year's benefits are paid from: the one premiums are routed to
+    (Quzhou: the block of the member's unit, so ``district`` is needed there)."""
+    account = policy.account(year, district)
+    if account is None:
+        raise PayoutError(f"{policy.name} {year} 年没有收款账户，无法确定从哪个账户支付补助")
+    return account.number
 
 
 def create_payout(

@@ -291,3 +291,19 @@ def test_old_nonces_are_forgotten_once_the_tolerance_has_passed(session, provide
 
     assert callbacks.prune_nonces(session, before=NOW) == 0  # seen just now: kept
     assert callbacks.prune_nonces(session, before=datetime.now(UTC) + timedelta(seconds=1)) == 1
+
+
+def test_a_result_for_an_unknown_payout_is_kept_as_failed_for_finance(session, providers, record):
+    event = {
+        "event_id": "P9",
+        "type": "payout.failed",
+        "occurred_at": "2024-03-01T17:20:00+08:00",
+        "payout_id": "no-such-payout",
+        "failure_message": "户名不符",
+    }
+    answer = receive(session, providers, *signed(event))
+    callbacks.apply_pending(session, record=record)
+
+    (failed,) = callbacks.list_failed(session)
+    assert failed["callback_id"] == answer.callback_id and "no-such-payout" in failed["detail"]
+    assert record.events == []

@@ -203,3 +203,10 @@ def test_payouts_without_an_answer_are_due_for_a_query(session, record):
     assert due == [silent]
     payouts.mark_queried(session, silent, later)
     assert payouts.due_for_query(session, now=later, after=timedelta(minutes=30)) == []
+
+
+def test_benefits_are_paid_from_the_account_premiums_are_routed_to(registry, zhangjiakou, quzhou):
+    assert payouts.paying_account(zhangjiakou, 2024) == zhangjiakou.account(2024, None).number
+    assert payouts.paying_account(quzhou, 2025, "柯城区") == quzhou.account(2025, "柯城区").number
+    with pytest.raises(PayoutError, match="没有收款账户"):
+        payouts.paying_account(registry.get("keqiao"), 2019)  # the notice names no account
