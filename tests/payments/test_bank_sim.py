@@ -138,7 +138,7 @@ def outbox_events(session, event_type):
 
 def test_lost_and_reordered_callbacks_every_payout_ends_final_by_the_query(factory, simulator):
     sim, adapter, _ = simulator
-    count = 200
+    count = 120
     with session_scope(factory) as session:
         for n in range(count):
             create(session, n)
