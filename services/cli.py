@@ -4,6 +4,10 @@ Subcommands: cities, benefits, quote, assess, idcard, targets, roster check, tem
 the enrollment database's unit/application commands (services/enrollment/commands.py).
 A command answers a dict (exit 0) or a (dict, exit code) pair: `roster check` exits 1 when the
 file has errors, its JSON still on stdout.
+
+"Today" is the day in Asia/Shanghai (services/kernel/clock.py); `mutual-aid --today YYYY-MM-DD
+<command>` pins it for every command that needs a date, and `serve` passes it on to the
+services (their FIXED_TODAY).
 """
 
 from __future__ import annotations
@@ -17,12 +21,14 @@ from pathlib import Path
 from services.enrollment import commands as enrollment_commands
 from services.enrollment.exceptions import EnrollmentError
 from services.enrollment.roster import RosterUnreadable, read_roster
+from services.kernel.clock import SYSTEM, Clock, parse_day
 from services.kernel.errors import PolicyError
 from services.kernel.facts import load_claim, load_history, load_unit
 from services.kernel.idcard import parse_id
 from services.kernel.money import MoneyError, parse_money
 from services.kernel.registry import load_registry
 from services.messaging import commands as events_commands
+from services.messaging.errors import DatabaseConfigError
 
 
 class UsageError(Exception):
@@ -131,7 +137,7 @@ def cmd_assess(args) -> dict:
 def cmd_idcard(args) -> dict:
     results = []
     for raw in args.ids:
-        check = parse_id(raw)
+        check = parse_id(raw, today=args.clock.today())
         result = check.to_dict()
         result["input"] = raw
         result["sex_label"] = check.sex_label if check.valid else None
@@ -185,7 +191,7 @@ def cmd_roster_check(args) -> tuple[dict, int]:
         raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
     name = Path(args.file).name
     # No database here: conflicts with other units are checked by the enrollment service.
-    result = read_roster(data, name, fmt)
+    result = read_roster(data, name, fmt, today=args.clock.today())
     answer = {"file": args.file, "city": args.city, "year": args.year, **result.to_dict()}
     answer["report"] = None
     if args.report and (result.errors or result.warnings):
@@ -223,9 +229,12 @@ def cmd_serve(args) -> dict:
 
     eventlet.monkey_patch()  # nameko runs on eventlet; patch before it starts anything
     from services.messaging.embedded import embedded_config, run_embedded
+    from services.providers import TODAY_KEY
 
     classes = _service_classes()
     config = embedded_config(classes, var_dir=args.var, WEB_SERVER_ADDRESS=args.http)
+    if args.clock.pinned:
+        config[TODAY_KEY] = args.clock.pinned.isoformat()
     Path(args.var).mkdir(parents=True, exist_ok=True)
     names = ", ".join(cls.name for cls in classes)
     print(
@@ -249,9 +258,25 @@ def _year(text: str) -> int:
     return int(text)
 
 
+def _pinned_clock(text: str) -> Clock:
+    try:
+        return Clock(parse_day(text))
+    except ValueError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+
+
 def build_parser() -> argparse.ArgumentParser:
     parser = _Parser(
         prog="mutual-aid", description="Workers' medical mutual aid: city policies and tools."
+    )
+    parser.add_argument(
+        "--today",
+        dest="clock",
+        type=_pinned_clock,
+        default=SYSTEM,
+        metavar="YYYY-MM-DD",
+        help="pin today's date (Asia/Shanghai) for every command that needs one, and for the "
+        "services `serve` runs: a rehearsal or a test (default: the real day)",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
     sub.add_parser("cities", help="installed city plugins").set_defaults(run=cmd_cities)
@@ -311,7 +336,7 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         args = build_parser().parse_args(argv)
         result = args.run(args)
-    except (UsageError, PolicyError, RosterUnreadable, EnrollmentError) as exc:
+    except (UsageError, PolicyError, RosterUnreadable, EnrollmentError, DatabaseConfigError) as exc:
         print(f"mutual-aid: {exc}", file=sys.stderr)
         return 2
     except OSError as exc:  # a file named on the command line that cannot be read or written

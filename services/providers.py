@@ -2,14 +2,17 @@
 
 from __future__ import annotations
 
-from datetime import date, datetime
-from zoneinfo import ZoneInfo
+from collections.abc import Callable
+from datetime import date
 
 from nameko.extensions import DependencyProvider
 
+from services.kernel.clock import Clock as KernelClock
+from services.kernel.clock import parse_day
 from services.kernel.registry import Registry, load_registry
+from services.messaging.errors import ConfigError
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
+TODAY_KEY = "FIXED_TODAY"
 
 
 class CityPolicies(DependencyProvider):
@@ -23,15 +26,18 @@ class CityPolicies(DependencyProvider):
 
 
 class Clock(DependencyProvider):
-    """Today's date in Asia/Shanghai, where enrolment windows are counted.
+    """Today's date in Asia/Shanghai (services/kernel/clock.py), as a callable.
 
-    A deployment may pin it with the config key FIXED_TODAY (ISO date) for a rehearsal or a
-    test; production leaves it unset.
+    A deployment may pin it with the config key FIXED_TODAY (YYYY-MM-DD) for a rehearsal or a
+    test (`mutual-aid --today … serve` sets it); production leaves it unset.
     """
 
     def setup(self) -> None:
-        fixed = self.container.config.get("FIXED_TODAY")
-        self.fixed = date.fromisoformat(str(fixed)) if fixed else None
+        pinned = self.container.config.get(TODAY_KEY)
+        try:
+            self.clock = KernelClock(parse_day(pinned) if pinned else None)
+        except ValueError as exc:
+            raise ConfigError(f"{TODAY_KEY}: {exc}") from None
 
-    def get_dependency(self, worker_ctx):
-        return lambda: self.fixed or datetime.now(SHANGHAI).date()
+    def get_dependency(self, worker_ctx) -> Callable[[], date]:
+        return self.clock.today

@@ -295,3 +295,17 @@ def test_a_subcommand_usage_error_names_its_help(mutual_aid):
     assert run.code == 2
     assert run.stderr.startswith("mutual-aid: the following arguments are required: --year")
     assert "(see mutual-aid quote --help)" in run.stderr
+
+
+def test_serve_passes_the_pinned_day_to_the_services_config(tmp_path, monkeypatch):
+    """`mutual-aid --today D serve`: the services' clock key (FIXED_TODAY, read by
+    services/providers.py's Clock, tests/test_providers.py) is D; unpinned it is unset."""
+    from services import cli
+    from services.messaging import embedded
+
+    configs = []
+    monkeypatch.setattr(embedded, "run_embedded", lambda classes, config: configs.append(config))
+    var = str(tmp_path / "var")
+    assert cli.main(["--today", "2024-11-01", "serve", "--var", var]) == 0
+    assert cli.main(["serve", "--var", var]) == 0
+    assert [c.get("FIXED_TODAY") for c in configs] == ["2024-11-01", None]

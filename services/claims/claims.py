@@ -37,6 +37,7 @@ from services.claims.exceptions import NotFound, SubmissionRefused
 from services.claims.models import (
     ZERO,
     Attachment,
+    AttachmentDocument,
     Claim,
     ClaimTransition,
     LedgerEntry,
@@ -200,8 +201,10 @@ def update_claim(
     facts: Mapping[str, Any] | None = None,
     name: str | None = None,
     payee_card: str | None = None,
+    reason: str | None = None,
 ) -> Claim:
-    """Correct a draft or returned claim (its facts replace the old ones whole)."""
+    """Correct a draft or returned claim (its facts replace the old ones whole); the change
+    is a transition to the same status, with what changed and the clerk's ``reason``."""
     claim = get_claim(session, claim_id, lock=True)
     rules.require_editable(claim.status)
     changed = []
@@ -219,7 +222,8 @@ def update_claim(
     if payee_card is not None:
         claim.payee_card = payee_card
         changed.append("银行卡")
-    transition(session, claim, claim.status, actor, f"修改{'、'.join(changed) or '（无）'}")
+    why = f"修改{'、'.join(changed) or '（无）'}"
+    transition(session, claim, claim.status, actor, f"{why}：{reason.strip()}" if reason else why)
     return claim
 
 
@@ -288,7 +292,11 @@ def submit(
             problems.append(f"「{document}」标为不适用时须写明原因")
         else:
             waived[document] = why.strip()
-    present = session.scalars(select(Attachment.document).where(Attachment.claim_id == claim.id))
+    present = session.scalars(
+        select(AttachmentDocument.document)
+        .join(Attachment, AttachmentDocument.attachment_id == Attachment.id)
+        .where(Attachment.claim_id == claim.id)
+    )
     missing = rules.missing_documents(benefit.attachments, present, waived)
     if missing:
         problems.append(f"缺少材料: {'、'.join(missing)}（如不适用请注明原因）")

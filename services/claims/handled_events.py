@@ -10,33 +10,32 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import fields, validate
+from marshmallow import fields
 
 from services.claims import events
-from services.messaging.payloads import Amount, EventSchema, load_payload
+from services.claims.models import Claim
+from services.kernel.schemas import Text, length_of
+from services.messaging.payloads import EventAmount, EventSchema, attempt, load_payload
 
-_ID = validate.Length(min=1, max=36)
-_PAYOUT_ID = validate.Length(min=1, max=60)  # claims.payout_id
+REASON_LENGTH = 500  # a bank's own words, kept in the claim's history
 
 
 class PayoutSucceededSchema(EventSchema):
     """payout_succeeded {v, event_id, claim_id, payout_id, amount, paid_on?}"""
 
-    claim_id = fields.String(required=True, validate=_ID)
-    payout_id = fields.String(required=True, validate=_PAYOUT_ID)
-    amount = Amount(required=True)
+    claim_id = Text(length_of(Claim.id), required=True)
+    payout_id = Text(length_of(Claim.payout_id), required=True)
+    amount = EventAmount(required=True)
     paid_on = fields.Date(load_default=None)
 
 
 class PayoutFailedSchema(EventSchema):
     """payout_failed {v, event_id, claim_id, payout_id, reason, attempt?}"""
 
-    claim_id = fields.String(required=True, validate=_ID)
-    payout_id = fields.String(required=True, validate=_PAYOUT_ID)
-    reason = fields.String(required=True, validate=validate.Length(min=1, max=500))
-    attempt = fields.Integer(
-        load_default=None, strict=True, validate=validate.Range(min=1, error="应为正整数")
-    )
+    claim_id = Text(length_of(Claim.id), required=True)
+    payout_id = Text(length_of(Claim.payout_id), required=True)
+    reason = Text(REASON_LENGTH, required=True)
+    attempt = attempt(load_default=None)
 
 
 def payout_succeeded(payload: object) -> dict[str, Any]:

@@ -114,8 +114,9 @@ class ClaimTransition(Base):
 
 
 class Attachment(Base):
-    """A document of a claim (出院小结, 医疗费用结算单, 认定工伤决定书 …): a JPEG, PNG or PDF
-    held in the row, or in an external store under ``storage_key``; its SHA-256 either way."""
+    """A file of a claim: a JPEG, PNG or PDF held in the row, or in an external store under
+    ``storage_key``; its SHA-256 either way. One file may serve several of the documents the
+    benefit asks for (one PDF holding 出院小结 and 费用清单): ``documents``."""
 
     __tablename__ = "attachments"
     __table_args__ = (
@@ -125,9 +126,8 @@ class Attachment(Base):
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     claim_id: Mapped[str] = mapped_column(ForeignKey("claims.id"), index=True)
-    document: Mapped[str] = mapped_column(String(120))  # a name from the benefit's list
-    filename: Mapped[str] = mapped_column(String(255))
-    content_type: Mapped[str] = mapped_column(String(60))  # from the magic bytes
+    filename: Mapped[str] = mapped_column(String(255))  # rules.stored_name: safe to serve
+    content_type: Mapped[str] = mapped_column(String(60))  # from the content, parsed whole
     size: Mapped[int] = mapped_column(Integer)
     sha256: Mapped[str] = mapped_column(String(64))
     content: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -136,6 +136,22 @@ class Attachment(Base):
     uploaded_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
     claim: Mapped[Claim] = relationship(back_populates="attachments")
+    documents: Mapped[list[AttachmentDocument]] = relationship(
+        cascade="all, delete-orphan", order_by="AttachmentDocument.document"
+    )
+
+    @property
+    def document_names(self) -> list[str]:
+        return [d.document for d in self.documents]
+
+
+class AttachmentDocument(Base):
+    """One document an attachment serves (a name from the benefit's list, or 其他材料)."""
+
+    __tablename__ = "attachment_documents"
+
+    attachment_id: Mapped[str] = mapped_column(ForeignKey("attachments.id"), primary_key=True)
+    document: Mapped[str] = mapped_column(String(120), primary_key=True)
 
 
 class Review(Base):

@@ -23,9 +23,12 @@ their place (调休) are not modelled, so a due date may fall a day or two early
 from __future__ import annotations
 
 import calendar
+import re
+import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 
+from services.claims import attachment_files
 from services.claims.exceptions import AttachmentRefused, WorkflowError
 from services.kernel.policy import Benefit
 
@@ -162,6 +165,7 @@ def pay_due(benefit: Benefit, received: date, approved: date) -> tuple[date | No
 # ---- attachments -------------------------------------------------------------------------
 
 MAX_ATTACHMENT_BYTES = 10 * 1024 * 1024
+_LIMIT_WORDS = "10 MB"
 # What a file is comes from its first bytes, never from its name or the browser's type: a
 # phone's photo saved as .pdf is still a JPEG, and a .docx renamed .pdf is still refused.
 _MAGIC = (
@@ -170,6 +174,7 @@ _MAGIC = (
     (b"%PDF-", "application/pdf"),
 )
 CONTENT_TYPES = tuple(kind for _, kind in _MAGIC)
+EXTENSIONS = {"image/jpeg": ".jpg", "image/png": ".png", "application/pdf": ".pdf"}
 _OTHER_KINDS = (
     (b"GIF8", "GIF 图片"),
     (b"BM", "BMP 图片"),
@@ -181,18 +186,29 @@ _OTHER_KINDS = (
     (b"MZ", "可执行程序"),
 )
 _ALLOWED_WORDS = "JPG、PNG 图片或 PDF 文件"
+_RESAVE = "请用手机或扫描软件重新导出为 JPG、PNG 或 PDF 后上传"
 
 
 def attachment_type(data: bytes, filename: str) -> str:
-    """The content type of an upload, by its magic bytes; AttachmentRefused if it is empty,
-    larger than the limit, or not a JPEG, PNG or PDF."""
+    """The content type of an upload, by its magic bytes, once the whole file has parsed as
+    that type (attachment_files); AttachmentRefused if it is empty, larger than the limit,
+    not a JPEG, PNG or PDF, or not entirely one."""
     if not data:
         raise AttachmentRefused(f"{filename}：文件是空的（0 字节）")
     if len(data) > MAX_ATTACHMENT_BYTES:
+        over = len(data) - MAX_ATTACHMENT_BYTES
         raise AttachmentRefused(
-            f"{filename}：文件 {len(data) / 1024 / 1024:.1f} MB，超过 "
-            f"{MAX_ATTACHMENT_BYTES // 1024 // 1024} MB 的上限；请压缩图片或分页扫描后上传"
+            f"{filename}：文件 {len(data):,} 字节，比 {_LIMIT_WORDS}（{MAX_ATTACHMENT_BYTES:,} "
+            f"字节）的上限多 {over:,} 字节；请压缩图片或分页扫描后上传"
         )
+    kind = _sniffed(data, filename)
+    problem = attachment_files.problem(data, kind)
+    if problem is not None:
+        raise AttachmentRefused(f"{filename}：{problem}；{_RESAVE}")
+    return kind
+
+
+def _sniffed(data: bytes, filename: str) -> str:
     for magic, kind in _MAGIC:
         if data.startswith(magic):
             return kind
@@ -207,6 +223,25 @@ def attachment_type(data: bytes, filename: str) -> str:
             (label for magic, label in _OTHER_KINDS if data.startswith(magic)), "无法识别的文件"
         )
     raise AttachmentRefused(f"{filename}：这是{found}，请上传 {_ALLOWED_WORDS}")
+
+
+def stored_name(filename: str, content_type: str) -> str:
+    """The name an attachment is kept and served under: no folders, no control characters,
+    at most 100 characters, the extension of what the file is (``evil.exe`` holding a PNG is
+    kept as ``evil.png``)."""
+    base = re.split(r"[/\\]", unicodedata.normalize("NFC", filename))[-1]
+    base = "".join(
+        "_" if c in _RESERVED else c
+        for c in base
+        if unicodedata.category(c) not in ("Cc", "Cf", "Cs", "Co", "Cn")
+    )
+    stem = base.rsplit(".", 1)[0] if "." in base else base
+    stem = stem.strip(" ._")[:_STEM_LENGTH].strip(" ._") or "附件"
+    return stem + EXTENSIONS[content_type]
+
+
+_RESERVED = set('<>:"|?*')  # not allowed in a Windows file name, where reviewers save them
+_STEM_LENGTH = 100
 
 
 def missing_documents(

@@ -6,8 +6,11 @@ transaction and records events through the outbox (published after commit).
 
 HTTP (the clerk's browser; the caller is named by X-Actor until authentication sits in front):
     POST /claims                                  {"city", "year", "id_number", "name", "facts", "payee_card"?}
-    POST /claims/<id>/attachments?document=…&filename=…   body: the file (JPEG, PNG, PDF)
+    POST /claims/<id>/attachments?document=…[&document=…]&filename=…   body: the file (JPEG,
+        PNG, PDF), serving each document named
     POST /claims/<id>/submit                      {"not_applicable"?: {document: why}}
+    PATCH /claims/<id>                            {"facts"?, "name"?, "payee_card"?, "reason"?}
+    DELETE /claims/<id>/attachments/<attachment_id>
     GET  /claims/<id> Cover is asked
 of the enrollment service by RPC for the date that counts. Payments' results arrive as
 events and are applied once per event id.
@@ -24,11 +27,11 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
-from services.claims import attachments, payouts, queues, settlements, statistics
+from services.claims import attachments, payouts, queues, schemas, settlements, statistics
 from services.claims import claims as ops
 from services.claims.exceptions import ClaimsError, NotFound, SubmissionRefused
 from services.claims.models import metadata
-from services.claims.schemas import InvalidRequest, NewClaimSchema, load_new_claim
+from services.claims.schemas import InvalidRequest, check, load
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
 from services.messaging.handlers import event_handler
@@ -83,43 +86,75 @@ class ClaimsService:
         name: str | None = None,
         payee_card: str | None = None,
     ) -> dict:
-        request = load_new_claim(
-            {
-                "city": city,
-                "year": year,
-                "id_number": id_number,
-                "facts": facts,
-                "name": name,
-                "payee_card": payee_card,
-            }
+        request = check(
+            schemas.CreateClaimArgs,
+            "申请",
+            city=city,
+            year=year,
+            id_number=id_number,
+            facts=facts,
+            actor=actor,
+            name=name,
+            payee_card=payee_card,
         )
-        city = request.pop("city")
+        city, actor = request.pop("city"), request.pop("actor")
         claim = ops.create_claim(self.db.session, self.policies.get(city), actor=actor, **request)
         return _claim(claim)
 
     @rpc(expected_exceptions=EXPECTED)
     def add_attachment(
-        self, claim_id: str, document: str, filename: str, content_base64: str, actor: str
+        self,
+        claim_id: str,
+        document: str | list[str],
+        filename: str,
+        content_base64: str,
+        actor: str,
     ) -> dict:
+        """Attach a file (base64: RPC travels as JSON) as one document or, given a list of
+        names, as each of them."""
+        return self._attach(claim_id, document, filename, _bytes(content_base64), actor)
+
+    def _attach(
+        self, claim_id: str, documents: str | list[str], filename: str, data: bytes, actor: str
+    ) -> dict:
+        wanted = [documents] if isinstance(documents, str) else documents
+        check(
+            schemas.AddAttachmentArgs,
+            "材料",
+            claim_id=claim_id,
+            documents=wanted,
+            filename=filename,
+            actor=actor,
+        )
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         attachment = attachments.add_attachment(
             session,
             self.policies.get(claim.city),
             claim_id=claim_id,
-            document=document,
+            documents=documents,
             filename=filename,
-            data=_bytes(content_base64),
+            data=data,
             actor=actor,
         )
         return {
             "attachment_id": attachment.id,
+            "documents": attachment.document_names,
+            "filename": attachment.filename,
+            "content_type": attachment.content_type,
             "sha256": attachment.sha256,
             "size": attachment.size,
         }
 
     @rpc(expected_exceptions=EXPECTED)
     def submit(self, claim_id: str, actor: str, not_applicable: dict | None = None) -> dict:
+        check(
+            schemas.SubmitArgs,
+            "提交",
+            claim_id=claim_id,
+            actor=actor,
+            not_applicable=not_applicable,
+        )
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         claim = ops.submit(
@@ -134,10 +169,36 @@ class ClaimsService:
         )
         return _claim(claim)
 
+    @rpc(expected_exceptions=EXPECTED)
+    def update_claim(self, claim_id: str, changes: dict, actor: str) -> dict:
+        """Correct a draft or returned claim: ``changes`` as PATCH /claims/<id> takes them."""
+        check(schemas.UpdateClaimArgs, "修改", claim_id=claim_id, changes=changes, actor=actor)
+        fields = load(schemas.ClaimChangesSchema, changes, "changes")
+        return _claim(ops.update_claim(self.db.session, claim_id=claim_id, actor=actor, **fields))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def remove_attachment(self, claim_id: str, attachment_id: str, actor: str) -> dict:
+        check(
+            schemas.RemoveAttachmentArgs,
+            "删除材料",
+            claim_id=claim_id,
+            attachment_id=attachment_id,
+            actor=actor,
+        )
+        session = self.db.session
+        attachments.remove_attachment(
+            session, claim_id=claim_id, attachment_id=attachment_id, actor=actor
+        )
+        return {
+            "claim_id": claim_id,
+            "attachments": attachments.list_attachments(session, claim_id=claim_id),
+        }
+
     # ---- review ---------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
     def approve(self, claim_id: str, actor: str, reason: str | None = None) -> dict:
+        check(schemas.ApproveArgs, "审核", claim_id=claim_id, actor=actor, reason=reason)
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         claim = ops.approve(
@@ -153,6 +214,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def return_claim(self, claim_id: str, actor: str, reason: str) -> dict:
+        check(schemas.DecisionArgs, "退回", claim_id=claim_id, actor=actor, reason=reason)
         return _claim(
             ops.return_claim(
                 self.db.session,
@@ -165,6 +227,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def reject(self, claim_id: str, actor: str, reason: str) -> dict:
+        check(schemas.DecisionArgs, "不予补助", claim_id=claim_id, actor=actor, reason=reason)
         return _claim(
             ops.reject(
                 self.db.session,
@@ -177,6 +240,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def claim(self, claim_id: str) -> dict:
+        check(schemas.ClaimArgs, "查询", claim_id=claim_id)
         session = self.db.session
         data = _claim(ops.get_claim(session, claim_id))
         data["history"] = ops.history(session, claim_id=claim_id)
@@ -185,12 +249,14 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def review_queue(self, city: str, year: int | None = None, within_days: int = 3) -> dict:
+        check(schemas.ReviewQueueArgs, "查询", city=city, year=year, within_days=within_days)
         return queues.review_queue(
             self.db.session, city=city, today=self.today(), within_days=within_days, year=year
         )
 
     @rpc(expected_exceptions=EXPECTED)
     def list_claims(self, city: str, year: int, status: str | None = None) -> list[dict]:
+        check(schemas.ListClaimsArgs, "查询", city=city, year=year, status=status)
         return queues.list_claims(self.db.session, city=city, year=year, status=status)
 
     # ---- money ----------------------------------------------------------------------------
@@ -198,10 +264,12 @@ class ClaimsService:
     @rpc(expected_exceptions=EXPECTED)
     def payout_details(self, claim_id: str) -> dict:
         """What payments needs to pay an approved claim (amount, payee card, member)."""
+        check(schemas.ClaimArgs, "查询", claim_id=claim_id)
         return payouts.payout_details(self.db.session, claim_id=claim_id)
 
     @rpc(expected_exceptions=EXPECTED)
     def retry_payout(self, claim_id: str, actor: str, reason: str | None = None) -> dict:
+        check(schemas.RetryPayoutArgs, "重新支付", claim_id=claim_id, actor=actor, reason=reason)
         return _claim(
             payouts.retry_payout(
                 self.db.session,
@@ -214,6 +282,14 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def raise_clawback(self, claim_id: str, exclusion: str, actor: str, reason: str) -> dict:
+        check(
+            schemas.ClawbackArgs,
+            "追回",
+            claim_id=claim_id,
+            exclusion=exclusion,
+            actor=actor,
+            reason=reason,
+        )
         session = self.db.session
         claim = ops.get_claim(session, claim_id)
         entry = payouts.raise_clawback(
@@ -240,41 +316,57 @@ class ClaimsService:
     @http("POST", "/claims", expected_exceptions=EXPECTED)
     def http_create(self, request):
         def create(body, actor):
-            unknown = set(body) - set(NewClaimSchema().fields)
-            if unknown:  # the same one-line refusal the schema gives for the envelope
-                raise InvalidRequest(f"申请有误: {', '.join(sorted(unknown))}: 不认识的字段")
+            fields = load(schemas.NewClaimSchema, body)
             return self.create_claim(
-                body.get("city"),
-                body.get("year"),
-                body.get("id_number"),
-                body.get("facts"),
+                fields["city"],
+                fields["year"],
+                fields["id_number"],
+                fields["facts"],
                 actor,
-                body.get("name"),
-                body.get("payee_card"),
+                fields["name"],
+                fields["payee_card"],
             )
 
         return self._http(request, create, created=True)
 
     @http("POST", "/claims/<string:claim_id>/attachments", expected_exceptions=EXPECTED)
     def http_attach(self, request, claim_id: str):
-        document, filename = (
-            request.args.get("document"),
-            request.args.get("filename") or "attachment",
-        )
-        if not document:
+        documents = request.args.getlist("document")  # ?document=出院小结&document=费用清单
+        filename = request.args.get("filename") or "attachment"
+        if not documents:
             return _json(400, {"error": "缺少 document（材料名称）"})
-        content = base64.b64encode(request.get_data()).decode()
+        # the body's bytes go to the domain as they are: no base64 copies
         return self._http(
             request,
-            lambda body, actor: self.add_attachment(claim_id, document, filename, content, actor),
+            lambda body, actor: self._attach(
+                claim_id, documents, filename, request.get_data(), actor
+            ),
             json_body=False,
             created=True,
         )
 
     @http("POST", "/claims/<string:claim_id>/submit", expected_exceptions=EXPECTED)
     def http_submit(self, request, claim_id: str):
+        def submit(body, actor):
+            fields = load(schemas.SubmitBody, body, "提交")
+            return self.submit(claim_id, actor, fields["not_applicable"])
+
+        return self._http(request, submit)
+
+    @http("PATCH", "/claims/<string:claim_id>", expected_exceptions=EXPECTED)
+    def http_update(self, request, claim_id: str):
+        return self._http(request, lambda body, actor: self.update_claim(claim_id, body, actor))
+
+    @http(
+        "DELETE",
+        "/claims/<string:claim_id>/attachments/<string:attachment_id>",
+        expected_exceptions=EXPECTED,
+    )
+    def http_remove_attachment(self, request, claim_id: str, attachment_id: str):
         return self._http(
-            request, lambda body, actor: self.submit(claim_id, actor, body.get("not_applicable"))
+            request,
+            lambda body, actor: self.remove_attachment(claim_id, attachment_id, actor),
+            json_body=False,
         )
 
     @http("GET", "/claims/<string:claim_id>", expected_exceptions=EXPECTED)
@@ -325,6 +417,16 @@ class ClaimsService:
         content_base64: str | None = None,
         records: list[dict] | None = None,
     ) -> dict:
+        check(
+            schemas.ImportSettlementsArgs,
+            "结算记录",
+            city=city,
+            year=year,
+            actor=actor,
+            filename=filename,
+            content_base64=content_base64,
+            records=records,
+        )
         result = settlements.import_settlements(
             self.db.session,
             self.policies.get(city),
@@ -340,6 +442,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def statistics(self, city: str, year: int) -> dict:
+        check(schemas.StatisticsArgs, "查询", city=city, year=year)
         return statistics.claim_statistics(
             self.db.session, city=city, year=year, policy=self.policies.get(city)
         )

@@ -37,7 +37,7 @@ from python_calamine import CalamineError, CalamineWorkbook
 
 from services.claims.exceptions import SettlementUnreadable
 from services.kernel.idcard import parse_id
-from services.kernel.money import MoneyError, parse_money
+from services.kernel.money import MAX_AMOUNT, MoneyError, parse_money
 
 
 @dataclass(frozen=True)
@@ -184,6 +184,8 @@ def _money(value: object) -> Decimal | None:
         raise _Bad(f"{value!r} 不是金额") from None
     if amount < 0:
         raise _Bad("金额不能为负")
+    if amount > MAX_AMOUNT:  # "1e400" is no hospital's bill, and would not fit the column
+        raise _Bad(f"{value} 超过 {MAX_AMOUNT} 元，不是一次住院的金额")
     if amount != amount.quantize(Decimal("0.01")):
         raise _Bad(f"{amount} 元精确到分以下，应保留两位小数")
     return amount

@@ -20,7 +20,7 @@ from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
-from services.enrollment import events, rules
+from services.enrollment import events, organisations, rules
 from services.enrollment.application_sheet import (
     ApplicationSheet,
     application_sheet_name,
@@ -39,13 +39,14 @@ from services.enrollment.models import (
     new_id,
 )
 from services.enrollment.roster import RosterResult, read_roster
-from services.enrollment.workbook import open_workbook
+from services.enrollment.workbook import DEFAULT_LIMITS, WorkbookLimits, open_workbook
 from services.kernel import policy as kernel_policy
 from services.kernel.idcard import parse_id
 from services.kernel.policy import CityPolicy, RosterFormat
 from services.kernel.privacy import mask_id, mask_phone
 from services.messaging.bulk import any_of, insert_rows
 from services.messaging.database import utc_now
+from services.messaging.offload import OnHub, off_hub
 
 Record = Callable[[str, dict[str, Any]], str]
 
@@ -57,7 +58,8 @@ EVENT_VERSION = 1
 
 
 def register_unit(session: Session, policy: CityPolicy, *, year: int, **fields: Any) -> Unit:
-    """Register a unit under the city's key (医保编码 / 社保编码 / 单位编码)."""
+    """Register a unit under the city's key (医保编码 / 社保编码 / 单位编码), and under its
+    union (``organisation_id``, organisations.py) whose district it then is in."""
     unit_key = str(fields.pop("unit_key")).strip()
     existing = session.scalar(
         select(Unit).where(Unit.city == policy.code, Unit.unit_key == unit_key)
@@ -65,6 +67,14 @@ def register_unit(session: Session, policy: CityPolicy, *, year: int, **fields: 
     if existing is not None:
         raise Conflict(f"单位编码 {unit_key} 已登记为「{existing.name}」")
     district = fields.pop("district", None)
+    if fields.get("organisation_id"):
+        district = organisations.unit_placement(
+            session,
+            policy,
+            year=year,
+            organisation_id=fields["organisation_id"],
+            district=district,
+        )
     found = policy.district(year, district) if hasattr(policy, "district") else None
     unit = Unit(
         city=policy.code, unit_key=unit_key, district=found.code if found else district, **fields
@@ -180,7 +190,7 @@ def update_application(
 
 
 def enrolled_elsewhere(
-    session: Session, application: Application, *, include_own: bool = False
+    session: Session, application: Application | _RosterTarget, *, include_own: bool = False
 ) -> Callable[[set[str]], dict[str, str]]:
     """The roster reader's conflict look-up: who another unit's roster already names (and,
     when adding joiners, who this roster already names)."""
@@ -215,12 +225,15 @@ def import_roster(
     actor: str,
     append: bool = False,
     progress: Callable[[int, int], None] | None = None,
+    today: date | None = None,
+    limits: WorkbookLimits = DEFAULT_LIMITS,
 ) -> RosterResult:
     """Read, check and (only when the whole file is clean) store a roster.
 
     By default the file replaces the roster; with ``append`` its people join it (增员: the
     joiners after a carry-over), and a person already on this roster is an error too.
-    A file with any error stores nothing and the result says which rows and why.
+    A file with any error stores nothing and the result says which rows and why. ``today``
+    (Asia/Shanghai, kernel/clock.py) is the day an ID's birth date must not be after.
 
     When the workbook's Sheet1 (申请表) declares 参加医疗互助人数 it must equal the roster's
     people (with ``append``, the roster's people after the joiners join): otherwise that is
@@ -228,30 +241,63 @@ def import_roster(
     figures from Sheet1, recorded in the transition's reason. A count on Sheet1 that cannot
     be read is an error; an amount (交款金额, 交款总额) that cannot be read is a warning, as
     the quote sets the price.
+
+    Transactions: reading a large workbook takes seconds, and on SQLite a writer holds the
+    whole file (messaging/database.py), so the file is read and checked with no transaction
+    open and stored in one short transaction that ends here. ``session``'s transaction is
+    therefore committed on the way (callers start the import with nothing pending), and
+    the application is checked again when storing: it may have been submitted meanwhile.
     """
+    target = _RosterTarget.of(get_application(session, application_id))
+    rules.require_editable(target.status)
+    fmt = policy.roster_format(target.year)
+    session.commit()  # nothing written: ends the read before the long part
+    lookup = enrolled_elsewhere(session, target, include_own=append)
+
+    def decode(on_hub: OnHub) -> tuple[RosterResult, ApplicationSheet | None]:
+        def on_session_thread(numbers: set[str]) -> dict[str, str]:
+            return on_hub(lookup, numbers)
+
+        book = open_workbook(data, filename, limits)  # once, for both sheets
+        result = read_roster(book, filename, fmt, on_session_thread, progress=progress, today=today)
+        if application_sheet_name(book, fmt) in (None, result.sheet):
+            return result, None
+        return result, read_application_sheet(book, filename, fmt)
+
+    # decoded in a worker thread (a running service answers others meanwhile); the parsed
+    # workbook is not kept while the lines are stored
+    result, form = off_hub(decode)
+    session.commit()  # ends the look-up's read: the rest of the file needs no database
+
     application = get_application(session, application_id, lock=True)
     rules.require_editable(application.status)
-    fmt = policy.roster_format(application.year)
-    lookup = enrolled_elsewhere(session, application, include_own=append)
-    book = open_workbook(data, filename)  # once, for both sheets
-    result = read_roster(book, filename, fmt, lookup, progress=progress)
-    form = None
-    if application_sheet_name(book, fmt) not in (None, result.sheet):
-        form = read_application_sheet(book, filename, fmt)
-    del book  # the parsed workbook is not kept while the lines are stored
     if form is not None:
         result = _with_form(session, application, result, form, append)
-    if not result.importable:
-        return result
-    if not append:
-        session.execute(delete(RosterLine).where(RosterLine.application_id == application.id))
-    store_lines(session, application, _lines_from(result))
-    verb = "增员" if append else "导入名册"
-    reason = f"{verb} {len(result.members)} 人（{filename}）"
-    if form is not None and form.figures():
-        reason += f"；{_take_figures(application, form, fmt)}"
-    _transition(session, application, application.status, actor, reason)
+    if result.importable:
+        if not append:
+            session.execute(delete(RosterLine).where(RosterLine.application_id == application.id))
+        store_lines(session, application, _lines_from(result))
+        verb = "增员" if append else "导入名册"
+        reason = f"{verb} {len(result.members)} 人（{filename}）"
+        if form is not None and form.figures():
+            reason += f"；{_take_figures(application, form, fmt)}"
+        _transition(session, application, application.status, actor, reason)
+    session.commit()
     return result
+
+
+@dataclass(frozen=True)
+class _RosterTarget:
+    """What reading a roster needs of its application, held while no transaction is open."""
+
+    id: str
+    city: str
+    year: int
+    status: str
+
+    @classmethod
+    def of(cls, application: Application) -> _RosterTarget:
+        return cls(application.id, application.city, application.year, application.status)
 
 
 _FIGURES = ("participants", "staff_total", "staff_insured")  # what Sheet1 sets on the application

@@ -1,10 +1,12 @@
 """`mutual-aid unit|application` subcommands: the clerk's and reviewer's work from a shell.
 
-They work on the enrollment database directly, in one transaction per command, through the
-same operations the service runs (applications.py); events go to the outbox and are published
-when the service next relays. The database is `--db URL`, else $MUTUAL_AID_ENROLLMENT_DB, else
-the embedded default `sqlite:///var/enrollment.sqlite` (created on first use; a PostgreSQL
-database is prepared by its migrations instead).
+They work on the enrollment database directly, in one transaction per command (an import in
+short ones, see applications.import_roster), through the same operations the service runs
+(applications.py); events go to the outbox and are published when the service next relays.
+The database is `--db URL`, else $MUTUAL_AID_ENROLLMENT_DB, else the embedded default
+`sqlite:///var/enrollment.sqlite`. A command that writes creates a missing SQLite file (a
+PostgreSQL database is prepared by its migrations instead); `application list` only reads,
+and a missing file is an error there. "Today" is the CLI's clock (`mutual-aid --today …`).
 
     mutual-aid unit register --city quzhou --year 2025 --key 330800A --name … [--district …]
     mutual-aid application open --unit UNIT_ID --year 2025 --participants 80 --actor 王芳
@@ -19,11 +21,10 @@ from __future__ import annotations
 import functools
 import os
 import sys
+import time
 from collections.abc import Callable
 from contextlib import contextmanager
-from datetime import datetime
 from pathlib import Path
-from zoneinfo import ZoneInfo
 
 from services.enrollment.exceptions import EnrollmentError
 
@@ -34,7 +35,8 @@ DEFAULT_DB = "sqlite:///var/enrollment.sqlite"
 
 
 @contextmanager
-def _session_scope(args):
+def _session_scope(args, *, writes: bool = True):
+    """The command's transaction; a command that only reads never creates the database."""
     from sqlalchemy.exc import OperationalError, ProgrammingError
 
     from services.enrollment.models import metadata
@@ -42,8 +44,8 @@ def _session_scope(args):
 
     url = args.db or os.environ.get("MUTUAL_AID_ENROLLMENT_DB") or DEFAULT_DB
     try:
-        engine = make_engine(url, pool_size=2)
-        if engine.dialect.name == "sqlite":
+        engine = make_engine(url, pool_size=2, must_exist=not writes)
+        if engine.dialect.name == "sqlite" and writes:
             metadata().create_all(engine)  # the embedded mode's schema; PostgreSQL: migrations
         with session_scope(make_session_factory(engine)) as session:
             yield session
@@ -114,6 +116,7 @@ def cmd_application_import(args) -> tuple[dict, int]:
             actor=args.actor,
             append=args.append,
             progress=progress.rows,
+            today=args.clock.today(),
         )
         progress.done(
             f"已导入 {len(result.members)} 人"
@@ -134,14 +137,14 @@ class _Bar:
 
     def __init__(self, shown: bool):
         self.shown = shown
-        self.started = datetime.now()
+        self.started = time.monotonic()
 
     def rows(self, done: int, total: int) -> None:
         if not self.shown:
             return
         share = done / total if total else 1.0
         filled = int(self.WIDTH * share)
-        elapsed = (datetime.now() - self.started).total_seconds()
+        elapsed = time.monotonic() - self.started
         bar = "#" * filled + "-" * (self.WIDTH - filled)
         print(
             f"\r检查名册 [{bar}] {done}/{total} 行 {elapsed:5.1f}s",
@@ -152,26 +155,12 @@ class _Bar:
 
     def done(self, message: str) -> None:
         if self.shown:
-            elapsed = (datetime.now() - self.started).total_seconds()
+            elapsed = time.monotonic() - self.started
             print(f"\n{message}（{elapsed:.1f}s）", file=sys.stderr, flush=True)
 
 
 def _progress(args) -> _Bar:
     return _Bar(args.progress or sys.stderr.isatty())
-
-
-def _today():
-    """Today in Asia/Shanghai; $MUTUAL_AID_TODAY (ISO date) pins it for a rehearsal or a test,
-    as the service's FIXED_TODAY does."""
-    from datetime import date
-
-    pinned = os.environ.get("MUTUAL_AID_TODAY")
-    if pinned:
-        try:
-            return date.fromisoformat(pinned)
-        except ValueError:
-            raise EnrollmentError(f"MUTUAL_AID_TODAY 应为 YYYY-MM-DD，现为 {pinned!r}") from None
-    return datetime.now(ZoneInfo("Asia/Shanghai")).date()
 
 
 def _workflow(action: str):
@@ -187,7 +176,7 @@ def _workflow(action: str):
                     _policy_of(session, args.application),
                     application_id=args.application,
                     actor=args.actor,
-                    today=_today(),
+                    today=args.clock.today(),
                     record=record,
                 )
             elif action == "approve":
@@ -214,7 +203,7 @@ def _workflow(action: str):
 def cmd_application_list(args) -> dict:
     from services.enrollment import applications as ops
 
-    with _session_scope(args) as session:
+    with _session_scope(args, writes=False) as session:
         return {
             "applications": ops.list_applications(
                 session, city=args.city, year=args.year, status=args.status
@@ -225,10 +214,15 @@ def cmd_application_list(args) -> dict:
 def add_to(sub, city_year: Callable, year_type: Callable) -> None:
     """Register the subcommands on the CLI's subparsers (services/cli.py)."""
 
-    def db(p):
+    def db(p, writes: bool = True):
         p.add_argument(
             "--db",
-            help="database URL (default: $MUTUAL_AID_ENROLLMENT_DB or var/enrollment.sqlite)",
+            help="database URL (default: $MUTUAL_AID_ENROLLMENT_DB or var/enrollment.sqlite); "
+            + (
+                "a missing SQLite file is created"
+                if writes
+                else "read only: a missing database is an error"
+            ),
         )
         return p
 
@@ -279,6 +273,6 @@ def add_to(sub, city_year: Callable, year_type: Callable) -> None:
     p.add_argument("--reason", required=True)
     p.add_argument("--actor", required=True)
     p.set_defaults(run=_workflow("return"))
-    p = db(city_year(app.add_parser("list", help="a city-year's applications")))
+    p = db(city_year(app.add_parser("list", help="a city-year's applications")), writes=False)
     p.add_argument("--status", choices=["draft", "submitted", "approved", "returned"])
     p.set_defaults(run=cmd_application_list)

@@ -66,7 +66,8 @@ class Unit(Base):
     city: Mapped[str] = mapped_column(String(40))
     unit_key: Mapped[str] = mapped_column(String(60))  # 医保编码 / 社保编码 / 单位编码
     name: Mapped[str] = mapped_column(String(200))
-    organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"))
+    # the union it enrols under (organisations.py): a district clerk's scope, Keqiao's targets
+    organisation_id: Mapped[str | None] = mapped_column(ForeignKey("organisations.id"), index=True)
     district: Mapped[str | None] = mapped_column(String(60))
     nature: Mapped[str] = mapped_column(String(20), default="public")
     address: Mapped[str | None] = mapped_column(String(300))

@@ -22,7 +22,7 @@ from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
 
 from services.enrollment.roster import Issue, RosterResult, load_source, sheet_rows
-from services.enrollment.workbook import open_workbook
+from services.enrollment.workbook import DEFAULT_LIMITS, WorkbookLimits, open_workbook
 
 REASON_TITLE = "错误原因"
 ERROR_FILL = PatternFill("solid", fgColor="FFC7CE")  # light red
@@ -45,10 +45,12 @@ def write_report(
     result: RosterResult,
     out: str | os.PathLike,
     filename: str | None = None,
+    limits: WorkbookLimits = DEFAULT_LIMITS,
 ) -> Path:
-    """Write the report workbook for the upload ``source`` that produced ``result``."""
+    """Write the report workbook for the upload ``source`` that produced ``result`` (read
+    under the same ``limits`` as the import was)."""
     data, filename = load_source(source, filename)
-    uploaded = open_workbook(data, filename).get_sheet_by_name(result.sheet)
+    uploaded = open_workbook(data, filename, limits).get_sheet_by_name(result.sheet)
     fills: dict[tuple[int, int], PatternFill] = {}
     reasons: dict[int, list[str]] = defaultdict(list)
     for kind, issue in _issues(result):

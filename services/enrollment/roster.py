@@ -16,6 +16,7 @@ what a row costs beyond that is the kernel's ID and phone checks.
 
 from __future__ import annotations
 
+import functools
 import os
 import re
 import unicodedata
@@ -28,6 +29,7 @@ from types import MappingProxyType
 from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook
 
 from services.enrollment.workbook import RosterUnreadable, open_workbook
+from services.kernel.clock import SYSTEM
 from services.kernel.idcard import parse_id
 from services.kernel.phone import parse_mobile
 from services.kernel.policy import RosterFormat
@@ -42,6 +44,7 @@ Progress = Callable[[int, int], None]
 _BLANKS = re.compile(r"\s+")
 _HAN = re.compile(r"[\u3400-\u9fff]")
 _DIGIT = re.compile(r"\d")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # NUL, …: PostgreSQL refuses NUL in text
 _SEX = {"男": "male", "男性": "male", "女": "female", "女性": "female"}
 _SEX_LABEL = {"male": "男", "female": "女"}
 _LOSSY = 1e15  # a number this large held more digits than a spreadsheet keeps (15)
@@ -117,6 +120,7 @@ def read_roster(
     fmt: RosterFormat,
     enrolled_elsewhere: EnrolledElsewhere | None = None,
     progress: Progress | None = None,
+    today: date | None = None,
 ) -> RosterResult:
     """Read and check the roster in ``source`` (the file's bytes, a path, or the workbook
     already opened by ``open_workbook``, so Sheet1 can be read from the same opening).
@@ -124,8 +128,9 @@ def read_roster(
     ``enrolled_elsewhere`` is asked once, with every valid ID number in the file, and answers
     ``{id_number: other unit's name}`` for the people another unit already enrolled this
     city-year. ``progress(rows_read, rows_in_sheet)`` is called every PROGRESS_EVERY rows and
-    at the end (a long import's progress bar). Raises RosterUnreadable when the file cannot be
-    read as a roster at all.
+    at the end (a long import's progress bar). ``today`` (kernel/clock.py; default: the real
+    day in Asia/Shanghai) is the day a birth date must not be after. Raises RosterUnreadable
+    when the file cannot be read as a roster at all.
     """
     if isinstance(source, CalamineWorkbook):
         book, filename = source, filename or "名册"
@@ -136,7 +141,9 @@ def read_roster(
     if progress is not None:
         rows = _reporting(rows, height, progress)
     try:
-        return _check_rows(rows, header, sheet, fmt, enrolled_elsewhere, filename)
+        return _check_rows(
+            rows, header, sheet, fmt, enrolled_elsewhere, filename, today or SYSTEM.today()
+        )
     except CalamineError:
         raise RosterUnreadable(
             f"{filename}：工作表「{sheet}」已损坏，无法读取；请重新保存后再上传"
@@ -266,7 +273,9 @@ def _find_header(rows, lookup, required):
 # -- checking the rows -------------------------------------------------------------------------
 
 
-def _check_rows(rows, header: _Header, sheet, fmt, enrolled_elsewhere, filename) -> RosterResult:
+def _check_rows(
+    rows, header: _Header, sheet, fmt, enrolled_elsewhere, filename, today: date
+) -> RosterResult:
     header_row, columns = header.excel_row, header.columns()
     by_field = {c.field: c for c in columns}
     required = [by_field[f] for f in _required(fmt) if f in by_field]
@@ -280,7 +289,6 @@ def _check_rows(rows, header: _Header, sheet, fmt, enrolled_elsewhere, filename)
     first_seen: dict[str, int] = {}  # ID number -> the row it first appears on
     count = 0
 
-    today = date.today()
     for excel_row, _first_col, cells in rows:
         width = len(cells)
         values = {}
@@ -414,7 +422,21 @@ def _name(value: object) -> str | _Refusal | None:
         name = _BLANKS.sub("" if _HAN.search(name) else " ", name)
     if _DIGIT.search(name):
         return _Refusal(f"姓名中不应有数字：{name}")
+    if len(name) > _name_length():
+        return _Refusal(f"姓名最多 {_name_length()} 个字，填写了 {len(name)} 个")
+    if _CONTROL.search(name):
+        return _Refusal("姓名中含有不可见的控制字符，请重新录入")
     return name
+
+
+@functools.cache
+def _name_length() -> int:
+    """The longest name a roster line and a member can hold, as their columns say (imported
+    here, when the first name is checked, so the CLI's start does not pay for SQLAlchemy)."""
+    from services.enrollment.models import Member, RosterLine
+    from services.kernel.schemas import length_of
+
+    return min(length_of(RosterLine.name), length_of(Member.name))
 
 
 def _text(value: object) -> str | _Refusal:

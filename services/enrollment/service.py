@@ -17,29 +17,25 @@ from __future__ import annotations
 import base64
 import json
 import tempfile
-from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
+from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from services.enrollment import applications as ops
+from services.enrollment import organisations, schemas
 from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
 from services.enrollment.report import report_data, write_report
 from services.enrollment.roster import RosterResult
-from services.enrollment.schemas import (
-    InvalidRequest,
-    OpenApplicationSchema,
-    UnitSchema,
-    UpdateApplicationSchema,
-    load,
-)
-from services.enrollment.workbook import RosterUnreadable
+from services.enrollment.schemas import InvalidRequest, check, load
+from services.enrollment.workbook import RosterUnreadable, WorkbookLimits
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
+from services.messaging.offload import off_hub
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (EnrollmentError, PolicyError, RosterUnreadable)
@@ -69,35 +65,85 @@ class EnrollmentService:
     outbox = Outbox()
     policies = CityPolicies()
     today = Clock()
+    config = Config()
 
     # ---- units and applications ---------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
     def register_unit(self, city: str, year: int, unit: dict) -> dict:
-        fields = load(UnitSchema(), unit, "unit")
+        check(schemas.RegisterUnitArgs, "登记单位", city=city, year=year, unit=unit)
+        fields = load(schemas.UnitSchema, unit, "unit")
         created = ops.register_unit(self.db.session, self.policies.get(city), year=year, **fields)
         return {
             "unit_id": created.id,
             "city": created.city,
             "unit_key": created.unit_key,
             "district": created.district,
+            "organisation_id": created.organisation_id,
         }
 
     @rpc(expected_exceptions=EXPECTED)
+    def register_organisation(self, city: str, year: int, organisation: dict) -> dict:
+        """The city union, or a district / town / system union under another (organisations.py)."""
+        check(
+            schemas.RegisterOrganisationArgs,
+            "登记组织",
+            city=city,
+            year=year,
+            organisation=organisation,
+        )
+        fields = load(schemas.OrganisationSchema, organisation, "organisation")
+        created = organisations.register_organisation(
+            self.db.session, self.policies.get(city), year=year, **fields
+        )
+        return {
+            "organisation_id": created.id,
+            "city": created.city,
+            "kind": created.kind,
+            "name": created.name,
+            "district": created.district,
+            "parent_id": created.parent_id,
+        }
+
+    @rpc(expected_exceptions=EXPECTED)
+    def organisation_units(self, organisation_id: str) -> list[dict]:
+        """The units of an organisation and of every union below it."""
+        check(schemas.OrganisationArgs, "查询", organisation_id=organisation_id)
+        return organisations.organisation_units(self.db.session, organisation_id=organisation_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def organisation_actuals(self, city: str, year: int) -> list[dict]:
+        """Units and members enrolled per organisation, each with its subtree's (the actuals
+        of Keqiao's enrolment targets, by the organisation's name)."""
+        check(schemas.OrganisationActualsArgs, "查询", city=city, year=year)
+        return organisations.organisation_actuals(self.db.session, city=city, year=year)
+
+    @rpc(expected_exceptions=EXPECTED)
     def open_application(self, city: str, application: dict, actor: str) -> dict:
-        fields = load(OpenApplicationSchema(), application, "application")
+        check(
+            schemas.OpenApplicationArgs, "申请表", city=city, application=application, actor=actor
+        )
+        fields = load(schemas.OpenApplicationSchema, application, "application")
         app = ops.open_application(self.db.session, self.policies.get(city), actor=actor, **fields)
         return _application(app)
 
     @rpc(expected_exceptions=EXPECTED)
     def update_application(self, application_id: str, changes: dict, actor: str) -> dict:
-        fields = load(UpdateApplicationSchema(), changes, "changes")
+        check(
+            schemas.UpdateApplicationArgs,
+            "修改",
+            application_id=application_id,
+            changes=changes,
+            actor=actor,
+        )
+        fields = load(schemas.UpdateApplicationSchema, changes, "changes")
         return _application(
             ops.update_application(self.db.session, application_id, actor=actor, **fields)
         )
 
     @rpc(expected_exceptions=EXPECTED)
     def application(self, application_id: str) -> dict:
+        check(schemas.ApplicationArgs, "查询", application_id=application_id)
         session = self.db.session
         data = _application(ops.get_application(session, application_id))
         data["roster_rows"] = ops.roster_count(session, application_id)
@@ -106,11 +152,13 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def list_applications(self, city: str, year: int, status: str | None = None) -> list[dict]:
+        check(schemas.ListApplicationsArgs, "查询", city=city, year=year, status=status)
         return ops.list_applications(self.db.session, city=city, year=year, status=status)
 
     @rpc(expected_exceptions=EXPECTED)
     def roster(self, application_id: str) -> list[dict]:
         """The roster with ID numbers and phones masked."""
+        check(schemas.ApplicationArgs, "查询", application_id=application_id)
         return ops.roster_listing(self.db.session, application_id=application_id)
 
     # ---- rosters --------------------------------------------------------------------------
@@ -127,11 +175,23 @@ class EnrollmentService:
         """Import a roster file (base64: RPC travels as JSON), replacing the roster or, with
         `append`, adding joiners to it; with any error nothing is stored and `report` names
         the upload whose error workbook `GET /enrollment/uploads/<id>/report` returns."""
+        self._check_import(application_id, filename, actor, append)
         try:
             content = base64.b64decode(content_base64, validate=True)
         except (TypeError, ValueError):
             raise InvalidRequest("content_base64 不是有效的 base64 文本") from None
         return self._import(application_id, filename, content, actor, append)
+
+    @staticmethod
+    def _check_import(application_id: str, filename: str, actor: str, append: bool) -> None:
+        check(
+            schemas.ImportRosterArgs,
+            "名册上传",
+            application_id=application_id,
+            filename=filename,
+            actor=actor,
+            append=append,
+        )
 
     def _import(
         self, application_id: str, filename: str, content: bytes, actor: str, append: bool
@@ -139,6 +199,7 @@ class EnrollmentService:
         session = self.db.session
         app = ops.get_application(session, application_id)
         policy = self.policies.get(app.city)
+        limits = WorkbookLimits.from_config(self.config.get("WORKBOOK_LIMITS"))
         result = ops.import_roster(
             session,
             policy,
@@ -147,6 +208,8 @@ class EnrollmentService:
             filename=filename,
             actor=actor,
             append=append,
+            today=self.today(),
+            limits=limits,
         )
         answer = report_data(result)
         answer["imported"] = len(result.members)
@@ -156,7 +219,7 @@ class EnrollmentService:
                 filename=filename,
                 actor=actor,
                 result=answer,
-                report=_report_bytes(content, result, filename),
+                report=off_hub(lambda _: _report_bytes(content, result, filename, limits)),
             )
             session.add(upload)
             session.flush()
@@ -166,6 +229,13 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def remove_members(self, application_id: str, id_numbers: list[str], actor: str) -> dict:
+        check(
+            schemas.RemoveMembersArgs,
+            "减员",
+            application_id=application_id,
+            id_numbers=id_numbers,
+            actor=actor,
+        )
         removed = ops.remove_members(
             self.db.session, application_id=application_id, id_numbers=id_numbers, actor=actor
         )
@@ -175,6 +245,14 @@ class EnrollmentService:
     def carry_over(
         self, application_id: str, to_year: int, actor: str, leavers: list[str] | None = None
     ) -> dict:
+        check(
+            schemas.CarryOverArgs,
+            "续保",
+            application_id=application_id,
+            to_year=to_year,
+            actor=actor,
+            leavers=leavers,
+        )
         session = self.db.session
         app = ops.get_application(session, application_id)
         moved = ops.carry_over(
@@ -195,6 +273,7 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def submit(self, application_id: str, actor: str) -> dict:
+        check(schemas.ActionArgs, "提交", application_id=application_id, actor=actor)
         session = self.db.session
         app = ops.get_application(session, application_id)
         app = ops.submit(
@@ -209,6 +288,7 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def return_application(self, application_id: str, actor: str, reason: str) -> dict:
+        check(schemas.ReturnArgs, "退回", application_id=application_id, actor=actor, reason=reason)
         app = ops.return_application(
             self.db.session,
             application_id=application_id,
@@ -220,6 +300,7 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def approve(self, application_id: str, actor: str) -> dict:
+        check(schemas.ActionArgs, "审核", application_id=application_id, actor=actor)
         session = self.db.session
         app = ops.get_application(session, application_id)
         app = ops.approve(
@@ -236,10 +317,9 @@ class EnrollmentService:
     @rpc(expected_exceptions=EXPECTED)
     def cover(self, city: str, id_number: str, on_date: str) -> dict | None:
         """Is this person covered in `city` on `on_date` (ISO), under which unit and application?"""
-        try:
-            day = date.fromisoformat(on_date)
-        except (TypeError, ValueError):
-            raise InvalidRequest(f"on_date 应为 YYYY-MM-DD，收到 {on_date!r}") from None
+        day = check(schemas.CoverArgs, "查询", city=city, id_number=id_number, on_date=on_date)[
+            "on_date"
+        ]
         return ops.cover(self.db.session, city=city, id_number=id_number, on_date=day)
 
     # ---- HTTP -----------------------------------------------------------------------------
@@ -256,6 +336,7 @@ class EnrollmentService:
             return _json(401, {"error": "缺少 X-Actor（经办人）"})
         try:
             append = request.args.get("append", "") in ("1", "true", "yes")
+            self._check_import(application_id, filename, actor, append)
             answer = self._import(application_id, filename, request.get_data(), actor, append)
         except NotFound as exc:
             return _json(404, {"error": str(exc)})
@@ -265,6 +346,10 @@ class EnrollmentService:
 
     @http("GET", "/enrollment/uploads/<string:upload_id>/report")
     def download_report(self, request, upload_id: str):
+        try:
+            check(schemas.UploadArgs, "查询", upload_id=upload_id)
+        except InvalidRequest as exc:
+            return _json(422, {"error": str(exc)})
         upload = self.db.session.get(RosterUpload, upload_id)
         if upload is None or upload.report is None:
             return _json(404, {"error": f"没有上传记录 {upload_id} 的错误报告"})
@@ -277,9 +362,12 @@ class EnrollmentService:
         )
 
 
-def _report_bytes(content: bytes, result: RosterResult, filename: str) -> bytes:
+def _report_bytes(
+    content: bytes, result: RosterResult, filename: str, limits: WorkbookLimits
+) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
-        path = write_report(content, result, Path(folder) / "report.xlsx", filename=filename)
+        target = Path(folder) / "report.xlsx"
+        path = write_report(content, result, target, filename=filename, limits=limits)
         return path.read_bytes()
 
 

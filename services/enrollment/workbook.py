@@ -7,12 +7,18 @@ python-calamine answers every one of those with the same "Cannot detect file for
 
 Encryption is recognised before calamine is asked, because calamine cannot tell it apart:
 an encrypted .xlsx is an OLE2 compound file holding ``EncryptionInfo`` and
-``EncryptedPackage`` streams ([MS-OFFCRYPTO] 2.3.4), an encrypted .xls has a FILEPASS record
-right after the BOF of its ``Workbook`` stream ([MS-XLS] 2.4.117; calamine refuses only
-RC4 there and would read XOR-obfuscated records as garbage), an encrypted .ods lists
-``encryption-data`` in its manifest. Reading that much of a compound file is the small
-``_CompoundFile`` below: olefile would do it too but is not a dependency, and only the
-directory names and the first sector of one stream are needed.
+``EncryptedPackage`` streams ([MS-OFFCRYPTO] 2.3.4; olefile lists them), an encrypted .xls
+has a FILEPASS record after the BOF of its ``Workbook`` stream (msoffcrypto-tool's
+``is_encrypted``; calamine refuses only RC4 there and would read XOR-obfuscated records as
+garbage), an encrypted .ods lists ``encryption-data`` in its manifest.
+
+Limits come before any reading (WorkbookLimits): a .xlsx or .ods is a zip, and a 5 MB one can
+hold a sheet that expands to 2 GiB, which calamine would hold in memory for seconds. The zip's
+directory declares every member's size; a workbook declaring more than the limit in all, or
+a member compressed far beyond what a spreadsheet compresses, is refused from the directory
+alone. A member that lies about its size gets no further: calamine's zip reader stops at the
+declared size (and the file is then called damaged). A .xls is not compressed: its own size
+bounds what reading it takes.
 """
 
 from __future__ import annotations
@@ -20,13 +26,48 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+from dataclasses import dataclass
 
+import msoffcrypto
+import olefile
+from msoffcrypto.exceptions import FileFormatError, ParseError
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError
+
+MB = 1024 * 1024
 
 
 class RosterUnreadable(Exception):
     """The upload cannot be read as a roster at all; the message says why and what to do."""
 
+
+@dataclass(frozen=True)
+class WorkbookLimits:
+    """What a workbook may declare before it is read (config ``WORKBOOK_LIMITS``).
+
+    A 100 000-row roster written by openpyxl declares 31 MB with its sheet compressed 10:1;
+    Excel and WPS sheets full of styled cells reach a few tens to one. Deflate itself stops
+    near 1 000:1, where bombs sit.
+    """
+
+    uncompressed: int = 200 * MB  # every member of a .xlsx / .ods together, as declared
+    ratio: int = 100  # a member's size over its compressed size ...
+    ratio_from: int = 1 * MB  # ... for members larger than this (small XML compresses well)
+    compound: int = 64 * MB  # a .xls file
+
+    @classmethod
+    def from_config(cls, config: dict | None) -> WorkbookLimits:
+        """From ``{"uncompressed_mb": 200, "ratio": 100, "xls_mb": 64}``; missing keys keep
+        their defaults."""
+        config = config or {}
+        default = cls()
+        return cls(
+            uncompressed=int(config.get("uncompressed_mb", default.uncompressed // MB)) * MB,
+            ratio=int(config.get("ratio", default.ratio)),
+            compound=int(config.get("xls_mb", default.compound // MB)) * MB,
+        )
+
+
+DEFAULT_LIMITS = WorkbookLimits()
 
 _OLE2 = bytes.fromhex("D0CF11E0A1B11AE1")
 _ZIP = b"PK\x03\x04"
@@ -34,6 +75,7 @@ _ODS = b"application/vnd.oasis.opendocument.spreadsheet"
 _SAVE_AS = "请在 Excel 或 WPS 中打开后“另存为” .xlsx 或 .xls 再上传"
 _PASSWORD = "设置了打开密码（文件已加密），系统无法读取；请在 Excel 或 WPS 中取消打开密码后重新上传"
 _CORRUPT = "已损坏或不完整（可能没有下载或复制完整），无法打开；请重新保存后再上传"
+_TOO_BIG = "系统不读取这样的文件；请删除多余的空行、空列和格式，或分成几个文件后重新上传"
 
 # First bytes of files that are not spreadsheets but get uploaded as one.
 _OTHER_KINDS = (
@@ -49,9 +91,11 @@ _OTHER_KINDS = (
 )
 
 
-def open_workbook(data: bytes, filename: str) -> CalamineWorkbook:
+def open_workbook(
+    data: bytes, filename: str, limits: WorkbookLimits = DEFAULT_LIMITS
+) -> CalamineWorkbook:
     """The workbook in ``data``, or RosterUnreadable naming the file and the reason."""
-    kind = sniff(data, filename)
+    kind = sniff(data, filename, limits)
     try:
         return CalamineWorkbook.from_filelike(io.BytesIO(data))
     except PasswordError:
@@ -60,14 +104,14 @@ def open_workbook(data: bytes, filename: str) -> CalamineWorkbook:
         raise RosterUnreadable(f"{filename}：这个{kind}{_CORRUPT}") from None
 
 
-def sniff(data: bytes, filename: str) -> str:
+def sniff(data: bytes, filename: str, limits: WorkbookLimits = DEFAULT_LIMITS) -> str:
     """What kind of workbook the bytes hold ("Excel 工作簿（.xlsx）" …), or RosterUnreadable."""
     if not data:
         raise RosterUnreadable(f"{filename}：文件是空的（0 字节），请重新选择填好的名册文件")
     if data.startswith(_ZIP):
-        return _sniff_zip(data, filename)
+        return _sniff_zip(data, filename, limits)
     if data.startswith(_OLE2):
-        return _sniff_compound(data, filename)
+        return _sniff_compound(data, filename, limits)
     for magic, label in _OTHER_KINDS:
         if data.startswith(magic):
             raise RosterUnreadable(
@@ -76,9 +120,10 @@ def sniff(data: bytes, filename: str) -> str:
     raise RosterUnreadable(f"{filename}：{_describe_text(data)}")
 
 
-def _sniff_zip(data: bytes, filename: str) -> str:
+def _sniff_zip(data: bytes, filename: str, limits: WorkbookLimits) -> str:
     try:
         with zipfile.ZipFile(io.BytesIO(data)) as archive:
+            _within(archive.infolist(), filename, limits)
             names = set(archive.namelist())
             mimetype = archive.read("mimetype").strip() if "mimetype" in names else b""
             manifest = (
@@ -105,38 +150,49 @@ def _sniff_zip(data: bytes, filename: str) -> str:
     )
 
 
-def _sniff_compound(data: bytes, filename: str) -> str:
+def _within(members: list[zipfile.ZipInfo], filename: str, limits: WorkbookLimits) -> None:
+    """RosterUnreadable when the zip's directory declares more than ``limits`` allow."""
+    total = sum(m.file_size for m in members)
+    if total > limits.uncompressed:
+        raise RosterUnreadable(
+            f"{filename}：文件解压后有 {_mb(total)}，超过 {_mb(limits.uncompressed)} 的上限；"
+            + _TOO_BIG
+        )
+    for member in members:
+        if member.file_size > limits.ratio_from:
+            ratio = member.file_size / max(member.compress_size, 1)
+            if ratio > limits.ratio:
+                raise RosterUnreadable(
+                    f"{filename}：文件中的「{member.filename}」压缩了 {ratio:.0f} 倍"
+                    f"（解压后 {_mb(member.file_size)}），超过 {limits.ratio} 倍的上限，"
+                    f"不像正常的工作簿；" + _TOO_BIG
+                )
+
+
+def _sniff_compound(data: bytes, filename: str, limits: WorkbookLimits) -> str:
+    # A compound file is not compressed: what it weighs is about what reading it takes.
+    if len(data) > limits.compound:
+        raise RosterUnreadable(
+            f"{filename}：文件 {_mb(len(data))}，超过 .xls 工作簿 {_mb(limits.compound)} 的上限，"
+            f"系统不读取；{_SAVE_AS}"
+        )
     try:
-        ole = _CompoundFile(data)
-        names = ole.names()
-        if "encryptedpackage" in names or "encryptioninfo" in names:
+        ole = olefile.OleFileIO(io.BytesIO(data))
+        if ole.exists("EncryptionInfo") or ole.exists("EncryptedPackage"):
             raise RosterUnreadable(f"{filename}：{_PASSWORD}")
-        stream = "workbook" if "workbook" in names else "book" if "book" in names else None
-        if stream is None:
+        if not (ole.exists("Workbook") or ole.exists("Book")):
             found = (
                 "Word 文档 (.doc)"
-                if "worddocument" in names
+                if ole.exists("WordDocument")
                 else "Office 文件，但不是 Excel 工作簿"
             )
             raise RosterUnreadable(f"{filename}：这是{found}；请上传 .xls、.xlsx 或 .ods 名册")
-        if _has_filepass(ole.head(stream)):
+        # msoffcrypto reads BIFF8's Workbook stream only; a BIFF5 Book is left to calamine
+        if ole.exists("Workbook") and msoffcrypto.OfficeFile(io.BytesIO(data)).is_encrypted():
             raise RosterUnreadable(f"{filename}：{_PASSWORD}")
-    except (ValueError, IndexError, struct.error):
+    except (OSError, ValueError, AssertionError, struct.error, FileFormatError, ParseError):
         raise RosterUnreadable(f"{filename}：文件{_CORRUPT}") from None
     return "Excel 97-2003 工作簿（.xls）"
-
-
-def _has_filepass(head: bytes) -> bool:
-    """A FILEPASS record among the globals' first records (it follows BOF, [MS-XLS] 2.1.7.20)."""
-    at = 0
-    while at + 4 <= len(head):
-        kind, length = struct.unpack_from("<HH", head, at)
-        if kind == 0x002F:
-            return True
-        if kind in (0x0085, 0x000A, 0x00FC):  # BoundSheet, EOF, SST: past where FILEPASS goes
-            return False
-        at += 4 + length
-    return False
 
 
 def _describe_text(data: bytes) -> str:
@@ -160,75 +216,5 @@ def _describe_text(data: bytes) -> str:
     return f"这是文本文件（如 CSV 或 TXT），不是 Excel 工作簿；{_SAVE_AS}"
 
 
-_LAST_SECTOR = 0xFFFFFFFA  # sector numbers from here up are markers (end of chain, free, …)
-
-
-class _CompoundFile:
-    """Just enough of an OLE2 compound file ([MS-CFB]) to list names and read a stream's start."""
-
-    def __init__(self, data: bytes):
-        if len(data) < 512:
-            raise ValueError("shorter than a compound file header")
-        self.data = data
-        self.sector = 1 << struct.unpack_from("<H", data, 30)[0]
-        if self.sector not in (512, 4096):
-            raise ValueError("bad sector size")
-        self.mini_cutoff = struct.unpack_from("<I", data, 56)[0]
-        per = self.sector // 4
-        self.difat = list(struct.unpack_from("<109I", data, 76))
-        following, count = struct.unpack_from("<II", data, 68)
-        while following < _LAST_SECTOR and count > 0:
-            entries = struct.unpack_from(f"<{per}I", data, self._offset(following))
-            self.difat.extend(entries[:-1])
-            following, count = entries[-1], count - 1
-        self.entries: dict[str, tuple[int, int]] = {}  # casefolded name -> (start, size)
-        self.root = (_LAST_SECTOR, 0)
-        for sector in self._chain(struct.unpack_from("<I", data, 48)[0]):
-            base = self._offset(sector)
-            for at in range(base, base + self.sector, 128):
-                length, kind = struct.unpack_from("<HB", data, at + 64)
-                if kind not in (1, 2, 5) or not 2 <= length <= 64:
-                    continue
-                name = data[at : at + length - 2].decode("utf-16-le", "replace").casefold()
-                start, size = struct.unpack_from("<II", data, at + 116)
-                if kind == 5:
-                    self.root = (start, size)
-                else:
-                    self.entries.setdefault(name, (start, size))
-
-    def names(self) -> set[str]:
-        return set(self.entries)
-
-    def head(self, name: str, limit: int = 512) -> bytes:
-        """The first bytes of a stream (its first sector, or first mini sector if it is small)."""
-        start, size = self.entries[name]
-        if size >= self.mini_cutoff:
-            at = self._offset(start)
-            return self.data[at : at + min(limit, size, self.sector)]
-        # A small stream lives in the mini stream: 64-byte sectors inside the root's chain.
-        position = start * 64
-        for index, sector in enumerate(self._chain(self.root[0])):
-            if index == position // self.sector:
-                at = self._offset(sector) + position % self.sector
-                return self.data[at : at + min(limit, size, 64)]
-        raise ValueError("mini stream shorter than its directory says")
-
-    def _offset(self, sector: int) -> int:
-        at = (sector + 1) * self.sector
-        if at + self.sector > len(self.data):
-            raise ValueError("sector past the end of the file")
-        return at
-
-    def _next(self, sector: int) -> int:
-        per = self.sector // 4
-        fat_sector = self.difat[sector // per]
-        return struct.unpack_from("<I", self.data, self._offset(fat_sector) + sector % per * 4)[0]
-
-    def _chain(self, sector: int):
-        seen: set[int] = set()
-        while sector < _LAST_SECTOR:
-            if sector in seen:
-                raise ValueError("sector chain loops")
-            seen.add(sector)
-            yield sector
-            sector = self._next(sector)
+def _mb(size: int) -> str:
+    return f"{size / MB:.0f} MB" if size >= 10 * MB else f"{size / MB:.1f} MB"

@@ -9,11 +9,12 @@ from __future__ import annotations
 from collections.abc import Mapping, Sequence
 from decimal import Decimal
 
-from marshmallow import RAISE, Schema, ValidationError, fields, post_load, validate
+from marshmallow import ValidationError, fields, post_load
 
 from services.kernel.errors import FactError
-from services.kernel.money import MoneyError, parse_money
+from services.kernel.money import MoneyError, parse_amount
 from services.kernel.policy import NATURES, ClaimFacts, HistoryEntry, Unit
+from services.kernel.schemas import Amount, OneOf, Range, Strict, Text, one_line
 
 CAUSES = (
     "illness",
@@ -41,17 +42,9 @@ _ROMAN = {
 }
 
 
-class Money(fields.Field):
-    """A decimal string (or int); floats are refused because they lose fen."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        try:
-            amount = parse_money(value, name=attr or "amount")
-        except MoneyError as exc:
-            raise ValidationError(str(exc)) from None
-        if amount < 0:
-            raise ValidationError("金额不能为负")
-        return amount
+class Money(Amount):
+    """A decimal string (or int) of at most two places within money.MAX_AMOUNT; floats are
+    refused because they lose fen, "1e400" because no form holds it (schemas.Amount)."""
 
 
 class StrictBool(fields.Field):
@@ -91,7 +84,7 @@ class Grade(fields.Field):
 class Share(fields.Field):
     def _deserialize(self, value, attr, data, **kwargs):
         try:
-            share = parse_money(value, name=attr or "share")
+            share = parse_amount(value, name=attr or "share", places=6, maximum=Decimal(1))
         except MoneyError as exc:
             raise ValidationError(str(exc)) from None
         if not Decimal(0) <= share <= Decimal(1):
@@ -99,30 +92,29 @@ class Share(fields.Field):
         return share
 
 
-class ClaimFactsSchema(Schema):
-    class Meta:
-        unknown = RAISE
+class ClaimFactsSchema(Strict):
+    error_messages = {**Strict.error_messages, "unknown": "不认识的事实名称（拼写错误？）"}
 
-    benefit = fields.String(required=True, validate=validate.Length(min=1))
+    benefit = Text(required=True)
     total_cost = Money()
     self_borne = Money()
     settled_by_insurance = StrictBool()
     settled_amount = Money()
-    cause = fields.String(validate=validate.OneOf(CAUSES))
-    liability = fields.String(validate=validate.OneOf(LIABILITIES))
+    cause = fields.String(validate=OneOf(CAUSES))
+    liability = fields.String(validate=OneOf(LIABILITIES))
     liability_share = Share()
     grade = Grade()
-    disease = fields.String(validate=validate.Length(min=1))
-    patient = fields.String(validate=validate.OneOf(PATIENTS))
+    disease = Text()
+    patient = fields.String(validate=OneOf(PATIENTS))
     patient_birth_date = fields.Date()
     admission_date = fields.Date()
     discharge_date = fields.Date()
     diagnosis_date = fields.Date()
     event_date = fields.Date()
     claim_date = fields.Date()
-    place = fields.String(validate=validate.OneOf(PLACES))
+    place = fields.String(validate=OneOf(PLACES))
     loss_amount = Money()
-    exclusion = fields.List(fields.String(validate=validate.Length(min=1)))
+    exclusion = fields.List(Text())
 
     @post_load
     def make(self, data, **kwargs) -> ClaimFacts:
@@ -131,11 +123,8 @@ class ClaimFactsSchema(Schema):
         return ClaimFacts(**data)
 
 
-class HistoryEntrySchema(Schema):
-    class Meta:
-        unknown = RAISE
-
-    benefit = fields.String(required=True)
+class HistoryEntrySchema(Strict):
+    benefit = Text(required=True)
     payable = Money(required=True)
     counted = Money(load_default=Decimal("0"))
 
@@ -144,46 +133,20 @@ class HistoryEntrySchema(Schema):
         return HistoryEntry(**data)
 
 
-class UnitSchema(Schema):
+class UnitSchema(Strict):
     """A unit as a group application describes it (the quote's input)."""
 
-    class Meta:
-        unknown = RAISE
-
-    name = fields.String(required=True, validate=validate.Length(min=1))
-    code = fields.String(load_default=None)
-    district = fields.String(load_default=None)
-    nature = fields.String(load_default="public", validate=validate.OneOf(NATURES))
-    staff_total = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=0))
-    staff_insured = fields.Integer(load_default=None, strict=True, validate=validate.Range(min=0))
-    participants = fields.Integer(required=True, strict=True, validate=validate.Range(min=0))
+    name = Text(required=True)
+    code = Text(load_default=None)
+    district = Text(load_default=None)
+    nature = fields.String(load_default="public", validate=OneOf(NATURES))
+    staff_total = fields.Integer(load_default=None, strict=True, validate=Range(min=0))
+    staff_insured = fields.Integer(load_default=None, strict=True, validate=Range(min=0))
+    participants = fields.Integer(required=True, strict=True, validate=Range(min=0))
 
     @post_load
     def make(self, data, **kwargs) -> Unit:
         return Unit(**data)
-
-
-def _one_line(prefix: str, errors: dict) -> str:
-    parts = []
-    for key, value in sorted(_flatten(errors)):
-        parts.append(f"{key}: {value}")
-    return prefix + "; ".join(parts)
-
-
-def _flatten(errors, path: str = ""):
-    if isinstance(errors, dict):
-        for key, value in errors.items():
-            yield from _flatten(value, f"{path}.{key}" if path else str(key))
-    elif isinstance(errors, list) and errors and all(isinstance(e, str) for e in errors):
-        message = " ".join(errors)
-        if message == "Unknown field.":
-            message = "不认识的事实名称（拼写错误？）"
-        yield path, message
-    elif isinstance(errors, list):
-        for i, value in enumerate(errors):
-            yield from _flatten(value, f"{path}[{i}]")
-    else:
-        yield path, str(errors)
 
 
 def load_claim(data: object) -> ClaimFacts:
@@ -193,7 +156,7 @@ def load_claim(data: object) -> ClaimFacts:
     try:
         return ClaimFactsSchema().load(data)
     except ValidationError as exc:
-        raise FactError(_one_line("claim 事实有误: ", exc.messages)) from None
+        raise FactError(one_line("claim 事实有误: ", exc.messages)) from None
 
 
 def load_unit(data: object) -> Unit:
@@ -202,7 +165,7 @@ def load_unit(data: object) -> Unit:
     try:
         return UnitSchema().load(data)
     except ValidationError as exc:
-        raise FactError(_one_line("unit 有误: ", exc.messages)) from None
+        raise FactError(one_line("unit 有误: ", exc.messages)) from None
 
 
 def load_history(data: object) -> tuple[HistoryEntry, ...]:
@@ -213,7 +176,7 @@ def load_history(data: object) -> tuple[HistoryEntry, ...]:
     try:
         return tuple(HistoryEntrySchema(many=True).load(list(data)))
     except ValidationError as exc:
-        raise FactError(_one_line("history 有误: ", {"history": exc.messages})) from None
+        raise FactError(one_line("history 有误: ", {"history": exc.messages})) from None
 
 
 FACT_NAMES = tuple(ClaimFactsSchema().fields)

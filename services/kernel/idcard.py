@@ -14,6 +14,8 @@ from dataclasses import dataclass
 from datetime import date
 from functools import lru_cache
 
+from services.kernel.clock import SYSTEM
+
 _CHECK = "10X98765432"
 # Province-level codes of GB/T 2260 (83 is used by residence permits for Taiwan residents).
 _PROVINCES = frozenset(
@@ -72,7 +74,11 @@ def check_digit(first17: str) -> str:
 
 
 def parse_id(value: object, *, today: date | None = None) -> IdCheck:
-    """Check one ID number; never raises for bad input, the reasons say what is wrong."""
+    """Check one ID number; never raises for bad input, the reasons say what is wrong.
+
+    A birth date after ``today`` is refused; without it, after the real day in Asia/Shanghai
+    (kernel/clock.py). Callers holding a pinned clock pass its day.
+    """
     if isinstance(value, bool) or isinstance(value, int | float):
         # Excel stores a typed-in ID as a number: digits past the 15th are already gone.
         return IdCheck(
@@ -106,7 +112,7 @@ def parse_id(value: object, *, today: date | None = None) -> IdCheck:
     born = _birth_date(text[6:14])
     if born is None:
         reasons.append(f"出生日期 {text[6:14]} 不是有效日期")
-    elif born < _EARLIEST_BIRTH or born > (today or date.today()):
+    elif born < _EARLIEST_BIRTH or born > (today or SYSTEM.today()):
         reasons.append(f"出生日期 {born.isoformat()} 不合理")
     expected = check_digit(text[:17])
     if text[17] != expected:

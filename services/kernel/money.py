@@ -6,12 +6,18 @@ it (e.g. 273.09 -> 贰佰柒拾叁元零玖分).
 
 from __future__ import annotations
 
+import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
 
 import cn2an
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0")
+# The largest amount one form field may carry: far above any premium, cost or benefit of a
+# notice (Zhangjiakou's highest cap is 120 000 yuan), far below what the MONEY columns
+# (Numeric(14, 2)) hold once amounts are added up.
+MAX_AMOUNT = Decimal("99999999.99")
+_PLAIN = re.compile(r"-?(\d+(\.\d*)?|\.\d+)")  # no exponent, no NaN or Infinity
 
 
 class MoneyError(ValueError):
@@ -40,6 +46,27 @@ def parse_money(value: object, *, name: str = "amount") -> Decimal:
         raise MoneyError(f"{name} 不是金额: {value!r}")
     if not amount.is_finite():
         raise MoneyError(f"{name} 不是金额: {value!r}")
+    return amount
+
+
+def parse_amount(
+    value: object, *, name: str = "amount", places: int = 2, maximum: Decimal = MAX_AMOUNT
+) -> Decimal:
+    """An amount a caller sent: a plain decimal string (thousands separators allowed), an int
+    or a Decimal, with at most ``places`` decimals and at most ``maximum`` either way.
+
+    ``parse_money`` reads the plugins' own data; this reads what arrives from outside, where
+    "1e400" or 9 999 999 999 999.99 is a mistake (or worse) that would fail only when stored.
+    """
+    if isinstance(value, str) and not _PLAIN.fullmatch(
+        value.strip().replace(",", "").replace("，", "")
+    ):
+        raise MoneyError(f'{name} 应为普通的小数写法（如 "7000.50"），不能是 {value!r}')
+    amount = parse_money(value, name=name)
+    if amount.as_tuple().exponent < -places:
+        raise MoneyError(f"{name} 最多 {places} 位小数，填写的是 {value!r}")
+    if abs(amount) > maximum:
+        raise MoneyError(f"{name} 不能超过 {maximum}，填写的是 {value!r}")
     return amount
 
 

@@ -336,7 +336,17 @@ class DataPolicy:
         born = ctx.claim.patient_birth_date
         if born is None:
             raise FactError(f"{ctx.code} 需要事实 patient_birth_date（子女出生日期）")
-        day = getattr(ctx.claim, ctx.rule.benefit.counts_by or "admission_date") or date.today()
+        # The age on the day the benefit counts by (else admission), else on the claim date:
+        # a fact of the claim (the claims service sets it to the day received, from its
+        # clock), so an assessment reads the same whenever it is repeated.
+        day = getattr(ctx.claim, ctx.rule.benefit.counts_by or "admission_date") or (
+            ctx.claim.claim_date
+        )
+        if day is None:
+            raise FactError(
+                f"{ctx.code} 需要事实 admission_date（入院日期）或 claim_date（申请日期），"
+                "以计算子女年龄"
+            )
         age = day.year - born.year - ((day.month, day.day) < (born.month, born.day))
         if age >= under:
             ctx.refuse(

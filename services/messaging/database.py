@@ -12,6 +12,20 @@ Database calls must not block eventlet's hub:
 - SQLite: sqlite3 is C code that eventlet cannot switch out of; a second green thread
   waiting on SQLite's file lock would spin in C while the holder never runs. So one
   connection per engine: green threads queue on the pool (cooperatively) instead.
+
+Another process on the same SQLite file (the CLI beside `serve`) is waited for in C, with
+the whole hub stopped, so every write must be short and the wait bounded:
+- WAL: readers never block the writer nor the writer them.
+- Every transaction starts with BEGIN IMMEDIATE, taking the write lock at once. A deferred
+  transaction that reads and then writes fails at once with "database is locked" (WAL's
+  SQLITE_BUSY_SNAPSHOT, the busy timeout not consulted) when another connection committed
+  after its first read; taking the lock first makes it wait its turn instead. Django and
+  Rails offer the same for SQLite for the same reason.
+- A busy timeout of SQLITE_BUSY_TIMEOUT seconds: well above our longest write (a
+  100 000-row roster stores in about 2.3 s on a busy 2-core machine), so a wait for it is
+  not an error, yet bounded, so a stuck writer is an error instead of a hang.
+- Long work (reading a workbook) happens outside any transaction: see
+  enrollment/applications.py, `import_roster`.
 """
 
 from __future__ import annotations
@@ -29,19 +43,27 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool, StaticPool
 from sqlalchemy.types import TypeDecorator
 
+from services.kernel.clock import SYSTEM
 from services.messaging.errors import DatabaseConfigError
 
 SessionFactory = Callable[[], Session]
 
 DEFAULT_POOL_SIZE = 12  # nameko's default 10 workers, the outbox relay and one spare
+SQLITE_BUSY_TIMEOUT = 10.0  # seconds another connection's write is waited for (see above)
 
 
-def make_engine(url: str | URL, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine:
-    """An engine for `url` (SQLite or PostgreSQL), configured to cooperate with eventlet."""
+def make_engine(
+    url: str | URL, *, pool_size: int = DEFAULT_POOL_SIZE, must_exist: bool = False
+) -> Engine:
+    """An engine for `url` (SQLite or PostgreSQL), configured to cooperate with eventlet.
+
+    A SQLite file (and its folder) is created on first use, unless ``must_exist``: then a
+    missing file is a DatabaseConfigError and nothing is created (a command that only reads).
+    """
     url = make_url(url)
     backend = url.get_backend_name()
     if backend == "sqlite":
-        return _sqlite_engine(url)
+        return _sqlite_engine(url, must_exist=must_exist)
     if backend == "postgresql":
         if url.drivername == "postgresql":
             url = url.set(drivername="postgresql+psycopg")
@@ -92,22 +114,25 @@ def use_green_psycopg() -> None:
         waiting.wait = waiting.wait_select
 
 
-def _sqlite_engine(url: URL) -> Engine:
+def _sqlite_engine(url: URL, *, must_exist: bool) -> Engine:
     database = url.database
     if not database or database == ":memory:":
         engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
     else:
+        if must_exist and not Path(database).is_file():
+            raise DatabaseConfigError(f"{database}: no such database (nothing was created)")
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
             url,
             poolclass=QueuePool,
             pool_size=1,
             max_overflow=0,
-            connect_args={"check_same_thread": False},
+            connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT},
         )
 
     # sqlite3's own transaction handling starts transactions late and breaks SAVEPOINT; let
-    # SQLAlchemy emit BEGIN itself (the recipe in SQLAlchemy's SQLite dialect notes).
+    # SQLAlchemy emit BEGIN itself (the recipe in SQLAlchemy's SQLite dialect notes), as
+    # BEGIN IMMEDIATE (the module's notes say why).
     @event.listens_for(engine, "connect")
     def on_connect(dbapi_connection, _record):
         dbapi_connection.isolation_level = None
@@ -118,7 +143,7 @@ def _sqlite_engine(url: URL) -> Engine:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN")
+        connection.exec_driver_sql("BEGIN IMMEDIATE")
 
     return engine
 
@@ -143,7 +168,8 @@ class UtcDateTime(TypeDecorator[datetime]):
 
 
 def utc_now() -> datetime:
-    return datetime.now(UTC)
+    """The real instant, for the timestamps recorded on rows (stored in UTC)."""
+    return SYSTEM.now().astimezone(UTC)
 
 
 # Constraint names every service's metadata uses, so a migration can drop a constraint by

@@ -4,6 +4,7 @@ and a claim taken through intake (its documents attached, submitted) and approva
 from __future__ import annotations
 
 import functools
+import io
 from datetime import date
 from typing import Any
 
@@ -14,10 +15,53 @@ from services.claims import claims as ops
 from services.messaging.outbox import OUTBOX, record_event
 from tests.enrollment.samples import Person
 
-# the smallest files each sniffed type accepts (their magic bytes and a little body)
-PDF = b"%PDF-1.4\n1 0 obj<<>>endobj\ntrailer<<>>\n%%EOF\n"
-PNG = b"\x89PNG\r\n\x1a\n" + b"\x00\x00\x00\rIHDR" + b"\x00" * 17
-JPEG = b"\xff\xd8\xff\xe0\x00\x10JFIF\x00" + b"\x00" * 16 + b"\xff\xd9"
+
+def pdf(text: str = "", size: int | None = None, before: bytes = b"") -> bytes:
+    """A one-page PDF that pypdf reads strictly; ``text`` (ASCII) makes each one different,
+    ``size`` pads it to exactly that many bytes (a comment line after the header), ``before``
+    comes ahead of the header (offsets count from the header, as Acrobat reads them)."""
+
+    def build(padding: int) -> bytes:
+        stream = f"BT /F1 12 Tf 20 100 Td ({text}) Tj ET".encode()
+        objects = [
+            b"<< /Type /Catalog /Pages 2 0 R >>",
+            b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
+            b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 200 200] /Contents 4 0 R >>",
+            b"<< /Length %d >>\nstream\n%s\nendstream" % (len(stream), stream),
+        ]
+        out = bytearray(b"%PDF-1.4\n%" + b"p" * padding + b"\n")
+        offsets = []
+        for number, body in enumerate(objects, start=1):
+            offsets.append(len(out))
+            out += b"%d 0 obj\n%s\nendobj\n" % (number, body)
+        xref = len(out)
+        out += b"xref\n0 %d\n0000000000 65535 f \n" % (len(objects) + 1)
+        out += b"".join(b"%010d 00000 n \n" % at for at in offsets)
+        out += b"trailer\n<< /Size %d /Root 1 0 R >>\nstartxref\n%010d\n%%%%EOF\n" % (
+            len(objects) + 1,
+            xref,
+        )
+        return before + bytes(out)
+
+    if size is None:
+        return build(0)
+    # offsets are written fixed-width: padding shifts them without changing their length
+    return build(size - len(build(0)))
+
+
+def image(kind: str, colour: str = "red", side: int = 16) -> bytes:
+    """A real PNG or JPEG that Pillow decodes whole."""
+    from PIL import Image
+
+    out = io.BytesIO()
+    Image.new("RGB", (side, side), colour).save(out, kind)
+    return out.getvalue()
+
+
+# real files of each accepted type (the whole file is parsed, not only its first bytes)
+PDF = pdf()
+PNG = image("PNG")
+JPEG = image("JPEG")
 
 
 class FakeCover:
@@ -83,9 +127,9 @@ def attach_all(session, policy, claim, *, skip=()) -> None:
                 session,
                 policy,
                 claim_id=claim.id,
-                document=document,
+                documents=document,
                 filename=f"{i}.pdf",
-                data=PDF + str(i).encode(),
+                data=pdf(str(i)),
                 actor="clerk",
             )
 

@@ -18,10 +18,10 @@ from sqlalchemy import select
 
 from services.claims import accumulators, attachments, queues
 from services.claims import claims as ops
-from services.claims.exceptions import Conflict, SubmissionRefused, WorkflowError
+from services.claims.exceptions import SubmissionRefused, WorkflowError
 from services.claims.models import Attachment, LedgerEntry, Review
 from services.kernel.errors import FactError
-from tests.claims.flow import JPEG, PDF, PNG, approve, attach_all, events, new_claim, record
+from tests.claims.flow import JPEG, PNG, approve, attach_all, events, new_claim, pdf, record
 from tests.enrollment.samples import bad_check_digit, person
 
 ZJK_DAY = date(2024, 6, 3)  # a Monday inside Zhangjiakou's 2024 cover
@@ -284,7 +284,7 @@ def test_attachments_are_sniffed_checksummed_and_frozen_after_submission(
         session,
         zhangjiakou,
         claim_id=claim.id,
-        document="病案首页",
+        documents="病案首页",
         filename="病案首页.pdf",
         data=JPEG,
         actor="clerk",
@@ -295,28 +295,28 @@ def test_attachments_are_sniffed_checksummed_and_frozen_after_submission(
         session,
         zhangjiakou,
         claim_id=claim.id,
-        document="病案首页",
+        documents="病案首页",
         filename="copy.jpg",
         data=JPEG,
         actor="clerk",
     )
     assert again.id == photo.id  # the same upload twice is one attachment
-    with pytest.raises(Conflict, match="已作为「病案首页」上传"):
-        attachments.add_attachment(
-            session,
-            zhangjiakou,
-            claim_id=claim.id,
-            document="诊断证明",
-            filename="x.jpg",
-            data=JPEG,
-            actor="clerk",
-        )
+    both = attachments.add_attachment(
+        session,
+        zhangjiakou,
+        claim_id=claim.id,
+        documents="诊断证明",
+        filename="x.jpg",
+        data=JPEG,
+        actor="clerk",
+    )  # the same file for another document: one attachment serving both
+    assert both.id == photo.id and both.document_names == ["病案首页", "诊断证明"]
     with pytest.raises(WorkflowError, match="不是这项补助的材料"):
         attachments.add_attachment(
             session,
             zhangjiakou,
             claim_id=claim.id,
-            document="火灾事故认定书",
+            documents="火灾事故认定书",
             filename="x.png",
             data=PNG,
             actor="clerk",
@@ -326,7 +326,7 @@ def test_attachments_are_sniffed_checksummed_and_frozen_after_submission(
         session,
         zhangjiakou,
         claim_id=claim.id,
-        document="其他材料",
+        documents="其他材料",
         filename="scan.png",
         data=PNG,
         actor="clerk",
@@ -353,9 +353,9 @@ def test_attachments_are_sniffed_checksummed_and_frozen_after_submission(
             session,
             zhangjiakou,
             claim_id=claim.id,
-            document="其他材料",
+            documents="其他材料",
             filename="late.pdf",
-            data=PDF + b"late",
+            data=pdf("late"),
             actor="clerk",
         )
     assert (
@@ -561,7 +561,8 @@ def test_a_reviewer_lists_the_documents_and_a_clerk_may_remove_one_while_editabl
         session, zhangjiakou, cover, MEMBER, critical(), year=2024, today=ZJK_DAY, submit=False
     )
     listed = attachments.list_attachments(session, claim_id=claim.id)
-    assert [a["document"] for a in listed][:2] == ["申请表", "医疗费用结算单"] and len(listed) == 6
+    assert [a["documents"] for a in listed][:2] == [["申请表"], ["医疗费用结算单"]]
+    assert len(listed) == 6
     first, content = attachments.attachment_content(
         session, attachment_id=listed[0]["attachment_id"]
     )

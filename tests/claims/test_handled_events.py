@@ -50,17 +50,18 @@ def test_a_good_payload_loads_with_a_decimal_amount_and_a_date():
         ({"amount": 1000.0}, "amount: 应为两位小数的金额文字"),
         ({"amount": "-5.00"}, "amount: 应为两位小数的金额文字"),
         ({"amount": "0.00"}, "amount: 金额应大于 0"),
-        ({"amount": "10000000.00"}, "amount: 金额超过上限 9999999.99"),
-        ({"claim_id": None}, "claim_id: 不能为空"),
+        ({"amount": "100000000.00"}, "amount: amount 不能超过 99999999.99"),
+        ({"claim_id": None}, "claim_id: 不能为空（null）"),
+        ({"claim_id": "c1\x00"}, "claim_id: 含有不可见的控制字符（U+0000）"),
         ({"v": 2}, "v: 版本 2 不认识（只认识 1）"),
         ({"paid_on": "20/06/2024"}, "paid_on: 应为日期（YYYY-MM-DD）"),
-        ({"payout_id": "P" * 61}, "payout_id: 长度应在 1 到 60 之间"),
+        ({"payout_id": "P" * 61}, "payout_id: 最多 60 个字符，填写了 61 个"),
     ],
 )
 def test_a_malformed_payout_succeeded_names_the_field(change, message):
     with pytest.raises(EventPayloadError) as refused:
         handled_events.payout_succeeded({**GOOD, **change})
-    assert str(refused.value).startswith("payout_succeeded 的内容有误: ")
+    assert str(refused.value).startswith("payout_succeeded 有误: ")
     assert message in str(refused.value)
 
 
@@ -68,8 +69,7 @@ def test_missing_keys_are_all_named_at_once():
     with pytest.raises(EventPayloadError) as refused:
         handled_events.payout_failed({"v": 1, "event_id": "e2", "attempt": 0})
     assert str(refused.value) == (
-        "payout_failed 的内容有误: attempt: 应为正整数; claim_id: 缺少此项; "
-        "payout_id: 缺少此项; reason: 缺少此项"
+        "payout_failed 有误: attempt: 应不小于 1; claim_id: 必填; payout_id: 必填; reason: 必填"
     )
 
 

@@ -46,10 +46,12 @@ def test_upgrade_builds_exactly_the_models_and_downgrade_removes_them(database_u
 
     migrations.upgrade(database_url)
     (head,) = migrations.MIGRATIONS.heads()
-    assert migrations.current(database_url) == head == "0002"
+    assert migrations.current(database_url) == head
     assert differences(database_url, migrations.target_metadata()) == []
     assert {
         "claims",
+        "attachments",
+        "attachment_documents",
         "accumulators",
         "ledger_entries",
         "outbox",
@@ -83,9 +85,10 @@ def test_a_model_column_without_a_migration_is_caught(database_url):
 def test_values_keep_their_types_and_the_constraints_hold(database_url):
     migrations.upgrade(database_url)
     tables = migrations.target_metadata().tables
-    claims, attachments, accumulators = (
+    claims, attachments, documents, accumulators = (
         tables["claims"],
         tables["attachments"],
+        tables["attachment_documents"],
         tables["accumulators"],
     )
     stamp = datetime(2024, 6, 3, 9, 30, tzinfo=UTC)
@@ -114,7 +117,6 @@ def test_values_keep_their_types_and_the_constraints_hold(database_url):
                 attachments.insert().values(
                     id="a1",
                     claim_id="c1",
-                    document="诊断证明",
                     filename="a.pdf",
                     content_type="application/pdf",
                     size=5,
@@ -123,6 +125,13 @@ def test_values_keep_their_types_and_the_constraints_hold(database_url):
                     uploaded_by="clerk",
                     uploaded_at=stamp,
                 )
+            )
+            connection.execute(  # one file serving two documents
+                documents.insert(),
+                [
+                    {"attachment_id": "a1", "document": "出院小结"},
+                    {"attachment_id": "a1", "document": "费用清单"},
+                ],
             )
             connection.execute(
                 accumulators.insert().values(
@@ -140,7 +149,6 @@ def test_values_keep_their_types_and_the_constraints_hold(database_url):
             attachments.insert().values(  # neither the bytes nor a storage key
                 id="a2",
                 claim_id="c1",
-                document="x",
                 filename="b.pdf",
                 content_type="application/pdf",
                 size=5,
@@ -148,6 +156,8 @@ def test_values_keep_their_types_and_the_constraints_hold(database_url):
                 uploaded_by="clerk",
                 uploaded_at=stamp,
             ),
+            documents.insert().values(attachment_id="no-such-file", document="出院小结"),
+            documents.insert().values(attachment_id="a1", document="出院小结"),  # twice
             accumulators.insert().values(
                 id="m2",
                 city="zhangjiakou",
@@ -173,4 +183,46 @@ def test_the_command_line_knows_the_claims_migrations(tmp_path, capsys):
     assert main(["upgrade", "--url", url, "claims"]) == 0
     assert main(["check", "--url", url, "claims"]) == 0
     out, _ = capsys.readouterr()
-    assert "claims: sqlite:///" in out and "at 0002" in out and "matches the models" in out
+    (head,) = migrations.MIGRATIONS.heads()
+    assert "claims: sqlite:///" in out and f"at {head}" in out and "matches the models" in out
+
+
+def test_0002_moves_each_attachment_s_document_into_the_link_and_back(database_url):
+    migrations.upgrade(database_url, "0001")
+    stamp = datetime(2024, 6, 3, 9, 30, tzinfo=UTC)
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text(
+                    "INSERT INTO claims (id, city, year, kind, benefit, status, id_number, "
+                    "facts, payout_attempt, created_by, created_at, updated_at) VALUES ('c1', "
+                    "'zhangjiakou', 2024, 'member', 'x', 'draft', '1', '{}', 0, 'clerk', "
+                    ":at, :at)"
+                ),
+                {"at": stamp},
+            )
+            connection.execute(
+                sa.text(
+                    "INSERT INTO attachments (id, claim_id, document, filename, content_type, "
+                    "size, sha256, content, uploaded_by, uploaded_at) VALUES ('a1', 'c1', "
+                    "'出院小结', 'a.pdf', 'application/pdf', 5, :sha, :content, 'clerk', :at)"
+                ),
+                {"sha": "0" * 64, "content": b"%PDF-", "at": stamp},
+            )
+        migrations.upgrade(database_url, "0002")
+        with engine.connect() as connection:
+            linked = connection.execute(sa.text("SELECT * FROM attachment_documents")).all()
+            assert [tuple(r) for r in linked] == [("a1", "出院小结")]
+            columns = {c["name"] for c in sa.inspect(connection).get_columns("attachments")}
+            assert "document" not in columns
+        with engine.begin() as connection:
+            connection.execute(
+                sa.text("INSERT INTO attachment_documents VALUES ('a1', '费用清单')")
+            )
+        migrations.downgrade(database_url, "0001")
+        with engine.connect() as connection:
+            kept = connection.execute(sa.text("SELECT id, document FROM attachments")).all()
+        assert [tuple(r) for r in kept] == [("a1", "出院小结")]
+    finally:
+        engine.dispose()

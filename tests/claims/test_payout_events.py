@@ -156,7 +156,7 @@ def test_a_payout_sent_while_the_database_is_refused_is_applied_once_after_it_re
         PARKED,
         "claims.on_payout_succeeded",
     )
-    assert letter.reason.startswith("payout_succeeded 的内容有误: amount: 应为两位小数的金额文字")
+    assert letter.reason.startswith("payout_succeeded 有误: amount: 应为两位小数的金额文字")
     assert "'1e3'" in letter.reason
 
 

@@ -9,7 +9,7 @@ import pytest
 
 from services.claims import rules
 from services.claims.exceptions import AttachmentRefused, WorkflowError
-from tests.claims.flow import JPEG, PDF, PNG
+from tests.claims.flow import JPEG, PDF, PNG, pdf
 
 
 def benefit(policy, year, code):
@@ -112,11 +112,16 @@ def test_attachments_are_known_by_their_first_bytes_not_their_name():
             rules.attachment_type(data, "a.pdf")
 
 
-def test_attachments_are_at_most_10_mb():
-    at_limit = PDF + b"\x00" * (rules.MAX_ATTACHMENT_BYTES - len(PDF))
-    assert rules.attachment_type(at_limit, "big.pdf") == "application/pdf"
-    with pytest.raises(AttachmentRefused, match="10.0 MB，超过 10 MB 的上限"):
-        rules.attachment_type(at_limit + b"\x00", "big.pdf")
+def test_attachments_are_at_most_10_mb_and_the_refusal_says_exactly_how_much():
+    limit = 10 * 1024 * 1024
+    assert rules.MAX_ATTACHMENT_BYTES == limit
+    assert rules.attachment_type(pdf("x", size=limit), "big.pdf") == "application/pdf"
+    with pytest.raises(AttachmentRefused) as refused:
+        rules.attachment_type(pdf("x", size=limit + 1), "big.pdf")
+    assert str(refused.value) == (
+        "big.pdf：文件 10,485,761 字节，比 10 MB（10,485,760 字节）的上限多 1 字节；"
+        "请压缩图片或分页扫描后上传"
+    )
 
 
 def test_missing_documents_are_those_neither_attached_nor_marked():
@@ -128,6 +133,7 @@ def test_missing_documents_are_those_neither_attached_nor_marked():
 
 
 def test_a_pdf_whose_header_follows_a_little_junk_is_still_a_pdf():
-    assert rules.attachment_type(b"\r\n\xef\xbb\xbf" + PDF, "scan.pdf") == "application/pdf"
+    junk = b"\r\n\xef\xbb\xbf"
+    assert rules.attachment_type(pdf(before=junk), "scan.pdf") == "application/pdf"
     with pytest.raises(AttachmentRefused):
-        rules.attachment_type(b"x" * 1024 + PDF, "scan.pdf")
+        rules.attachment_type(pdf(before=b"x" * 1024), "scan.pdf")

@@ -7,6 +7,8 @@ from __future__ import annotations
 import io
 import struct
 import zipfile
+import zlib
+from functools import cache
 from xml.sax.saxutils import escape
 
 import openpyxl
@@ -214,3 +216,89 @@ def with_filepass(biff: bytes, encryption_type: int) -> bytes:
     )
     record = struct.pack("<HH", 0x002F, len(payload)) + payload
     return biff[:bof_end] + record + biff[bof_end:]
+
+
+# -- zip bombs ----------------------------------------------------------------------------------
+
+_BOMB_ROWS = {  # the sheet data's opening and closing tags, and a one-cell row inside
+    b"<sheetData>": (b"</sheetData>", b'<row><c t="inlineStr"><is><t>1</t></is></c></row>'),
+    b"<table:table ": (
+        b"</table:table>",
+        b'<table:table-row><table:table-cell office:value-type="float" office:value="1">'
+        b"<text:p>1</text:p></table:table-cell></table:table-row>",
+    ),
+}
+
+
+def zip_bomb(template: bytes, member: str, expanded: int, declared: int | None = None) -> bytes:
+    """``template`` (a .xlsx or .ods) with ``member`` replaced by ``expanded`` bytes of XML
+    that compress about 340:1: a sheet of one-cell rows, as a 5 MB file expanding to 2 GiB.
+
+    Compressing 2 GiB would take the test seconds, so the deflate stream is assembled from
+    pieces, each ended by a full flush (byte-aligned, no reference to earlier bytes): one
+    compressed chunk of rows repeats as often as needed. ``declared`` writes another
+    uncompressed size into the zip's headers (a bomb that lies about its size).
+    """
+    with zipfile.ZipFile(io.BytesIO(template)) as source:
+        members = {i.filename: source.read(i) for i in source.infolist()}
+    body = members[member]
+    head, row, tail = _bomb_parts(body)
+    chunk = row * ((1 << 20) // len(row))
+    times = max(0, expanded - len(head) - len(tail)) // len(chunk)
+    packed = _deflate(head, zlib.Z_FULL_FLUSH) + _deflate(chunk, zlib.Z_FULL_FLUSH) * times
+    packed += _deflate(tail, zlib.Z_FINISH)
+    crc = zlib.crc32(head)
+    for _ in range(times):
+        crc = zlib.crc32(chunk, crc)
+    size = len(head) + len(chunk) * times + len(tail)
+    entries = []
+    for name, data in members.items():
+        if name == member:
+            entries.append((name, packed, zlib.crc32(tail, crc), declared or size))
+        else:
+            entries.append((name, _deflate(data, zlib.Z_FINISH), zlib.crc32(data), len(data)))
+    return _zip(entries)
+
+
+@cache
+def xlsx_bomb(expanded: int = 2 << 30, declared: int | None = None) -> bytes:
+    """A roster .xlsx whose sheet expands to ``expanded`` bytes (2 GiB from about 6 MB)."""
+    template = xlsx_bytes({"Sheet2": [["序号", "姓名", "身份证号码"], [1, "王伟", "x"]]})
+    return zip_bomb(template, "xl/worksheets/sheet1.xml", expanded, declared)
+
+
+def _bomb_parts(body: bytes) -> tuple[bytes, bytes, bytes]:
+    """The sheet XML up to its rows, a row to repeat, and the XML from the rows' end."""
+    for opening, (closing, row) in _BOMB_ROWS.items():
+        if opening in body:
+            start = body.index(b">", body.index(opening)) + 1
+            return body[:start], row, body[body.rindex(closing) :]
+    raise ValueError("no sheet data in the member")
+
+
+def _deflate(data: bytes, mode: int) -> bytes:
+    packer = zlib.compressobj(9, zlib.DEFLATED, -15)
+    return packer.compress(data) + packer.flush(mode)
+
+
+def _zip(entries: list[tuple[str, bytes, int, int]]) -> bytes:
+    """A zip of already deflated members ``(name, deflated, crc32, size)`` ([APPNOTE] 4.3)."""
+    out, directory = io.BytesIO(), io.BytesIO()
+    for name, packed, crc, size in entries:
+        raw = name.encode()
+        offset = out.tell()
+        fields = (20, 0x800, 8, 0, 0x21, crc, len(packed), size, len(raw))
+        out.write(struct.pack("<IHHHHHIIIHH", 0x04034B50, *fields, 0) + raw + packed)
+        directory.write(
+            struct.pack("<IH", 0x02014B50, 20)
+            + struct.pack("<HHHHHIIIHHHHHII", *fields, 0, 0, 0, 0, 0, offset)
+            + raw
+        )
+    start, listing = out.tell(), directory.getvalue()
+    out.write(listing)
+    out.write(
+        struct.pack(
+            "<IHHHHIIH", 0x06054B50, 0, 0, len(entries), len(entries), len(listing), start, 0
+        )
+    )
+    return out.getvalue()

@@ -3,11 +3,13 @@
 from __future__ import annotations
 
 import json
+import resource
+import time
 
 import openpyxl
 
 from services.cli import main
-from tests.enrollment.files import xlsx_bytes
+from tests.enrollment.files import xlsx_bomb, xlsx_bytes
 from tests.enrollment.samples import person
 
 
@@ -144,3 +146,21 @@ def test_the_console_script_exit_codes(mutual_aid, tmp_path, faulty_roster):
 
     assert run.code == 1 and json.loads(run.stdout)["importable"] is False
     assert mutual_aid("roster", "check", "--city", "zhangjiakou").code == 2
+
+
+def test_a_workbook_expanding_to_2_gib_exits_2_at_once(capsys, tmp_path):
+    # 6 MB on disk, a sheet of 2 GiB inside: refused from the zip's directory, never read
+    path = tmp_path / "名册.xlsx"
+    path.write_bytes(xlsx_bomb())
+    peak = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    started = time.perf_counter()
+
+    code, answer, err = _run(
+        capsys, "roster", "check", str(path), "--city", "quzhou", "--year", "2025"
+    )
+
+    assert time.perf_counter() - started < 1
+    assert resource.getrusage(resource.RUSAGE_SELF).ru_maxrss - peak < 100 * 1024  # KiB
+    assert code == 2 and answer is None
+    assert err.count("\n") == 1
+    assert err.startswith("mutual-aid: 名册.xlsx：文件解压后有 2048 MB，超过 200 MB 的上限")

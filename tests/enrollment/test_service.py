@@ -9,16 +9,21 @@ caught by a listener service with `entrypoint_waiter`, HTTP with requests on the
 from __future__ import annotations
 
 import base64
+import time
 
+import eventlet
 import pytest
 from nameko.events import event_handler
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ServiceRpcProxy
 from nameko.testing.services import entrypoint_hook, entrypoint_waiter, worker_factory
 
+from services.enrollment import applications as ops
 from services.enrollment.service import EnrollmentService
-from tests.enrollment.files import xlsx_bytes
-from tests.enrollment.samples import bad_check_digit, person, quzhou_rows
+from services.kernel.idcard import check_digit
+from tests.enrollment.files import xlsx_bomb, xlsx_bytes
+from tests.enrollment.samples import Person, bad_check_digit, person, quzhou_rows
+from tests.memory import peak_growth
 
 pytestmark = pytest.mark.rabbit
 
@@ -210,3 +215,125 @@ def test_entrypoint_hook_runs_inside_the_container(container_factory, config):
     container.start()
     with entrypoint_hook(container, "list_applications") as list_applications:
         assert list_applications("quzhou", 2025) == []
+
+
+# -- decoding in a worker thread ----------------------------------------------------------------
+
+
+def _application(config) -> str:
+    with ServiceRpcProxy("enrollment", config) as rpc:
+        unit = rpc.register_unit(
+            "quzhou",
+            2025,
+            {
+                "unit_key": "B1",
+                "name": "某单位",
+                "district": "衢江区",
+                "staff_total": 10,
+                "staff_insured": 10,
+            },
+        )
+        app = rpc.open_application(
+            "quzhou", {"unit_id": unit["unit_id"], "year": 2025, "participants": 10}, "clerk"
+        )
+    return app["application_id"]
+
+
+def _upload(web, application_id: str, body: bytes):
+    started = time.perf_counter()
+    response = web.post(
+        f"/enrollment/applications/{application_id}/roster?filename=名册.xlsx",
+        data=body,
+        headers={"X-Actor": "clerk"},
+    )
+    return response, time.perf_counter() - started
+
+
+def _another_request(web) -> float:
+    """Seconds the service takes to answer a request that has nothing to do with the upload."""
+    started = time.perf_counter()
+    response = web.get("/enrollment/uploads/no-such-upload/report")
+    assert response.status_code == 404 and "没有上传记录" in response.json()["error"]
+    return time.perf_counter() - started
+
+
+def test_a_zip_bomb_is_refused_at_once_while_another_request_is_answered(running, config, web):
+    application_id = _application(config)
+    bomb = xlsx_bomb()  # 6 MB expanding to 2 GiB
+    with peak_growth() as growth:
+        upload = eventlet.spawn(_upload, web, application_id, bomb)
+        eventlet.sleep(0)  # the upload is on its way
+        other = _another_request(web)
+        response, took = upload.wait()
+
+    assert response.status_code == 422
+    assert "文件解压后有 2048 MB，超过 200 MB 的上限" in response.json()["error"]
+    assert took < 2 and other < 1
+    assert growth.bytes < 200 * 1024 * 1024
+
+
+@pytest.mark.postgres
+def test_decoding_a_workbook_does_not_hold_other_requests(
+    fresh_postgres, container_factory, config, web, monkeypatch
+):
+    """The decoder is held (as a big workbook holds it) until another request is answered:
+    decoded on eventlet's hub, nothing else could run and the hold would time out.
+
+    On PostgreSQL: each worker has a connection of its own there, while the SQLite engine
+    has one connection that the upload's transaction holds until it ends."""
+    config = {**config, "DATABASES": {"enrollment": fresh_postgres}}
+    container_factory(EnrollmentService, config).start()
+    threading = eventlet.patcher.original("threading")
+    decoding, answered = threading.Event(), threading.Event()
+    held = []
+    real = ops.open_workbook
+
+    def held_open(*args):
+        decoding.set()
+        held.append(answered.wait(5))
+        return real(*args)
+
+    monkeypatch.setattr(ops, "open_workbook", held_open)
+    application_id = _application(config)
+    body = xlsx_bytes({"Sheet1": [["申请表"]], "Sheet2": quzhou_rows([person(1), person(2)])})
+    upload = eventlet.spawn(_upload, web, application_id, body)
+    while not decoding.is_set():  # until the upload reaches the decoder
+        eventlet.sleep(0.01)
+    other = _another_request(web)
+    answered.set()
+    response, _ = upload.wait()
+
+    assert held == [True] and other < 1
+    assert response.status_code == 200 and response.json()["imported"] == 2
+
+
+def test_the_workbook_limits_come_from_the_config(container_factory, config):
+    config = {**config, "WORKBOOK_LIMITS": {"uncompressed_mb": 0}}
+    container_factory(EnrollmentService, config).start()
+    application_id = _application(config)
+    with ServiceRpcProxy("enrollment", config) as rpc, pytest.raises(RemoteError) as refused:
+        rpc.import_roster(application_id, "名册.xlsx", roster([person(1)]), "clerk")
+    assert refused.value.exc_type == "RosterUnreadable"
+    assert "超过 0.0 MB 的上限" in str(refused.value)
+
+
+def test_a_roster_is_checked_on_the_services_pinned_day(running, config):
+    """FIXED_TODAY is 2024-11-01: someone born 2025-03-01 is not born yet, whatever the
+    host's date (tests/test_providers.py: the clock provider reads that key)."""
+    first17 = "11010220250301001"
+    unborn = Person("王一", "男", first17 + check_digit(first17), "13900000000")
+    with ServiceRpcProxy("enrollment", config) as rpc:
+        unit = rpc.register_unit(
+            "quzhou",
+            2025,
+            {"unit_key": "D1", "name": "某单位", "district": "龙游", "staff_total": 2},
+        )
+        app = rpc.open_application(
+            "quzhou", {"unit_id": unit["unit_id"], "year": 2025, "participants": 2}, "clerk"
+        )
+        data = base64.b64encode(xlsx_bytes({"Sheet2": quzhou_rows([person(0), unborn])}))
+        answer = rpc.import_roster(app["application_id"], "x.xlsx", data.decode(), "clerk")
+    assert answer["imported"] == 0
+    assert [(e["row"], e["reason"]) for e in answer["errors"]] == [
+        (5, "出生日期 2025-03-01 不合理")
+    ]

@@ -63,6 +63,13 @@ def test_every_problem_is_named_on_one_line():
         ("total_cost", 7000.0),  # a float has lost the fen
         ("total_cost", "abc"),
         ("total_cost", "-1"),
+        ("settled_amount", "1e400"),  # stored once, then a 500 at submit (issue 8.5)
+        ("total_cost", "9999999999999.99"),  # beyond money.MAX_AMOUNT
+        ("total_cost", "NaN"),
+        ("total_cost", "Infinity"),
+        ("total_cost", "12.345"),  # a third decimal place is no amount of yuan
+        ("liability_share", "1e-400"),
+        ("disease", "癌\x00"),
         ("loss_amount", 0.5),
         ("admission_date", "2024-02-30"),
         ("admission_date", "01/03/2024"),

@@ -6,7 +6,15 @@ from decimal import Decimal
 
 import pytest
 
-from services.kernel.money import MoneyError, capitals, format_money, parse_money, round_money
+from services.kernel.money import (
+    MAX_AMOUNT,
+    MoneyError,
+    capitals,
+    format_money,
+    parse_amount,
+    parse_money,
+    round_money,
+)
 
 
 @pytest.mark.parametrize(
@@ -85,3 +93,25 @@ def test_capitals_follow_the_banking_rule(amount, words):
 
 def test_capitals_round_before_writing():
     assert capitals(Decimal("2.675")) == "贰元陆角捌分"
+
+
+@pytest.mark.parametrize(
+    "value", ["1e400", "1E2", "NaN", "-Infinity", "0x10", "7000.001", "99999999.999", 7000.0]
+)
+def test_parse_amount_refuses_exponents_specials_floats_and_a_third_place(value):
+    with pytest.raises(MoneyError):
+        parse_amount(value)
+
+
+@pytest.mark.parametrize(
+    ("value", "bound"), [("100000000.00", None), ("9999999999999.99", None), ("1.5", Decimal(1))]
+)
+def test_parse_amount_refuses_amounts_beyond_the_bound(value, bound):
+    with pytest.raises(MoneyError, match="不能超过"):
+        parse_amount(value, **({} if bound is None else {"maximum": bound}))
+
+
+def test_parse_amount_reads_what_a_form_holds():
+    assert parse_amount("99,999,999.99") == MAX_AMOUNT
+    assert parse_amount(" 7000.5 ") == Decimal("7000.5")
+    assert parse_amount(Decimal("0.333333"), places=6, maximum=Decimal(1)) == Decimal("0.333333")

@@ -1,12 +1,17 @@
+import sqlite3
+import subprocess
+import sys
 import time
 from datetime import UTC, datetime, timedelta, timezone
 
 import eventlet
 import pytest
 from sqlalchemy import Column, MetaData, String, Table, insert, select, text
-from sqlalchemy.exc import IntegrityError
+from sqlalchemy.exc import IntegrityError, OperationalError
 
+from services.messaging import database
 from services.messaging.database import (
+    SQLITE_BUSY_TIMEOUT,
     UtcDateTime,
     make_engine,
     make_session_factory,
@@ -22,6 +27,90 @@ def test_sqlite_file_is_created_under_var_with_wal_and_foreign_keys(tmp_path):
         assert conn.exec_driver_sql("PRAGMA foreign_keys").scalar() == 1
     assert (tmp_path / "var" / "claims.sqlite").is_file()
     engine.dispose()
+
+
+def test_sqlite_must_exist_creates_nothing(tmp_path):
+    missing = tmp_path / "nowhere" / "x.sqlite"
+    with pytest.raises(DatabaseConfigError, match="no such database"):
+        make_engine(f"sqlite:///{missing}", must_exist=True)
+    assert not missing.parent.exists()
+
+
+def _one_table(tmp_path):
+    path = tmp_path / "shared.sqlite"
+    engine = make_engine(f"sqlite:///{path}")
+    with engine.begin() as conn:
+        conn.exec_driver_sql("CREATE TABLE rows (id TEXT PRIMARY KEY)")
+    return path, engine
+
+
+def test_sqlite_read_then_write_is_not_broken_by_another_writer(tmp_path):
+    """In WAL a deferred transaction that read, then writes after another connection
+    committed, fails at once with "database is locked" (SQLITE_BUSY_SNAPSHOT; no busy wait
+    helps). Ours take the write lock when they begin: the other connection waits its turn
+    (here it does not wait at all, timeout 0, so it is told at once)."""
+    path, engine = _one_table(tmp_path)
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            assert session.execute(text("SELECT count(*) FROM rows")).scalar() == 0
+            with pytest.raises(sqlite3.OperationalError, match="database is locked"):
+                other.execute("INSERT INTO rows VALUES ('other')")
+            session.execute(text("INSERT INTO rows VALUES ('ours')"))
+        other.execute("INSERT INTO rows VALUES ('other')")  # its turn, once ours committed
+        assert sorted(r for (r,) in other.execute("SELECT id FROM rows")) == ["other", "ours"]
+    finally:
+        other.close()
+        engine.dispose()
+
+
+def _hold_write_lock(path, seconds: float) -> subprocess.Popen:
+    """Another process (the CLI beside `serve`) holding the write lock for `seconds`."""
+    holder = subprocess.Popen(
+        [
+            sys.executable,
+            "-c",
+            "import sqlite3, sys, time\n"
+            "c = sqlite3.connect(sys.argv[1], isolation_level=None)\n"
+            "c.execute('BEGIN IMMEDIATE'); c.execute(\"INSERT INTO rows VALUES ('held')\")\n"
+            "print('locked', flush=True); time.sleep(float(sys.argv[2])); c.execute('COMMIT')",
+            str(path),
+            str(seconds),
+        ],
+        stdout=subprocess.PIPE,
+        text=True,
+    )
+    assert holder.stdout.readline() == "locked\n"
+    return holder
+
+
+def test_sqlite_waits_for_another_process_s_short_write(tmp_path):
+    path, engine = _one_table(tmp_path)
+    with engine.connect() as conn:
+        assert conn.exec_driver_sql("PRAGMA busy_timeout").scalar() == SQLITE_BUSY_TIMEOUT * 1000
+    holder = _hold_write_lock(path, 0.5)
+    with session_scope(make_session_factory(engine)) as session:
+        session.execute(text("INSERT INTO rows VALUES ('ours')"))
+    assert holder.wait(timeout=10) == 0
+    with engine.connect() as conn:
+        assert sorted(conn.exec_driver_sql("SELECT id FROM rows").scalars()) == ["held", "ours"]
+    engine.dispose()
+
+
+def test_sqlite_wait_is_bounded(tmp_path, monkeypatch):
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT", 0.3)
+    path, engine = _one_table(tmp_path)
+    holder = _hold_write_lock(path, 5)
+    try:
+        started = time.monotonic()
+        with pytest.raises(OperationalError, match="database is locked"):
+            with session_scope(make_session_factory(engine)) as session:
+                session.execute(text("INSERT INTO rows VALUES ('ours')"))
+        assert 0.25 < time.monotonic() - started < 2
+    finally:
+        holder.kill()
+        holder.wait()
+        engine.dispose()
 
 
 def test_sqlite_refuses_a_row_pointing_nowhere(engine, session_factory):

@@ -59,7 +59,7 @@ def parked(factory, **overrides) -> int:
             "payee_card": CARD,
         },
         "headers": {"nameko.call_id_stack": ["payments.relay.1"]},
-        "reason": f"payout_succeeded 的内容有误: amount: 应为两位小数的金额文字, 卡 {CARD}",
+        "reason": f"payout_succeeded 有误: amount: 应为两位小数的金额文字, 卡 {CARD}",
         "attempts": 1,
         "first_failed_at": FIRST,
     }
@@ -87,7 +87,7 @@ def test_the_list_shows_what_was_parked_and_why_with_personal_numbers_masked(cla
         "payments",
         "payout_succeeded",
     )
-    assert letter["reason"].startswith("payout_succeeded 的内容有误: amount")
+    assert letter["reason"].startswith("payout_succeeded 有误: amount")
     assert letter["payload"]["amount"] == "12.3" and letter["payload"]["claim_id"] == "c1"
     assert (
         letter["payload"]["id_number"] == MEMBER.id_number[:6] + "********" + MEMBER.id_number[-4:]

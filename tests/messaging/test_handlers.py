@@ -198,7 +198,7 @@ def test_a_malformed_payload_is_parked_at_once_with_the_reason(config, start, da
     # parked on its first failure: the retries (0.2 s, 0.4 s) would come later
     (letter,) = rows(database, DEAD_LETTERS)
     assert (letter.status, letter.attempts) == (PARKED, 1)
-    assert letter.reason == "claim_approved 的内容有误: claim_id: 应为文字"
+    assert letter.reason == "claim_approved 有误: claim_id: 应为文字"
     assert Script.calls == [] and rows(database, PAYOUTS) == []
     assert unacknowledged(container, config) == 0
 

@@ -6,7 +6,7 @@ Written out with SQLAlchemy's own types, as 0001 is: the id is an integer an ope
 message headers are JSON; timestamps are TIMESTAMP WITH TIME ZONE (SQLite: DATETIME, read back
 as UTC). The replay loop looks rows up by status.
 
-Revision 0002, after 0001.
+Revision 0003, after 0002 (attachment documents).
 """
 
 from collections.abc import Sequence
@@ -14,8 +14,8 @@ from collections.abc import Sequence
 import sqlalchemy as sa
 from alembic import op
 
-revision: str = "0002"
-down_revision: str | None = "0001"
+revision: str = "0003"
+down_revision: str | None = "0002"
 branch_labels: str | Sequence[str] | None = None
 depends_on: str | Sequence[str] | None = None
 
