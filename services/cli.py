@@ -27,6 +27,7 @@ from services.kernel.facts import load_claim, load_history, load_unit
 from services.kernel.idcard import parse_id
 from services.kernel.money import MoneyError, parse_money
 from services.kernel.registry import load_registry
+from services.messaging import commands as events_commands
 from services.messaging.errors import DatabaseConfigError
 
 
@@ -316,6 +317,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument("-o", "--output", metavar="OUT.xlsx", help="default: <city name><year>.xlsx")
     p.set_defaults(run=cmd_template)
     enrollment_commands.add_to(sub, city_year, _year)
+    events_commands.add_to(sub)
     p = sub.add_parser(
         "serve", help="run the services in one process (embedded mode: in-process bus, SQLite)"
     )

@@ -21,9 +21,13 @@ Published:
         hospital settlement records (Quzhou direct settlement) recorded as paid claims of the
         members' units; nobody is to be paid.
 
-Handled (from payments):
+Handled (from payments), each payload checked by its schema in handled_events.py:
     payout_succeeded     {v, event_id, claim_id, payout_id, amount, paid_on?}
-    payout_failed        {v, event_id, claim_id, payout_id, reason}
+        amount "1000.00" (two places, above zero, at most money.MAX_AMOUNT); paid_on YYYY-MM-DD
+    payout_failed        {v, event_id, claim_id, payout_id, reason, attempt?}
+A handler that fails is retried, then its event is parked in the claims database's
+dead_letters table (services/messaging/handlers.py); a malformed payload is parked at once
+with the fields it got wrong. `mutual-aid events dead-letters|replay --service claims`.
 """
 
 CLAIM_SUBMITTED = "claim_submitted"

@@ -1,6 +1,8 @@
 """After approval: payments' results, retrying a failed payout, and clawing back a paid benefit.
 
-The payout handlers are idempotent (DESIGN.md "Messaging"): each first calls
+The payout handlers first load the event with its schema (handled_events.py): a malformed one
+is refused whole (EventPayloadError) before anything changes. They are idempotent (DESIGN.md
+"Messaging"): each then calls
 ``first_time(session, <consumer>, event_id)`` in the transaction that makes its change, so the
 same event delivered twice changes nothing the second time. A clawback never edits what was
 paid: it is a negative ledger entry, the member-year's totals are reduced under its lock (the
@@ -11,17 +13,16 @@ which exclusion and why (Wujin 六: 已发放的补助，予以追回).
 from __future__ import annotations
 
 from collections.abc import Mapping
-from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
 
-from services.claims import accumulators, events, rules
+from services.claims import accumulators, events, handled_events, rules
 from services.claims.claims import Record, get_claim, payload, transition
 from services.claims.exceptions import ClawbackRefused, WorkflowError
 from services.claims.models import ZERO, Claim, LedgerEntry
 from services.kernel.facts import load_claim
-from services.kernel.money import format_money, parse_money
+from services.kernel.money import format_money
 from services.kernel.policy import CityPolicy
 from services.messaging.database import utc_now
 from services.messaging.idempotency import first_time
@@ -34,19 +35,20 @@ def on_payout_succeeded(
 ) -> Claim | None:
     """payout_succeeded {claim_id, payout_id, amount, paid_on?}: the claim is paid. None if
     this event was handled before, or the same payout was already recorded."""
+    event = handled_events.payout_succeeded(event)
     if not first_time(session, events.ON_PAYOUT_SUCCEEDED, event["event_id"]):
         return None
     claim = get_claim(session, event["claim_id"], lock=True)
-    payout_id = str(event["payout_id"])
+    payout_id = event["payout_id"]
     if claim.status == rules.PAID and claim.payout_id == payout_id:
         return None  # the bank's callback twice, under two event ids
     to_status = rules.next_status(claim.status, "pay")
-    amount = parse_money(event["amount"], name="amount")
+    amount = event["amount"]
     if amount != claim.payable:
         raise WorkflowError(
             f"支付结果金额 {format_money(amount)} 与核定金额 {format_money(claim.payable)} 不一致（{payout_id}）"
         )
-    paid_on = date.fromisoformat(event["paid_on"]) if event.get("paid_on") else utc_now().date()
+    paid_on = event["paid_on"] or utc_now().date()
     claim.payout_id, claim.paid_on = payout_id, paid_on
     session.add(
         LedgerEntry(
@@ -73,18 +75,22 @@ def on_payout_succeeded(
 def on_payout_failed(session: Session, *, event: Mapping[str, Any], record: Record) -> Claim | None:
     """payout_failed {claim_id, payout_id, reason, attempt?}: the claim waits for a retry.
     None if handled before, or the failure is of an attempt already superseded."""
+    event = handled_events.payout_failed(event)
     if not first_time(session, events.ON_PAYOUT_FAILED, event["event_id"]):
         return None
     claim = get_claim(session, event["claim_id"], lock=True)
-    attempt = event.get("attempt")
-    if attempt is not None and int(attempt) != claim.payout_attempt:
+    attempt = event["attempt"]
+    if attempt is not None and attempt != claim.payout_attempt:
         return None  # a late answer about an earlier attempt
     if claim.status == rules.PAYMENT_FAILED:
         return None
     to_status = rules.next_status(claim.status, "fail")
-    reason = str(event.get("reason") or "银行未说明原因")
     transition(
-        session, claim, to_status, PAYMENTS, f"支付失败: {reason}（{event.get('payout_id')}）"
+        session,
+        claim,
+        to_status,
+        PAYMENTS,
+        f"支付失败: {event['reason']}（{event['payout_id']}）",
     )
     return claim
 

@@ -23,7 +23,6 @@ import json
 from datetime import date
 from typing import Any
 
-from nameko.events import event_handler
 from nameko.rpc import RpcProxy, rpc
 from nameko.web.handlers import http
 from werkzeug.wrappers import Response
@@ -35,6 +34,7 @@ from services.claims.models import metadata
 from services.claims.schemas import InvalidRequest, check, load
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
+from services.messaging.handlers import event_handler
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (ClaimsError, PolicyError)

@@ -56,6 +56,7 @@ def test_upgrade_builds_exactly_the_models_and_downgrade_removes_them(database_u
         "ledger_entries",
         "outbox",
         "processed_events",
+        "dead_letters",
         VERSION_TABLE,
     } <= table_names(database_url)
 

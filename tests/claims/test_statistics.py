@@ -27,6 +27,7 @@ def zjk_claim(session, policy, cover, who, facts, *, approve_it=True, pay=False)
         approve(session, policy, claim, DAY)
     if pay:
         event = {
+            "v": 1,
             "event_id": str(uuid.uuid4()),
             "claim_id": claim.id,
             "payout_id": f"P-{claim.id[:6]}",
@@ -129,6 +130,7 @@ def test_paid_headcount_and_amount_against_premiums_per_unit_and_organisation(
         )
         approve(session, wujin, claim, DAY)
         event = {
+            "v": 1,
             "event_id": str(uuid.uuid4()),
             "claim_id": claim.id,
             "payout_id": claim.id,
