@@ -16,14 +16,11 @@ events and are applied once per event id.
 from __future__ import annotations
 
 import base64
-import json
 from datetime import date
 from typing import Any
 
 from nameko.events import event_handler
 from nameko.rpc import RpcProxy, rpc
-from nameko.web.handlers import http
-from werkzeug.wrappers import Response
 
 from services.claims import attachments, payouts, queues, settlements, statistics
 from services.claims import claims as ops
@@ -32,6 +29,8 @@ from services.claims.models import metadata
 from services.claims.schemas import InvalidRequest, NewClaimSchema, load_new_claim
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
+from services.messaging.logs import LogContext
+from services.messaging.web import HttpError, http, read_json
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (ClaimsError, PolicyError)
@@ -66,6 +65,13 @@ class ClaimsService:
     policies = CityPolicies()
     today = Clock()
     enrollment = RpcProxy("enrollment")
+    log_context = LogContext()
+    http_errors = {
+        NotFound: 404,
+        SubmissionRefused: (422, lambda exc: {"problems": list(exc.problems)}),
+        ClaimsError: 422,
+        PolicyError: 422,
+    }
 
     def _cover(self, city: str, id_number: str, on_date: date):
         return self.enrollment.cover(city, id_number, on_date.isoformat())
@@ -237,81 +243,40 @@ class ClaimsService:
 
     # ---- HTTP -----------------------------------------------------------------------------
 
-    @http("POST", "/claims", expected_exceptions=EXPECTED)
+    @http("POST", "/claims", actor=True)
     def http_create(self, request):
-        def create(body, actor):
-            unknown = set(body) - set(NewClaimSchema().fields)
-            if unknown:  # the same one-line refusal the schema gives for the envelope
-                raise InvalidRequest(f"申请有误: {', '.join(sorted(unknown))}: 不认识的字段")
-            return self.create_claim(
-                body.get("city"),
-                body.get("year"),
-                body.get("id_number"),
-                body.get("facts"),
-                actor,
-                body.get("name"),
-                body.get("payee_card"),
-            )
+        body = read_json(request)
+        unknown = set(body) - set(NewClaimSchema().fields)
+        if unknown:  # the same one-line refusal the schema gives for the envelope
+            raise InvalidRequest(f"申请有误: {', '.join(sorted(unknown))}: 不认识的字段")
+        return 201, self.create_claim(
+            body.get("city"),
+            body.get("year"),
+            body.get("id_number"),
+            body.get("facts"),
+            request.actor,
+            body.get("name"),
+            body.get("payee_card"),
+        )
 
-        return self._http(request, create, created=True)
-
-    @http("POST", "/claims/<string:claim_id>/attachments", expected_exceptions=EXPECTED)
+    @http("POST", "/claims/<string:claim_id>/attachments", actor=True)
     def http_attach(self, request, claim_id: str):
         document, filename = (
             request.args.get("document"),
             request.args.get("filename") or "attachment",
         )
         if not document:
-            return _json(400, {"error": "缺少 document（材料名称）"})
+            raise HttpError(400, "缺少 document（材料名称）")
         content = base64.b64encode(request.get_data()).decode()
-        return self._http(
-            request,
-            lambda body, actor: self.add_attachment(claim_id, document, filename, content, actor),
-            json_body=False,
-            created=True,
-        )
+        return 201, self.add_attachment(claim_id, document, filename, content, request.actor)
 
-    @http("POST", "/claims/<string:claim_id>/submit", expected_exceptions=EXPECTED)
+    @http("POST", "/claims/<string:claim_id>/submit", actor=True)
     def http_submit(self, request, claim_id: str):
-        return self._http(
-            request, lambda body, actor: self.submit(claim_id, actor, body.get("not_applicable"))
-        )
+        return self.submit(claim_id, request.actor, read_json(request).get("not_applicable"))
 
-    @http("GET", "/claims/<string:claim_id>", expected_exceptions=EXPECTED)
+    @http("GET", "/claims/<string:claim_id>")
     def http_claim(self, request, claim_id: str):
-        return self._http(
-            request, lambda body, actor: self.claim(claim_id), json_body=False, actor_needed=False
-        )
-
-    def _http(
-        self,
-        request,
-        action,
-        *,
-        json_body: bool = True,
-        created: bool = False,
-        actor_needed: bool = True,
-    ):
-        actor = request.headers.get("X-Actor")
-        if actor_needed and not actor:
-            return _json(401, {"error": "缺少 X-Actor（经办人）"})
-        body: dict = {}
-        if json_body and request.get_data():
-            try:
-                body = json.loads(request.get_data())
-            except ValueError:
-                return _json(400, {"error": "请求体不是有效的 JSON"})
-            if not isinstance(body, dict):
-                return _json(400, {"error": "请求体应为 JSON 对象"})
-        try:
-            answer = action(body, actor)
-        except NotFound as exc:
-            return _json(404, {"error": str(exc)})
-        except SubmissionRefused as exc:
-            return _json(422, {"error": str(exc), "problems": list(exc.problems)})
-        except EXPECTED as exc:
-            return _json(422, {"error": str(exc)})
-        return _json(201 if created else 200, answer)
+        return self.claim(claim_id)
 
     # ---- Quzhou settlements and statistics -----------------------------------------------
 
@@ -343,11 +308,3 @@ class ClaimsService:
         return statistics.claim_statistics(
             self.db.session, city=city, year=year, policy=self.policies.get(city)
         )
-
-
-def _json(status: int, body) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False, default=str),
-        status=status,
-        mimetype="application/json",
-    )

@@ -15,14 +15,12 @@ The caller is named by the X-Actor header until real authentication sits in fron
 from __future__ import annotations
 
 import base64
-import json
 import tempfile
 from datetime import date
 from pathlib import Path
 from urllib.parse import quote
 
 from nameko.rpc import rpc
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from services.enrollment import applications as ops
@@ -40,6 +38,8 @@ from services.enrollment.schemas import (
 from services.enrollment.workbook import RosterUnreadable
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
+from services.messaging.logs import LogContext
+from services.messaging.web import HttpError, http
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (EnrollmentError, PolicyError, RosterUnreadable)
@@ -69,6 +69,8 @@ class EnrollmentService:
     outbox = Outbox()
     policies = CityPolicies()
     today = Clock()
+    log_context = LogContext()
+    http_errors = {NotFound: 404, EnrollmentError: 422, PolicyError: 422, RosterUnreadable: 422}
 
     # ---- units and applications ---------------------------------------------------------
 
@@ -244,30 +246,18 @@ class EnrollmentService:
 
     # ---- HTTP -----------------------------------------------------------------------------
 
-    @http(
-        "POST",
-        "/enrollment/applications/<string:application_id>/roster",
-        expected_exceptions=EXPECTED,
-    )
+    @http("POST", "/enrollment/applications/<string:application_id>/roster", actor=True)
     def upload_roster(self, request, application_id: str):
         filename = request.args.get("filename") or "roster.xlsx"
-        actor = request.headers.get("X-Actor")
-        if not actor:
-            return _json(401, {"error": "缺少 X-Actor（经办人）"})
-        try:
-            append = request.args.get("append", "") in ("1", "true", "yes")
-            answer = self._import(application_id, filename, request.get_data(), actor, append)
-        except NotFound as exc:
-            return _json(404, {"error": str(exc)})
-        except EXPECTED as exc:
-            return _json(422, {"error": str(exc)})
-        return _json(200 if not answer["errors"] else 422, answer)
+        append = request.args.get("append", "") in ("1", "true", "yes")
+        answer = self._import(application_id, filename, request.get_data(), request.actor, append)
+        return 200 if not answer["errors"] else 422, answer
 
     @http("GET", "/enrollment/uploads/<string:upload_id>/report")
     def download_report(self, request, upload_id: str):
         upload = self.db.session.get(RosterUpload, upload_id)
         if upload is None or upload.report is None:
-            return _json(404, {"error": f"没有上传记录 {upload_id} 的错误报告"})
+            raise HttpError(404, f"没有上传记录 {upload_id} 的错误报告")
         name = Path(upload.filename).stem + "-错误报告.xlsx"
         return Response(
             upload.report,
@@ -281,9 +271,3 @@ def _report_bytes(content: bytes, result: RosterResult, filename: str) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
         path = write_report(content, result, Path(folder) / "report.xlsx", filename=filename)
         return path.read_bytes()
-
-
-def _json(status: int, body) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
-    )

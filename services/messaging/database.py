@@ -51,7 +51,11 @@ def make_engine(url: str | URL, *, pool_size: int = DEFAULT_POOL_SIZE) -> Engine
                 "(postgresql+psycopg://…)"
             )
         use_green_psycopg()
-        return create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+        # hide_parameters: an error's text (logged, or sent back over RPC) keeps the SQL but
+        # not the row's values, which are personal data
+        return create_engine(
+            url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True, hide_parameters=True
+        )
     raise DatabaseConfigError(
         f"{url.render_as_string(hide_password=True)}: unsupported database; use "
         "sqlite:///var/<service>.sqlite or postgresql+psycopg://…/<service>"
@@ -95,7 +99,12 @@ def use_green_psycopg() -> None:
 def _sqlite_engine(url: URL) -> Engine:
     database = url.database
     if not database or database == ":memory:":
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            hide_parameters=True,
+        )
     else:
         Path(database).parent.mkdir(parents=True, exist_ok=True)
         engine = create_engine(
@@ -104,6 +113,7 @@ def _sqlite_engine(url: URL) -> Engine:
             pool_size=1,
             max_overflow=0,
             connect_args={"check_same_thread": False},
+            hide_parameters=True,
         )
 
     # sqlite3's own transaction handling starts transactions late and breaks SAVEPOINT; let
