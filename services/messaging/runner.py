@@ -39,7 +39,7 @@ from sqlalchemy.engine import make_url
 from services.messaging.database import make_engine
 from services.messaging.errors import ConfigError, StartupError
 from services.messaging.http_address import parse_address
-from services.messaging.web import ADDRESS_KEY, DEFAULT_ADDRESS, HttpEntrypoint
+from services.messaging.web import ADDRESS_KEY, DEFAULT_ADDRESS, HttpEntrypoint, check_address
 
 _log = logging.getLogger(__name__)
 
@@ -66,7 +66,8 @@ def check_startup(service_classes: Iterable[type], config: dict[str, Any]) -> No
     """Raise StartupError naming the first thing the services could not start with."""
     classes = list(service_classes)
     if any(has_http(cls) for cls in classes):
-        parse_address(config.get(ADDRESS_KEY, DEFAULT_ADDRESS))  # HttpAddressError: usage
+        # HttpAddressError (nonsense, or in use) is a usage error: exit 2, not 1
+        check_address(parse_address(config.get(ADDRESS_KEY, DEFAULT_ADDRESS)))
     databases = config.get("DATABASES") or {}
     for cls in classes:
         name = get_service_name(cls)
@@ -129,7 +130,7 @@ def run_services(
     for cls in service_classes:
         runner.add_service(cls)
     events: LightQueue = LightQueue()
-    restore = _on_signals(lambda: events.put("signal"))
+    restore = _on_signals(lambda: events.put("signal"), grace + 3.0)
     try:
         starting = eventlet.spawn(runner.start)
         starting.link(lambda _: events.put("started"))
@@ -155,7 +156,6 @@ def run_services(
 
 def _stop(runner: ServiceRunner, grace: float, events: LightQueue) -> None:
     _log.info("stopping (running work has %g s to finish)", grace)
-    last_resort = _exit_if_still_here_after(grace + 3.0)
     stopping = eventlet.spawn(runner.stop)
     stopping.link(lambda _: events.put("stopped"))
     timer = eventlet.spawn_after(grace, events.put, "grace over")
@@ -163,7 +163,11 @@ def _stop(runner: ServiceRunner, grace: float, events: LightQueue) -> None:
         _log.warning("still busy: killing what runs")
         _kill(runner)
     timer.cancel()
-    last_resort.cancel()
+
+
+def _exit_now() -> None:
+    os.write(2, b"mutual-aid: did not stop in time; exiting\n")
+    os._exit(1)
 
 
 def _kill(runner: ServiceRunner, bound: float = 2.0) -> None:
@@ -171,27 +175,25 @@ def _kill(runner: ServiceRunner, bound: float = 2.0) -> None:
         runner.kill()
 
 
-def _exit_if_still_here_after(seconds: float):
-    # a real thread: it runs even when the hub is stuck in C code
-    threading = eventlet.patcher.original("threading")
+def _on_signals(notify: Callable[[], None], last_resort: float) -> Callable[[], None]:
+    """Call `notify` in a greenthread for each SIGTERM/SIGINT; returns the undo.
 
-    def exit_now() -> None:
-        os.write(2, b"mutual-aid: did not stop in time; exiting\n")
-        os._exit(1)
-
-    timer = threading.Timer(seconds, exit_now)
-    timer.daemon = True
-    timer.start()
-    return timer
-
-
-def _on_signals(notify: Callable[[], None]) -> Callable[[], None]:
-    """Call `notify` in a greenthread for each SIGTERM/SIGINT; returns the undo."""
+    The first signal also starts a real thread that ends the process `last_resort` seconds
+    later whatever happens: it runs even when every greenthread is stuck (a hub blocked in C
+    code, a full stderr pipe), which no green timer would."""
     read_end, write_end = os.pipe()
     os.set_blocking(read_end, False)
     os.set_blocking(write_end, False)
     previous_fd = signal.set_wakeup_fd(write_end)
-    previous = {sig: signal.signal(sig, lambda *_: None) for sig in (signal.SIGTERM, signal.SIGINT)}
+    threading = eventlet.patcher.original("threading")
+    deadline = threading.Timer(last_resort, _exit_now)
+    deadline.daemon = True
+
+    def on_signal(*_) -> None:
+        if not deadline.is_alive() and not deadline.finished.is_set():
+            deadline.start()
+
+    previous = {sig: signal.signal(sig, on_signal) for sig in (signal.SIGTERM, signal.SIGINT)}
 
     def watch() -> None:
         while True:
@@ -206,6 +208,7 @@ def _on_signals(notify: Callable[[], None]) -> Callable[[], None]:
     watcher = eventlet.spawn(watch)
 
     def restore() -> None:
+        deadline.cancel()
         watcher.kill()
         signal.set_wakeup_fd(previous_fd)
         for sig, handler in previous.items():

@@ -121,6 +121,25 @@ class _Protocol(HttpOnlyProtocol):
         self.close_connection = 1
 
 
+def _listen(address: BindAddress):
+    try:
+        # No SO_REUSEPORT: with it a second process would share the port silently.
+        return eventlet.listen((address.address, address.port), reuse_port=False)
+    except OSError as exc:
+        if exc.errno == errno.EADDRINUSE:
+            raise AddressInUse(
+                f"HTTP address {address} is in use (another mutual-aid, or another program)"
+            ) from None
+        raise HttpAddressError(f"cannot listen on {address}: {exc.strerror}") from None
+
+
+def check_address(address: BindAddress) -> None:
+    """Raise AddressInUse now, before any service starts, if the address is taken (by
+    another process: this one's own listener is joined, not refused)."""
+    if address not in Listener._open:
+        _listen(address).close()
+
+
 class Listener:
     """One listening socket of the process, shared by every container that serves on its
     address; a WSGI app dispatching by route to the entrypoint that owns it."""
@@ -140,16 +159,7 @@ class Listener:
         self.users: set[object] = set()
         self.entrypoints: list[HttpEntrypoint] = []
         self.url_map = Map()
-        shown = str(address)
-        try:
-            # No SO_REUSEPORT: with it a second process would share the port silently.
-            self.sock = eventlet.listen((address.address, address.port), reuse_port=False)
-        except OSError as exc:
-            if exc.errno == errno.EADDRINUSE:
-                raise AddressInUse(
-                    f"HTTP address {shown} is in use (another mutual-aid, or another program)"
-                ) from None
-            raise HttpAddressError(f"cannot listen on {shown}: {exc.strerror}") from None
+        self.sock = _listen(address)
         self.sock.settimeout(None)  # https://github.com/celery/kombu/issues/838, as nameko does
         self.server = wsgi.Server(
             self.sock,
