@@ -33,6 +33,7 @@ A handler answers a Response (passed on), `(status, body)`, or a body; bodies ar
 from __future__ import annotations
 
 import errno
+import io
 import json
 import logging
 import re
@@ -230,10 +231,6 @@ class Listener:
         request_id = environ.get("HTTP_X_REQUEST_ID", "")
         if not _SANE_REQUEST_ID.fullmatch(request_id):
             request_id = uuid.uuid4().hex
-        if environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked":
-            # eventlet de-chunks the body and ends it: werkzeug may then read it (up to the
-            # limit) instead of handing the handler an empty body
-            environ["wsgi.input_terminated"] = True
         # shallow: nothing may read the body before the limit is checked
         request = Request(environ, shallow=True)
         entrypoint = None
@@ -275,13 +272,15 @@ class WebEdge(ProviderCollector, SharedExtension):
     def __init__(self):
         super().__init__()
         self.listener: Listener | None = None
+        self.routes: list[HttpEntrypoint] = []
 
     def setup(self) -> None:
         address = parse_address(self.container.config.get(ADDRESS_KEY, DEFAULT_ADDRESS))
         self.listener = Listener.acquire(address, self)
 
     def start(self) -> None:
-        for entrypoint in self._providers:
+        self.routes = list(self._providers)
+        for entrypoint in self.routes:
             self.listener.add(entrypoint)
 
     def stop(self) -> None:
@@ -295,7 +294,7 @@ class WebEdge(ProviderCollector, SharedExtension):
 
     def _leave(self) -> None:
         if self.listener is not None:
-            for entrypoint in self._providers:
+            for entrypoint in self.routes:
                 self.listener.remove(entrypoint)
             self.listener.release(self)
             self.listener = None
@@ -347,8 +346,18 @@ class HttpEntrypoint(Entrypoint):
             return _error(413, f"请求体 {length} 字节，超过上限 {self.max_body} 字节")
         if self.stopping:
             return _error(503, "服务正在停止，请稍后重试")
+        if (
+            length is None
+            and request.environ.get("HTTP_TRANSFER_ENCODING", "").lower() == "chunked"
+        ):
+            # no length to judge by: read one byte past the limit at most (eventlet de-chunks)
+            body = request.environ["wsgi.input"].read(self.max_body + 1)
+            if len(body) > self.max_body:
+                return _error(413, f"请求体超过上限 {self.max_body} 字节")
+            request.environ["wsgi.input"] = io.BytesIO(body)
+            request.environ["CONTENT_LENGTH"] = str(len(body))
+            del request.environ["HTTP_TRANSFER_ENCODING"]  # werkzeug would ignore the length
         request.shallow = False
-        request.max_content_length = self.max_body  # a chunked body is read up to it only
         request.actor = request.headers.get(ACTOR_HEADER) or None
         if self.actor_required and not request.actor:
             return _error(401, f"缺少 {ACTOR_HEADER}（经办人）")
@@ -377,8 +386,6 @@ class HttpEntrypoint(Entrypoint):
         if isinstance(exc, HttpError):
             return _error(exc.status, str(exc), **exc.extra)
         if isinstance(exc, HTTPException):
-            if exc.code == 413:
-                return _error(413, f"请求体超过上限 {self.max_body} 字节")
             return _error(exc.code or 500, exc.description or exc.name)
         for cls in type(exc).__mro__:
             if cls in self.errors:
