@@ -134,8 +134,9 @@ def run_services(
     try:
         starting = eventlet.spawn(runner.start)
         starting.link(lambda _: events.put("started"))
-        if events.get() == "signal":
-            _stop(runner, grace, events)
+        if events.get() == "signal":  # still starting (a broker that refuses?): nothing to finish
+            _log.warning("stopped while starting")
+            _kill(runner)
             return
         try:
             starting.wait()
@@ -159,8 +160,10 @@ def _stop(runner: ServiceRunner, grace: float, events: LightQueue) -> None:
     stopping = eventlet.spawn(runner.stop)
     stopping.link(lambda _: events.put("stopped"))
     timer = eventlet.spawn_after(grace, events.put, "grace over")
-    if events.get() != "stopped":
-        _log.warning("still busy: killing what runs")
+    while (what := events.get()) not in ("stopped", "grace over", "signal"):
+        _log.debug("while stopping: %s", what)  # the runner's own end, seen before "stopped"
+    if what != "stopped":
+        _log.warning("still busy after %s: killing what runs", what)
         _kill(runner)
     timer.cancel()
 

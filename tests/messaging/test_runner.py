@@ -1,0 +1,77 @@
+"""Stopping (services/messaging/runner.py): running work finishes after SIGTERM, within
+SHUTDOWN_GRACE; beyond it, it is killed and the process still exits."""
+
+from __future__ import annotations
+
+import re
+import signal
+import socket
+import subprocess
+import sys
+import time
+
+from tests.conftest import ROOT
+
+
+def start(grace: float, tmp_path):
+    err_path = tmp_path / "busy.err"
+    err = err_path.open("w")
+    process = subprocess.Popen(
+        [sys.executable, "-m", "tests.messaging.busy_service", str(grace)],
+        cwd=ROOT,
+        stderr=err,
+    )
+    deadline = time.monotonic() + 60
+    while not (ready := re.search(r"^ready (\S+)$", err_path.read_text(), re.MULTILINE)):
+        assert process.poll() is None and time.monotonic() < deadline, err_path.read_text()
+        time.sleep(0.05)
+    return process, ready[1], err_path
+
+
+def send(address: str, path: str) -> socket.socket:
+    """A GET sent on a socket of our own; its answer is read later (`answer`)."""
+    host, port = address.rsplit(":", 1)
+    conn = socket.create_connection((host, int(port)), timeout=30)
+    conn.sendall(f"GET {path} HTTP/1.1\r\nHost: x\r\nConnection: close\r\n\r\n".encode())
+    return conn
+
+
+def answer(conn: socket.socket) -> bytes:
+    received = b""
+    try:
+        while chunk := conn.recv(65536):
+            received += chunk
+    except OSError:
+        pass  # reset: the work was killed
+    conn.close()
+    return received
+
+
+def test_a_request_in_flight_finishes_before_the_process_stops(tmp_path):
+    process, address, err = start(grace=10, tmp_path=tmp_path)
+    conn = send(address, "/sleep/1.5")
+    time.sleep(0.5)  # the request is being worked on
+
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+
+    received = answer(conn)
+    assert received.startswith(b"HTTP/1.1 200") and received.endswith(b'{"slept": 1.5}')
+    assert 0.7 < time.monotonic() - started < 3  # waited for it, not for the grace
+    assert process.returncode == 0 and "stopped" in err.read_text()
+
+
+def test_work_beyond_the_grace_is_killed_and_the_process_exits(tmp_path):
+    process, address, err = start(grace=1, tmp_path=tmp_path)
+    conn = send(address, "/sleep/60.0")
+    time.sleep(0.5)
+
+    started = time.monotonic()
+    process.send_signal(signal.SIGTERM)
+    process.wait(timeout=30)
+    took = time.monotonic() - started
+
+    assert 0.9 < took < 4, f"took {took:.1f} s"
+    assert not answer(conn).startswith(b"HTTP/1.1 200")  # never a 200 for unfinished work
+    assert "still busy after grace over: killing" in err.read_text()
