@@ -226,7 +226,7 @@ def _patch_eventlet() -> None:
 
 def _ready(names: str, mode: str):
     def ready(runner) -> None:
-        from services.messaging.web import Listener
+        from services.messaging.http_listener import Listener
 
         http = ", ".join(Listener.bound()) or "no HTTP"
         print(f"mutual-aid: ready: {names} ({mode}), HTTP on {http}", file=sys.stderr, flush=True)

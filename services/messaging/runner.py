@@ -39,7 +39,8 @@ from sqlalchemy.engine import make_url
 from services.messaging.database import make_engine
 from services.messaging.errors import ConfigError, StartupError
 from services.messaging.http_address import parse_address
-from services.messaging.web import ADDRESS_KEY, DEFAULT_ADDRESS, HttpEntrypoint, check_address
+from services.messaging.http_listener import check_address
+from services.messaging.web import ADDRESS_KEY, DEFAULT_ADDRESS, HttpEntrypoint
 
 _log = logging.getLogger(__name__)
 

@@ -14,8 +14,9 @@ import logging  # noqa: E402
 import sys  # noqa: E402
 
 from services.messaging.embedded import MEMORY_URI, install_memory_transport  # noqa: E402
+from services.messaging.http_listener import Listener  # noqa: E402
 from services.messaging.runner import run_services  # noqa: E402
-from services.messaging.web import Listener, http  # noqa: E402
+from services.messaging.web import http  # noqa: E402
 
 
 class Busy:

@@ -25,8 +25,9 @@ from services.kernel.privacy import MaskingFilter
 from services.messaging.database import make_engine
 from services.messaging.embedded import MEMORY_URI, install_memory_transport
 from services.messaging.http_address import parse_address
+from services.messaging.http_listener import GENERIC_ERROR, Listener
 from services.messaging.logs import JsonFormatter, LogContext
-from services.messaging.web import GENERIC_ERROR, HttpError, Listener, http
+from services.messaging.web import HttpError, http
 from tests.conftest import ROOT
 
 ID_NUMBER = "330817197210305822"
@@ -158,7 +159,7 @@ def test_the_address_cannot_be_bound_again_while_it_is_served(both, web_config):
 PROBE = """
 import sys
 from services.messaging.http_address import AddressInUse, parse_address
-from services.messaging.web import check_address
+from services.messaging.http_listener import check_address
 try:
     check_address(parse_address(sys.argv[1]))
 except AddressInUse as exc:
