@@ -1,7 +1,10 @@
 """A service whose HTTP handler takes as long as it is asked to, run the production way
 (services.messaging.runner.run_services) for tests/messaging/test_runner.py:
 
-    python -m tests.messaging.busy_service GRACE_SECONDS
+    python -m tests.messaging.busy_service GRACE_SECONDS [AMQP_URI]
+
+(no AMQP_URI: the in-process bus). No startup checks: a broker that refuses is met while
+starting, as it would be if it began refusing between the check and the start.
 """
 
 from __future__ import annotations
@@ -12,6 +15,8 @@ eventlet.monkey_patch()
 
 import logging  # noqa: E402
 import sys  # noqa: E402
+
+from nameko.rpc import rpc  # noqa: E402
 
 from services.messaging.embedded import MEMORY_URI, install_memory_transport  # noqa: E402
 from services.messaging.http_listener import Listener  # noqa: E402
@@ -27,6 +32,10 @@ class Busy:
         eventlet.sleep(seconds)
         return {"slept": seconds}
 
+    @rpc
+    def ping(self):  # a consumer: the service needs the broker to start
+        return "pong"
+
 
 def ready(runner) -> None:
     print(f"ready {Listener.bound()[0]}", file=sys.stderr, flush=True)
@@ -35,7 +44,7 @@ def ready(runner) -> None:
 if __name__ == "__main__":
     install_memory_transport()
     config = {
-        "AMQP_URI": MEMORY_URI,
+        "AMQP_URI": sys.argv[2] if len(sys.argv) > 2 else MEMORY_URI,
         "WEB_SERVER_ADDRESS": "127.0.0.1:0",
         "SHUTDOWN_GRACE": float(sys.argv[1]),
     }

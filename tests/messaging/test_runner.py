@@ -1,5 +1,6 @@
 """Stopping (services/messaging/runner.py): running work finishes after SIGTERM, within
-SHUTDOWN_GRACE; beyond it, it is killed and the process still exits."""
+SHUTDOWN_GRACE; beyond it, it is killed and the process still exits; a process still
+starting (a broker that refuses the login) stops at once."""
 
 from __future__ import annotations
 
@@ -9,6 +10,8 @@ import socket
 import subprocess
 import sys
 import time
+
+import pytest
 
 from tests.conftest import ROOT
 
@@ -75,3 +78,31 @@ def test_work_beyond_the_grace_is_killed_and_the_process_exits(tmp_path):
     assert 0.9 < took < 4, f"took {took:.1f} s"
     assert not answer(conn).startswith(b"HTTP/1.1 200")  # never a 200 for unfinished work
     assert "still busy after grace over: killing" in err.read_text()
+
+
+@pytest.mark.rabbit
+def test_a_process_stuck_starting_on_a_refusing_broker_stops_at_once(tmp_path):
+    err_path = tmp_path / "busy.err"
+    with err_path.open("w") as err:
+        process = subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "tests.messaging.busy_service",
+                "20",
+                "amqp://guest:wrong-password@127.0.0.1:5672/",
+            ],
+            cwd=ROOT,
+            stderr=err,
+        )
+        deadline = time.monotonic() + 60
+        while "ACCESS_REFUSED" not in err_path.read_text():  # it is trying, and refused
+            assert process.poll() is None and time.monotonic() < deadline, err_path.read_text()
+            time.sleep(0.05)
+
+        started = time.monotonic()
+        process.send_signal(signal.SIGTERM)
+        process.wait(timeout=30)
+
+    assert time.monotonic() - started < 3
+    assert "stopped while starting" in err_path.read_text()
