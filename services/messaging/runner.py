@@ -9,7 +9,7 @@ with a traceback every few seconds, or hang on a broker that refuses the login).
 
 Stopping, on SIGTERM or Ctrl-C: nameko's graceful stop (no new work; running workers finish),
 bounded by SHUTDOWN_GRACE seconds, then killed; a second signal kills at once; and should even
-that hang (a hub blocked in C code), the process exits a second after. An idle process used
+that hang (a hub blocked in C code), a real thread ends the process 3 s later. An idle process used
 to take 3–6 s to stop: every consumer of nameko wakes once a second (kombu's
 `drain_events(timeout=1)`) and a graceful stop waits for two or three such wake-ups in turn
 (cancel the entrypoints' consumers, cancel the RPC reply queue, end the consumer loop);
@@ -64,7 +64,8 @@ def has_http(service_cls: type) -> bool:
 
 
 def check_startup(service_classes: Iterable[type], config: dict[str, Any]) -> None:
-    """Raise StartupError naming the first thing the services could not start with."""
+    """Raise the first thing the services could not start with: ConfigError (the HTTP
+    address or a database URL: exit 2) or StartupError (a database or the broker: exit 1)."""
     classes = list(service_classes)
     if any(has_http(cls) for cls in classes):
         # HttpAddressError (nonsense, or in use) is a usage error: exit 2, not 1
@@ -79,14 +80,13 @@ def check_startup(service_classes: Iterable[type], config: dict[str, Any]) -> No
 
 
 def check_database(service: str, url: str, timeout: float = CHECK_TIMEOUT) -> None:
+    """One connection to the service's database, or StartupError saying why not (a URL that
+    is not one of ours is a ConfigError, from make_engine)."""
     try:
         shown = make_url(url).render_as_string(hide_password=True)
     except Exception:
-        raise StartupError(f"database of {service}: {url!r} is not a database URL") from None
-    try:
-        engine = make_engine(url, pool_size=1)
-    except ConfigError as exc:
-        raise StartupError(f"database of {service}: {exc}") from None
+        raise ConfigError(f"database of {service}: {url!r} is not a database URL") from None
+    engine = make_engine(url, pool_size=1)
     try:
         with eventlet.Timeout(timeout), engine.connect():
             pass
