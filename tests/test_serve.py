@@ -27,16 +27,15 @@ READY = re.compile(r"^mutual-aid: ready: .*HTTP on (\S+:\d+)$", re.MULTILINE)
 
 
 class Serving:
-    """A `mutual-aid serve` process, its stderr in a file (a pipe nobody reads would fill)."""
+    """A `mutual-aid serve` (or `run`) process, its stderr in a file (a pipe nobody reads
+    would fill)."""
 
-    def __init__(self, tmp_path: Path, http: str = "127.0.0.1:0"):
+    def __init__(self, tmp_path: Path, *args: str):
+        args = args or ("serve", "--var", str(tmp_path / "var"), "--http", "127.0.0.1:0")
         self.err_path = tmp_path / f"serve-{uuid.uuid4().hex[:6]}.err"
         self.err = self.err_path.open("w")
         self.process = subprocess.Popen(
-            [MUTUAL_AID, "serve", "--var", str(tmp_path / "var"), "--http", http],
-            stdout=subprocess.PIPE,
-            stderr=self.err,
-            text=True,
+            [MUTUAL_AID, *args], stdout=subprocess.PIPE, stderr=self.err, text=True
         )
 
     def stderr(self) -> str:
@@ -140,6 +139,31 @@ def test_a_nonsense_http_address_is_one_line(mutual_aid, http):
 
 
 # -- mutual-aid run: what production needs, checked before it starts -----------------------------
+
+
+@pytest.mark.rabbit
+def test_idle_run_on_rabbitmq_exits_within_two_seconds_of_sigterm(rabbit_config, tmp_path):
+    config = tmp_path / "config.yaml"
+    config.write_text(
+        f"AMQP_URI: {rabbit_config['AMQP_URI']}\n"
+        "WEB_SERVER_ADDRESS: 127.0.0.1:0\n"
+        "DATABASE_CREATE_TABLES: true\n"
+        f"DATABASES:\n  claims: sqlite:///{tmp_path}/claims.sqlite\n"
+        f"  enrollment: sqlite:///{tmp_path}/enrollment.sqlite\n",
+        encoding="utf-8",
+    )
+    running = Serving(tmp_path, "run", "claims", "enrollment", "--config", str(config))
+    try:
+        base = running.wait_ready()
+        assert requests.get(f"{base}/claims/none").json() == {"error": "没有申请 none"}
+        time.sleep(1)
+
+        took = running.stop()
+    finally:
+        running.close()
+
+    assert took < 2, f"took {took:.1f} s"
+    assert running.process.returncode == 0 and "killing" not in running.stderr()  # graceful
 
 
 def run_with(tmp_path, mutual_aid, amqp_uri: str, claims_url: str, *services: str):
