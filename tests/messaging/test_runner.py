@@ -16,19 +16,31 @@ import pytest
 from tests.conftest import ROOT
 
 
-def start(grace: float, tmp_path):
-    err_path = tmp_path / "busy.err"
-    err = err_path.open("w")
-    process = subprocess.Popen(
-        [sys.executable, "-m", "tests.messaging.busy_service", str(grace)],
-        cwd=ROOT,
-        stderr=err,
-    )
-    deadline = time.monotonic() + 60
-    while not (ready := re.search(r"^ready (\S+)$", err_path.read_text(), re.MULTILINE)):
-        assert process.poll() is None and time.monotonic() < deadline, err_path.read_text()
-        time.sleep(0.05)
-    return process, ready[1], err_path
+@pytest.fixture
+def start(tmp_path):
+    """Start the busy service with a grace; killed after the test if still running."""
+    started = []
+
+    def start(grace: float):
+        err_path = tmp_path / "busy.err"
+        err = err_path.open("w")
+        process = subprocess.Popen(
+            [sys.executable, "-m", "tests.messaging.busy_service", str(grace)],
+            cwd=ROOT,
+            stderr=err,
+        )
+        started.append(process)
+        deadline = time.monotonic() + 60
+        while not (ready := re.search(r"^ready (\S+)$", err_path.read_text(), re.MULTILINE)):
+            assert process.poll() is None and time.monotonic() < deadline, err_path.read_text()
+            time.sleep(0.05)
+        return process, ready[1], err_path
+
+    yield start
+    for process in started:
+        if process.poll() is None:
+            process.kill()
+            process.wait()
 
 
 def send(address: str, path: str) -> socket.socket:
@@ -50,8 +62,8 @@ def answer(conn: socket.socket) -> bytes:
     return received
 
 
-def test_a_request_in_flight_finishes_before_the_process_stops(tmp_path):
-    process, address, err = start(grace=10, tmp_path=tmp_path)
+def test_a_request_in_flight_finishes_before_the_process_stops(start):
+    process, address, err = start(grace=10)
     conn = send(address, "/sleep/1.5")
     time.sleep(0.5)  # the request is being worked on
 
@@ -65,8 +77,8 @@ def test_a_request_in_flight_finishes_before_the_process_stops(tmp_path):
     assert process.returncode == 0 and "stopped" in err.read_text()
 
 
-def test_work_beyond_the_grace_is_killed_and_the_process_exits(tmp_path):
-    process, address, err = start(grace=1, tmp_path=tmp_path)
+def test_work_beyond_the_grace_is_killed_and_the_process_exits(start):
+    process, address, err = start(grace=1)
     conn = send(address, "/sleep/60.0")
     time.sleep(0.5)
 
@@ -95,14 +107,17 @@ def test_a_process_stuck_starting_on_a_refusing_broker_stops_at_once(tmp_path):
             cwd=ROOT,
             stderr=err,
         )
-        deadline = time.monotonic() + 60
-        while "ACCESS_REFUSED" not in err_path.read_text():  # it is trying, and refused
-            assert process.poll() is None and time.monotonic() < deadline, err_path.read_text()
-            time.sleep(0.05)
-
-        started = time.monotonic()
-        process.send_signal(signal.SIGTERM)
-        process.wait(timeout=30)
+        try:
+            deadline = time.monotonic() + 60
+            while "ACCESS_REFUSED" not in err_path.read_text():  # trying, and refused
+                assert process.poll() is None and time.monotonic() < deadline, err_path.read_text()
+                time.sleep(0.05)
+            started = time.monotonic()
+            process.send_signal(signal.SIGTERM)
+            process.wait(timeout=30)
+        finally:
+            if process.poll() is None:
+                process.kill()
 
     assert time.monotonic() - started < 3
     assert "stopped while starting" in err_path.read_text()
