@@ -1,7 +1,8 @@
 """``mutual-aid``: the command line. JSON on stdout; bad input is one line on stderr, exit 2.
 
-Subcommands: cities, benefits, quote, assess, idcard, targets, roster check, template, and
-the enrollment database's unit/application commands (services/enrollment/commands.py).
+Subcommands: cities, benefits, quote, assess, idcard, targets, roster check, template, the
+enrollment database's unit/application commands (services/enrollment/commands.py), and the
+two ways of running the services: `serve` (embedded) and `run` (production).
 A command answers a dict (exit 0) or a (dict, exit code) pair: `roster check` exits 1 when the
 file has errors, its JSON still on stdout.
 
@@ -28,7 +29,8 @@ from services.kernel.idcard import parse_id
 from services.kernel.money import MoneyError, parse_money
 from services.kernel.registry import load_registry
 from services.messaging import commands as events_commands
-from services.messaging.errors import DatabaseConfigError
+from services.messaging.errors import DatabaseConfigError, MessagingError, StartupError
+from services.messaging.http_address import HttpAddressError, parse_address
 
 
 class UsageError(Exception):
@@ -218,9 +220,7 @@ def cmd_template(args) -> dict:
     return {"city": args.city, "year": args.year, "written": str(written)}
 
 
-def cmd_serve(args) -> dict:
-    """Run the services in one process on the in-process bus, SQLite under --var (the
-    embedded mode of DESIGN.md), until Ctrl-C or SIGTERM."""
+def _patch_eventlet() -> None:
     import warnings
 
     with warnings.catch_warnings():
@@ -228,7 +228,24 @@ def cmd_serve(args) -> dict:
         import eventlet
 
     eventlet.monkey_patch()  # nameko runs on eventlet; patch before it starts anything
+
+
+def _ready(names: str, mode: str):
+    def ready(runner) -> None:
+        from services.messaging.http_listener import Listener
+
+        http = ", ".join(Listener.bound()) or "no HTTP"
+        print(f"mutual-aid: ready: {names} ({mode}), HTTP on {http}", file=sys.stderr, flush=True)
+
+    return ready
+
+
+def cmd_serve(args) -> dict:
+    """Run the services in one process on the in-process bus, SQLite under --var (the
+    embedded mode of DESIGN.md), until Ctrl-C or SIGTERM."""
+    _patch_eventlet()
     from services.messaging.embedded import embedded_config, run_embedded
+    from services.messaging.logs import setup_logging
     from services.providers import TODAY_KEY
 
     classes = _service_classes()
@@ -236,13 +253,45 @@ def cmd_serve(args) -> dict:
     if args.clock.pinned:
         config[TODAY_KEY] = args.clock.pinned.isoformat()
     Path(args.var).mkdir(parents=True, exist_ok=True)
+    setup_logging(config)
     names = ", ".join(cls.name for cls in classes)
-    print(
-        f"mutual-aid: serving {names} on the in-process bus, HTTP on {args.http}, data in {args.var}/",
-        file=sys.stderr,
-    )
-    run_embedded(classes, config)
+    run_embedded(classes, config, _ready(names, f"in-process bus, data in {args.var}/"))
     return {"stopped": names}
+
+
+def cmd_run(args) -> dict:
+    """Run the named services on the config's broker and databases (production), until
+    SIGTERM; what they need is checked first, each problem one line."""
+    from services.messaging.config import load_config
+
+    config = load_config(args.config)  # before eventlet: a missing file is one line at once
+    _patch_eventlet()
+    from services.messaging.logs import setup_logging
+    from services.messaging.runner import check_startup, run_services
+
+    classes = [_service_class(name) for name in args.services]
+    names = ", ".join(cls.name for cls in classes)
+    setup_logging(config, service=names)
+    check_startup(classes, config)
+    run_services(classes, config, _ready(names, "broker and databases checked"))
+    return {"stopped": names}
+
+
+def _service_class(name: str) -> type:
+    """`claims` or `services.claims.service`: the class whose `name` is the service's."""
+    import importlib
+
+    short = name.removeprefix("services.").removesuffix(".service")
+    if not short.isidentifier():
+        raise UsageError(f"{name}: not a service name")
+    try:
+        module = importlib.import_module(f"services.{short}.service")
+    except ModuleNotFoundError:
+        raise UsageError(f"{name}: no such service (services/{short}/service.py)") from None
+    for value in vars(module).values():
+        if isinstance(value, type) and getattr(value, "name", None) == short:
+            return value
+    raise UsageError(f"services/{short}/service.py has no service named {short!r}")
 
 
 def _service_classes() -> list[type]:
@@ -250,6 +299,14 @@ def _service_classes() -> list[type]:
     from services.enrollment.service import EnrollmentService
 
     return [EnrollmentService, ClaimsService]
+
+
+def _http_address(text: str) -> str:
+    try:
+        parse_address(text)
+    except HttpAddressError as exc:
+        raise argparse.ArgumentTypeError(str(exc)) from None
+    return text
 
 
 def _year(text: str) -> int:
@@ -325,10 +382,17 @@ def build_parser() -> argparse.ArgumentParser:
     p.add_argument(
         "--http",
         default="127.0.0.1:8000",
+        type=_http_address,
         metavar="HOST:PORT",
         help="HTTP address (default: 127.0.0.1:8000)",
     )
     p.set_defaults(run=cmd_serve)
+    p = sub.add_parser(
+        "run", help="run services in production (config: broker, databases); see deploy/"
+    )
+    p.add_argument("services", nargs="+", metavar="SERVICE", help="e.g. enrollment claims")
+    p.add_argument("--config", required=True, metavar="FILE", help="e.g. deploy/config.yaml")
+    p.set_defaults(run=cmd_run)
     return parser
 
 
@@ -339,6 +403,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     except (UsageError, PolicyError, RosterUnreadable, EnrollmentError, DatabaseConfigError) as exc:
         print(f"mutual-aid: {exc}", file=sys.stderr)
         return 2
+    except MessagingError as exc:  # starting: config, HTTP address (2); database, broker (1)
+        print(f"mutual-aid: {exc}", file=sys.stderr)
+        return 1 if isinstance(exc, StartupError) else 2
     except OSError as exc:  # a file named on the command line that cannot be read or written
         print(f"mutual-aid: {exc.filename or ''}: {exc.strerror or exc}", file=sys.stderr)
         return 2

@@ -304,7 +304,9 @@ def test_serve_passes_the_pinned_day_to_the_services_config(tmp_path, monkeypatc
     from services.messaging import embedded
 
     configs = []
-    monkeypatch.setattr(embedded, "run_embedded", lambda classes, config: configs.append(config))
+    monkeypatch.setattr(
+        embedded, "run_embedded", lambda classes, config, ready=None: configs.append(config)
+    )
     var = str(tmp_path / "var")
     assert cli.main(["--today", "2024-11-01", "serve", "--var", var]) == 0
     assert cli.main(["serve", "--var", var]) == 0

@@ -25,12 +25,15 @@ from sqlalchemy.engine import make_url
 
 from services.messaging.config import REFERENCE, load_config
 from services.messaging.embedded import embedded_config
+from services.messaging.http_address import parse_address
+from services.messaging.runner import has_http
 from tests.conftest import ROOT
 
 DEPLOY = ROOT / "deploy"
 CONFIG = DEPLOY / "config.yaml"
 SERVICES = ("enrollment", "claims", "payments", "notify")
 MASKING_FILTER = "services.kernel.privacy.MaskingFilter"
+JSON_FORMATTER = "services.messaging.logs.JsonFormatter"
 # the facts DESIGN.md ("Messaging") names; each needs a queue before its consumer first starts
 DESIGN_EVENTS = {
     "application_submitted",
@@ -110,6 +113,8 @@ def test_config_loads_with_its_defaults_from_an_empty_environment():
     assert config["DATABASE_CREATE_TABLES"] is False  # production schemas are Alembic's
     assert (config["OUTBOX_RELAY_INTERVAL"], config["OUTBOX_RELAY_BATCH"]) == (5, 100)
     assert config["LOGGING"]["root"]["level"] == "INFO"
+    assert (config["HTTP_MAX_BODY"], config["SHUTDOWN_GRACE"]) == (16 * 1024 * 1024, 20)
+    assert config["WEB_SERVER_ADDRESS"] == "0.0.0.0:8000"
 
 
 def test_config_takes_what_the_environment_sets():
@@ -175,6 +180,8 @@ def test_every_log_handler_masks_personal_data(name):
     }
     for handler, spec in logging_config["handlers"].items():
         assert masking & set(spec.get("filters", [])), f"{name}: handler {handler} does not mask"
+        formatter = logging_config["formatters"][spec["formatter"]]
+        assert formatter.get("()") == JSON_FORMATTER, f"{name}: handler {handler} is not JSON"
 
     # and in a process of its own, configured exactly so, a careless log line is masked
     program = (
@@ -193,7 +200,10 @@ def test_every_log_handler_masks_personal_data(name):
         check=True,
     )
     logged = done.stdout + done.stderr
-    assert "member 110105********002X phone 138****5678" in logged
+    # (eventlet, imported with nameko, prints its deprecation notice as plain text)
+    (line,) = [json.loads(line) for line in logged.splitlines() if line.startswith("{")]
+    assert line["message"] == "member 110105********002X phone 138****5678"
+    assert (line["level"], line["logger"]) == ("WARNING", "services.enrollment")
     assert "11010519491231002X" not in logged and "13812345678" not in logged
 
 
@@ -314,20 +324,50 @@ def test_compose_runs_each_service_with_the_production_config():
     services = compose["services"]
     config_variables = referenced_variables(CONFIG)
 
+    ports = {}
     for service in SERVICES:
         assert services[service]["command"] == [
-            "nameko",
+            "mutual-aid",
             "run",
             "--config",
             "deploy/config.yaml",
-            f"services.{service}.service",
+            service,
         ]
-        assert set(services[service]["environment"]) <= config_variables
+        environment = services[service]["environment"]
+        assert set(environment) <= config_variables
         assert {"rabbitmq-setup", "migrate"} <= set(services[service]["depends_on"])
+        ports[service] = parse_address(environment["WEB_SERVER_ADDRESS"]).port
+        if serves_http(service):
+            assert f"{ports[service]}:{ports[service]}" in services[service]["ports"]
+        assert float(environment["SHUTDOWN_GRACE"]) < duration(
+            services[service]["stop_grace_period"]
+        )
+    assert len(set(ports.values())) == len(SERVICES), f"services share an HTTP port: {ports}"
     assert services["migrate"]["command"][-len(SERVICES) :] == list(SERVICES)
     assert "management" in services["rabbitmq"]["image"]
     assert "./rabbitmq:/definitions:ro" in services["rabbitmq-setup"]["volumes"]
     assert (DEPLOY / "postgres" / "init-databases.sql").exists()
+
+
+def serves_http(service: str) -> bool:
+    """Whether the service (if written yet) has HTTP routes."""
+    if importlib.util.find_spec(f"services.{service}") is None:
+        return False
+    if importlib.util.find_spec(f"services.{service}.service") is None:
+        return False
+    module = importlib.import_module(f"services.{service}.service")
+    return any(
+        has_http(cls)
+        for cls in vars(module).values()
+        if inspect.isclass(cls) and getattr(cls, "name", None) == service
+    )
+
+
+def duration(text: str) -> float:
+    """compose's `30s` / `1m30s` in seconds."""
+    parts = re.fullmatch(r"(?:(\d+)m)?(?:(\d+)s)?", text)
+    assert parts and text, f"not a duration: {text!r}"
+    return int(parts[1] or 0) * 60 + int(parts[2] or 0)
 
 
 def test_kustomization_names_files_that_exist():
@@ -350,11 +390,11 @@ def test_a_deployment_per_service_reads_its_secrets_and_migrates_first(manifests
         (container,) = pod["containers"]
         (migrate,) = pod["initContainers"]
         assert container["command"] == [
-            "nameko",
+            "mutual-aid",
             "run",
             "--config",
             "/etc/mutual-aid/config.yaml",
-            f"services.{service}.service",
+            service,
         ]
         assert migrate["command"][:4] == [
             "python",
@@ -372,6 +412,36 @@ def test_a_deployment_per_service_reads_its_secrets_and_migrates_first(manifests
         assert env["AMQP_URI"]["valueFrom"]["secretKeyRef"]["name"] == "mutual-aid-rabbitmq"
         (volume,) = pod["volumes"]
         assert volume["configMap"]["name"] == "mutual-aid-config"
+        assert float(env["SHUTDOWN_GRACE"]["value"]) < pod["terminationGracePeriodSeconds"]
+
+
+def test_each_service_has_its_own_http_port_and_those_with_routes_expose_it(manifests):
+    ports = {}
+    for service in SERVICES:
+        (container,) = manifests["Deployment", service]["spec"]["template"]["spec"]["containers"]
+        env = {e["name"]: e.get("value") for e in container["env"]}
+        ports[service] = parse_address(env["WEB_SERVER_ADDRESS"]).port
+        if serves_http(service):
+            (http,) = container["ports"]
+            assert (http["name"], http["containerPort"]) == ("http", ports[service])
+            assert container["readinessProbe"]["tcpSocket"]["port"] == "http"
+            (exposed,) = manifests["Service", service]["spec"]["ports"]
+            assert (exposed["port"], exposed["targetPort"]) == (ports[service], "http")
+    assert len(set(ports.values())) == len(SERVICES), f"services share an HTTP port: {ports}"
+
+
+def test_the_image_runs_the_production_runner():
+    dockerfile = (DEPLOY / "Dockerfile").read_text(encoding="utf-8")
+    (cmd,) = [line for line in dockerfile.splitlines() if line.startswith("CMD ")]
+
+    assert json.loads(cmd.removeprefix("CMD ")) == [
+        "mutual-aid",
+        "run",
+        "--config",
+        "deploy/config.yaml",
+        "enrollment",
+    ]
+    assert "nameko run" not in (DEPLOY / "README.md").read_text(encoding="utf-8")
 
 
 def test_the_broker_and_the_database_are_run_by_their_operators(manifests):

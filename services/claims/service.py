@@ -19,13 +19,10 @@ events and are applied once per event id.
 from __future__ import annotations
 
 import base64
-import json
 from datetime import date
 from typing import Any
 
 from nameko.rpc import RpcProxy, rpc
-from nameko.web.handlers import http
-from werkzeug.wrappers import Response
 
 from services.claims import attachments, payouts, queues, schemas, settlements, statistics
 from services.claims import claims as ops
@@ -35,6 +32,8 @@ from services.claims.schemas import InvalidRequest, check, load
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
 from services.messaging.handlers import event_handler
+from services.messaging.logs import LogContext
+from services.messaging.web import HttpError, http, read_json
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (ClaimsError, PolicyError)
@@ -69,6 +68,13 @@ class ClaimsService:
     policies = CityPolicies()
     today = Clock()
     enrollment = RpcProxy("enrollment")
+    log_context = LogContext()
+    http_errors = {
+        NotFound: 404,
+        SubmissionRefused: (422, lambda exc: {"problems": list(exc.problems)}),
+        ClaimsError: 422,
+        PolicyError: 422,
+    }
 
     def _cover(self, city: str, id_number: str, on_date: date):
         return self.enrollment.cover(city, id_number, on_date.isoformat())
@@ -313,97 +319,44 @@ class ClaimsService:
 
     # ---- HTTP -----------------------------------------------------------------------------
 
-    @http("POST", "/claims", expected_exceptions=EXPECTED)
+    @http("POST", "/claims", actor=True)
     def http_create(self, request):
-        def create(body, actor):
-            fields = load(schemas.NewClaimSchema, body)
-            return self.create_claim(
-                fields["city"],
-                fields["year"],
-                fields["id_number"],
-                fields["facts"],
-                actor,
-                fields["name"],
-                fields["payee_card"],
-            )
+        fields = load(schemas.NewClaimSchema, read_json(request))
+        return 201, self.create_claim(
+            fields["city"],
+            fields["year"],
+            fields["id_number"],
+            fields["facts"],
+            request.actor,
+            fields["name"],
+            fields["payee_card"],
+        )
 
-        return self._http(request, create, created=True)
-
-    @http("POST", "/claims/<string:claim_id>/attachments", expected_exceptions=EXPECTED)
+    @http("POST", "/claims/<string:claim_id>/attachments", actor=True)
     def http_attach(self, request, claim_id: str):
         documents = request.args.getlist("document")  # ?document=出院小结&document=费用清单
         filename = request.args.get("filename") or "attachment"
         if not documents:
-            return _json(400, {"error": "缺少 document（材料名称）"})
+            raise HttpError(400, "缺少 document（材料名称）")
         # the body's bytes go to the domain as they are: no base64 copies
-        return self._http(
-            request,
-            lambda body, actor: self._attach(
-                claim_id, documents, filename, request.get_data(), actor
-            ),
-            json_body=False,
-            created=True,
-        )
+        return 201, self._attach(claim_id, documents, filename, request.get_data(), request.actor)
 
-    @http("POST", "/claims/<string:claim_id>/submit", expected_exceptions=EXPECTED)
+    @http("POST", "/claims/<string:claim_id>/submit", actor=True)
     def http_submit(self, request, claim_id: str):
-        def submit(body, actor):
-            fields = load(schemas.SubmitBody, body, "提交")
-            return self.submit(claim_id, actor, fields["not_applicable"])
+        fields = load(schemas.SubmitBody, read_json(request), "提交")
+        return self.submit(claim_id, request.actor, fields["not_applicable"])
 
-        return self._http(request, submit)
-
-    @http("PATCH", "/claims/<string:claim_id>", expected_exceptions=EXPECTED)
+    @http("PATCH", "/claims/<string:claim_id>", actor=True)
     def http_update(self, request, claim_id: str):
-        return self._http(request, lambda body, actor: self.update_claim(claim_id, body, actor))
+        return self.update_claim(claim_id, read_json(request), request.actor)
 
-    @http(
-        "DELETE",
-        "/claims/<string:claim_id>/attachments/<string:attachment_id>",
-        expected_exceptions=EXPECTED,
-    )
+    @http("DELETE", "/claims/<string:claim_id>/attachments/<string:attachment_id>", actor=True)
     def http_remove_attachment(self, request, claim_id: str, attachment_id: str):
-        return self._http(
-            request,
-            lambda body, actor: self.remove_attachment(claim_id, attachment_id, actor),
-            json_body=False,
-        )
+        return self.remove_attachment(claim_id, attachment_id, request.actor)
 
-    @http("GET", "/claims/<string:claim_id>", expected_exceptions=EXPECTED)
+    @http("GET", "/claims/<string:claim_id>")
     def http_claim(self, request, claim_id: str):
-        return self._http(
-            request, lambda body, actor: self.claim(claim_id), json_body=False, actor_needed=False
-        )
-
-    def _http(
-        self,
-        request,
-        action,
-        *,
-        json_body: bool = True,
-        created: bool = False,
-        actor_needed: bool = True,
-    ):
-        actor = request.headers.get("X-Actor")
-        if actor_needed and not actor:
-            return _json(401, {"error": "缺少 X-Actor（经办人）"})
-        body: dict = {}
-        if json_body and request.get_data():
-            try:
-                body = json.loads(request.get_data())
-            except ValueError:
-                return _json(400, {"error": "请求体不是有效的 JSON"})
-            if not isinstance(body, dict):
-                return _json(400, {"error": "请求体应为 JSON 对象"})
-        try:
-            answer = action(body, actor)
-        except NotFound as exc:
-            return _json(404, {"error": str(exc)})
-        except SubmissionRefused as exc:
-            return _json(422, {"error": str(exc), "problems": list(exc.problems)})
-        except EXPECTED as exc:
-            return _json(422, {"error": str(exc)})
-        return _json(201 if created else 200, answer)
+        return self.claim(claim_id)
 
     # ---- Quzhou settlements and statistics -----------------------------------------------
 
@@ -446,11 +399,3 @@ class ClaimsService:
         return statistics.claim_statistics(
             self.db.session, city=city, year=year, policy=self.policies.get(city)
         )
-
-
-def _json(status: int, body) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False, default=str),
-        status=status,
-        mimetype="application/json",
-    )

@@ -15,14 +15,12 @@ The caller is named by the X-Actor header until real authentication sits in fron
 from __future__ import annotations
 
 import base64
-import json
 import tempfile
 from pathlib import Path
 from urllib.parse import quote
 
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
-from nameko.web.handlers import http
 from werkzeug.wrappers import Response
 
 from services.enrollment import applications as ops
@@ -35,7 +33,9 @@ from services.enrollment.schemas import InvalidRequest, check, load
 from services.enrollment.workbook import RosterUnreadable, WorkbookLimits
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
+from services.messaging.logs import LogContext
 from services.messaging.offload import off_hub
+from services.messaging.web import HttpError, http
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (EnrollmentError, PolicyError, RosterUnreadable)
@@ -66,6 +66,8 @@ class EnrollmentService:
     policies = CityPolicies()
     today = Clock()
     config = Config()
+    log_context = LogContext()
+    http_errors = {NotFound: 404, EnrollmentError: 422, PolicyError: 422, RosterUnreadable: 422}
 
     # ---- units and applications ---------------------------------------------------------
 
@@ -324,35 +326,20 @@ class EnrollmentService:
 
     # ---- HTTP -----------------------------------------------------------------------------
 
-    @http(
-        "POST",
-        "/enrollment/applications/<string:application_id>/roster",
-        expected_exceptions=EXPECTED,
-    )
+    @http("POST", "/enrollment/applications/<string:application_id>/roster", actor=True)
     def upload_roster(self, request, application_id: str):
         filename = request.args.get("filename") or "roster.xlsx"
-        actor = request.headers.get("X-Actor")
-        if not actor:
-            return _json(401, {"error": "缺少 X-Actor（经办人）"})
-        try:
-            append = request.args.get("append", "") in ("1", "true", "yes")
-            self._check_import(application_id, filename, actor, append)
-            answer = self._import(application_id, filename, request.get_data(), actor, append)
-        except NotFound as exc:
-            return _json(404, {"error": str(exc)})
-        except EXPECTED as exc:
-            return _json(422, {"error": str(exc)})
-        return _json(200 if not answer["errors"] else 422, answer)
+        append = request.args.get("append", "") in ("1", "true", "yes")
+        self._check_import(application_id, filename, request.actor, append)
+        answer = self._import(application_id, filename, request.get_data(), request.actor, append)
+        return 200 if not answer["errors"] else 422, answer
 
     @http("GET", "/enrollment/uploads/<string:upload_id>/report")
     def download_report(self, request, upload_id: str):
-        try:
-            check(schemas.UploadArgs, "查询", upload_id=upload_id)
-        except InvalidRequest as exc:
-            return _json(422, {"error": str(exc)})
+        check(schemas.UploadArgs, "查询", upload_id=upload_id)
         upload = self.db.session.get(RosterUpload, upload_id)
         if upload is None or upload.report is None:
-            return _json(404, {"error": f"没有上传记录 {upload_id} 的错误报告"})
+            raise HttpError(404, f"没有上传记录 {upload_id} 的错误报告")
         name = Path(upload.filename).stem + "-错误报告.xlsx"
         return Response(
             upload.report,
@@ -369,9 +356,3 @@ def _report_bytes(
         target = Path(folder) / "report.xlsx"
         path = write_report(content, result, target, filename=filename, limits=limits)
         return path.read_bytes()
-
-
-def _json(status: int, body) -> Response:
-    return Response(
-        json.dumps(body, ensure_ascii=False), status=status, mimetype="application/json"
-    )

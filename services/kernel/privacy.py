@@ -45,12 +45,35 @@ def mask_text(text: str) -> str:
     return _MOBILE_IN_TEXT.sub(lambda m: mask_phone(m.group(0)), text)
 
 
+_TRACEBACKS = logging.Formatter()
+
+
 class MaskingFilter(logging.Filter):
-    """A logging filter that masks personal numbers in the formatted message."""
+    """A logging filter that masks personal numbers in everything a record carries out: the
+    formatted message, the exception's text and traceback, the stack, and string values
+    added with `extra=`.
+
+    The traceback is formatted here, masked, and kept as `exc_text` in place of `exc_info`:
+    a formatter (logging's or python-json-logger's) would otherwise format it again, unmasked
+    (an SQL error's text holds the row's values)."""
 
     def filter(self, record: logging.LogRecord) -> bool:
         message = record.getMessage()
         masked = mask_text(message)
         if masked != message:
             record.msg, record.args = masked, ()
+        if record.exc_info:
+            if not record.exc_text:
+                record.exc_text = _TRACEBACKS.formatException(record.exc_info)
+            record.exc_info = None
+        if record.exc_text:
+            record.exc_text = mask_text(record.exc_text)
+        if record.stack_info:
+            record.stack_info = mask_text(record.stack_info)
+        for key, value in vars(record).items():
+            if key not in _STANDARD and isinstance(value, str):
+                setattr(record, key, mask_text(value))
         return True
+
+
+_STANDARD = set(vars(logging.LogRecord("", 0, "", 0, "", (), None))) | {"message", "asctime"}

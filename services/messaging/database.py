@@ -73,7 +73,11 @@ def make_engine(
                 "(postgresql+psycopg://…)"
             )
         use_green_psycopg()
-        return create_engine(url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True)
+        # hide_parameters: an error's text (logged, or sent back over RPC) keeps the SQL but
+        # not the row's values, which are personal data
+        return create_engine(
+            url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True, hide_parameters=True
+        )
     raise DatabaseConfigError(
         f"{url.render_as_string(hide_password=True)}: unsupported database; use "
         "sqlite:///var/<service>.sqlite or postgresql+psycopg://…/<service>"
@@ -117,7 +121,12 @@ def use_green_psycopg() -> None:
 def _sqlite_engine(url: URL, *, must_exist: bool) -> Engine:
     database = url.database
     if not database or database == ":memory:":
-        engine = create_engine(url, poolclass=StaticPool, connect_args={"check_same_thread": False})
+        engine = create_engine(
+            url,
+            poolclass=StaticPool,
+            connect_args={"check_same_thread": False},
+            hide_parameters=True,
+        )
     else:
         if must_exist and not Path(database).is_file():
             raise DatabaseConfigError(f"{database}: no such database (nothing was created)")
@@ -128,6 +137,7 @@ def _sqlite_engine(url: URL, *, must_exist: bool) -> Engine:
             pool_size=1,
             max_overflow=0,
             connect_args={"check_same_thread": False, "timeout": SQLITE_BUSY_TIMEOUT},
+            hide_parameters=True,
         )
 
     # sqlite3's own transaction handling starts transactions late and breaks SAVEPOINT; let

@@ -14,15 +14,16 @@ functions here call it. Like everything nameko, this must run after eventlet.mon
 
 from __future__ import annotations
 
-from collections.abc import Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from kombu.transport import TRANSPORT_ALIASES, memory, virtual
-from nameko.cli.run import run
 from nameko.containers import get_service_name
 from nameko.runners import ServiceRunner
+
+from services.messaging.runner import check_startup, run_services
 
 MEMORY_URI = "memory://"
 POLLING_INTERVAL = 0.001
@@ -103,7 +104,14 @@ def embedded_services(
     runner.stop()
 
 
-def run_embedded(service_classes: Iterable[type], config: dict[str, Any]) -> None:
-    """Run the services on the memory bus until SIGTERM or Ctrl-C (nameko's own loop)."""
+def run_embedded(
+    service_classes: Iterable[type],
+    config: dict[str, Any],
+    ready: Callable[[ServiceRunner], None] | None = None,
+) -> None:
+    """Run the services on the memory bus until SIGTERM or Ctrl-C (services.messaging.runner:
+    checked first, stopped within SHUTDOWN_GRACE); `ready(runner)` once all have started."""
     install_memory_transport()
-    run(list(service_classes), {**config, "AMQP_URI": MEMORY_URI})
+    classes, config = list(service_classes), {**config, "AMQP_URI": MEMORY_URI}
+    check_startup(classes, config)
+    run_services(classes, config, ready)

@@ -17,3 +17,7 @@ class DatabaseConfigError(ConfigError):
 
 class EventPayloadError(MessagingError, ValueError):
     """An event that breaks the payload rules: small, versioned, ids only."""
+
+
+class StartupError(MessagingError):
+    """Something a service needs at start (its database, the broker) is missing or refuses."""

@@ -10,14 +10,12 @@ from __future__ import annotations
 
 import base64
 import functools
-import json
 import re
 from datetime import date
 
 import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy import func, select
-from werkzeug.test import EnvironBuilder
 
 from services.claims.exceptions import NotFound, WorkflowError
 from services.claims.models import Attachment, Claim, ClaimTransition
@@ -25,7 +23,9 @@ from services.claims.schemas import InvalidRequest
 from services.claims.service import ClaimsService
 from services.kernel.errors import FactError
 from services.messaging.outbox import record_event
+from tests import edge
 from tests.claims.flow import PDF, PNG, pdf
+from tests.edge import request as http
 from tests.enrollment.samples import person
 
 WHO = person(1)
@@ -48,17 +48,8 @@ def service(session, registry, cover):
     return worker
 
 
-def http(method: str, body=None, *, actor: str | None = "clerk", query=None, data=None):
-    headers = {"X-Actor": actor} if actor is not None else {}
-    if body is not None:
-        data = json.dumps(body, ensure_ascii=False).encode()
-    return EnvironBuilder(
-        method=method, data=data, headers=headers, query_string=query
-    ).get_request()
-
-
-def answer(response) -> tuple[int, dict]:
-    return response.status_code, json.loads(response.get_data())
+def answer(call) -> tuple[int, dict]:
+    return edge.answer(ClaimsService, call)
 
 
 def draft(service) -> dict:
@@ -156,7 +147,9 @@ def test_review_arguments_are_checked(service, session):
 
 def test_not_applicable_that_is_not_an_object_answers_422(service, session):
     claim_id = draft(service)["claim_id"]
-    status, body = answer(service.http_submit(http("POST", {"not_applicable": "x"}), claim_id))
+    status, body = answer(
+        lambda: service.http_submit(http("POST", {"not_applicable": "x"}), claim_id)
+    )
     assert status == 422
     assert "not_applicable" in body["error"] and "应为对象" in body["error"]
     assert service.claim(claim_id)["status"] == "draft"
@@ -165,7 +158,7 @@ def test_not_applicable_that_is_not_an_object_answers_422(service, session):
 
 def test_a_new_claim_body_is_refused_in_chinese_naming_each_field(service, session):
     body = {"city": "zhangjiakou", "year": "2024", "id_number": "123", "facts": {}, "nme": "x"}
-    status, answered = answer(service.http_create(http("POST", body)))
+    status, answered = answer(lambda: service.http_create(http("POST", body)))
     assert status == 422
     message = answered["error"]
     for field in ("year", "id_number", "nme"):
@@ -178,14 +171,14 @@ def test_a_new_claim_body_is_refused_in_chinese_naming_each_field(service, sessi
 def test_an_attachment_upload_with_a_nul_in_its_filename_answers_422(service, session):
     claim_id = draft(service)["claim_id"]
     request = http("POST", query={"document": "诊断证明", "filename": "a\x00.png"}, data=PNG)
-    status, body = answer(service.http_attach(request, claim_id))
+    status, body = answer(lambda: service.http_attach(request, claim_id))
     assert status == 422 and "filename" in body["error"]
     assert count(session, Attachment) == 0
 
 
 def test_a_200_character_x_actor_answers_422(service, session):
     claim_id = draft(service)["claim_id"]
-    status, body = answer(service.http_submit(http("POST", {}, actor="a" * 200), claim_id))
+    status, body = answer(lambda: service.http_submit(http("POST", {}, actor="a" * 200), claim_id))
     assert status == 422 and "actor" in body["error"]
     assert service.claim(claim_id)["status"] == "draft"
 
@@ -239,7 +232,7 @@ def test_a_submitted_claim_cannot_be_corrected(service, session, zhangjiakou):
         service.update_claim(claim_id, {"name": WHO.name}, "clerk")
     with pytest.raises(WorkflowError):
         service.remove_attachment(claim_id, attachment_id, "clerk")
-    status, body = answer(service.http_update(http("PATCH", {"name": WHO.name}), claim_id))
+    status, body = answer(lambda: service.http_update(http("PATCH", {"name": WHO.name}), claim_id))
     assert status == 422 and "已提交待审核" in body["error"]
 
 

@@ -46,6 +46,8 @@ def config_for(rabbit_config, tmp_path, enrol_day: str, claim_day: str):
         },
         "DATABASE_CREATE_TABLES": True,
         "OUTBOX_RELAY_INTERVAL": 0.2,
+        # any free port: nameko's default 0.0.0.0:8000 is no longer shared between processes
+        "WEB_SERVER_ADDRESS": "127.0.0.1:0",
     }
     return {**base, "FIXED_TODAY": enrol_day}, {**base, "FIXED_TODAY": claim_day}
 

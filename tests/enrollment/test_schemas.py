@@ -19,7 +19,6 @@ from datetime import date
 import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy import func, select
-from werkzeug.test import EnvironBuilder
 
 from services.cli import main
 from services.enrollment.models import Application, RosterLine, RosterUpload, Unit, metadata
@@ -27,6 +26,7 @@ from services.enrollment.schemas import InvalidRequest
 from services.enrollment.service import EnrollmentService
 from services.kernel.registry import load_registry
 from services.messaging.outbox import record_event
+from tests import edge
 from tests.conftest import BACKENDS, service_session
 from tests.enrollment.files import xlsx_bytes
 from tests.enrollment.samples import person, quzhou_rows
@@ -88,11 +88,8 @@ def refused(call, *fields: str) -> str:
 
 
 def upload(service, application_id, *, filename: str, actor: str = "clerk", data: bytes = b""):
-    request = EnvironBuilder(
-        method="POST", data=data, headers={"X-Actor": actor}, query_string={"filename": filename}
-    ).get_request()
-    response = service.upload_roster(request, application_id)
-    return response.status_code, json.loads(response.get_data())
+    request = edge.request("POST", actor=actor, query={"filename": filename}, data=data)
+    return edge.answer(EnrollmentService, lambda: service.upload_roster(request, application_id))
 
 
 # ---- rosters -----------------------------------------------------------------------------------
@@ -146,10 +143,12 @@ def test_a_200_character_x_actor_answers_422(service, session, application_id):
 
 
 def test_a_report_asked_for_by_an_id_with_nul_answers_422(service):
-    request = EnvironBuilder(method="GET").get_request()
-    response = service.download_report(request, "abc\x00")
-    assert response.status_code == 422
-    assert "upload_id" in json.loads(response.get_data())["error"]
+    request = edge.request("GET", actor=None)
+    status, body = edge.answer(
+        EnrollmentService, lambda: service.download_report(request, "abc\x00")
+    )
+    assert status == 422
+    assert "upload_id" in body["error"]
 
 
 # ---- units and applications --------------------------------------------------------------------
