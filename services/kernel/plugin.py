@@ -359,15 +359,17 @@ class DataPolicy:
         if "diseases" not in ctx.rule.params:
             return
         listed = ctx.rule.params["diseases"]
-        if listed is None:
-            ctx.refuse(
-                f"{ctx.data.file} 的 benefits.{ctx.code}.params.diseases 未配置（通知未列出病种），"
-                "无法核定所患疾病是否在规定病种内"
-            )
-            return
         disease = ctx.claim.disease
         if disease is None:
-            raise FactError(f"{ctx.code} 需要事实 disease（病种，如 {listed[0]}）")
+            example = f"，如 {listed[0]}" if listed else ""
+            raise FactError(f"{ctx.code} 需要事实 disease（病种{example}）")
+        if listed is None:
+            # The notice names no list (Wujin 五、2): the claim is assessed, and whether the
+            # disease qualifies is decided where the notice says — the year file's
+            # ``disease_review`` (Wujin: the quarterly review, 八、(二) 2).
+            review = ctx.rule.params.get("disease_review") or "病种由审核人员按通知确认"
+            ctx.step(f"{disease}：未配置病种名单，{review}")
+            return
         if disease not in listed:
             ctx.refuse(f"{disease} 不在规定的 {len(listed)} 种重大疾病内")
         else:
