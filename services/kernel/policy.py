@@ -261,7 +261,12 @@ class TargetResult:
 
 @runtime_checkable
 class CityPolicy(Protocol):
-    """What a city plugin provides. Years are scheme years (the cover year)."""
+    """What a city plugin provides. Years are scheme years (the cover year).
+
+    Beyond these, the optional hooks of services/kernel/hooks.py (preferential candidates,
+    KPI reports, payout-failure advice), each with a default; services call them through
+    ``hooks.hook(policy, name)`` and never import a city's package.
+    """
 
     code: str
     name: str
