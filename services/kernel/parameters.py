@@ -161,6 +161,7 @@ class ExclusionSchema(_Strict):
     benefits = fields.List(fields.String(), load_default=list)
     recover = fields.Boolean(load_default=False)
     unless_causes = fields.List(fields.String(), load_default=list)
+    source = fields.String(load_default="")
 
 
 class TargetSchema(_Strict):
@@ -249,6 +250,32 @@ class YearData:
     payout_advice: dict[str, PayoutAdvice] = field(default_factory=dict)
 
 
+UNCONFIRMED = "!unconfirmed"
+
+
+class YearLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (the C one where present) that understands ``!unconfirmed``.
+
+    ``mutual-aid city new-year`` copies last year's numbers into the next year's file, each
+    tagged ``!unconfirmed`` until an operator checks it against the new notice and deletes
+    the tag. Loading reads the value under the tag as if it were untagged (the year works
+    for rehearsals and what-ifs); ``city check`` lists every tag still there.
+    """
+
+
+def _unconfirmed(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        plain = not node.style  # quoted stays a string: "5000" is text, as everywhere
+        tag = loader.resolve(yaml.ScalarNode, node.value, (plain, not plain))
+        return loader.construct_object(yaml.ScalarNode(tag, node.value, style=node.style))
+    raise yaml.constructor.ConstructorError(
+        None, None, f"{UNCONFIRMED} 只能标在单个值上", node.start_mark
+    )
+
+
+YearLoader.add_constructor(UNCONFIRMED, _unconfirmed)
+
+
 def read_yaml(path: Path) -> Any:
     label = path.name
     try:
@@ -256,7 +283,7 @@ def read_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise PolicyDataError(str(path), None, "文件不存在") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=YearLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise PolicyDataError(label, None, f"不是有效的 YAML: {exc}") from None
 
@@ -419,7 +446,12 @@ def build_rules(label: str, entries: list[dict]) -> dict[str, BenefitRule]:
 def build_exclusions(label: str, entries: list[dict], rules: dict) -> tuple[Exclusion, ...]:
     exclusions = tuple(
         Exclusion(
-            e["code"], e["label"], tuple(e["benefits"]), e["recover"], tuple(e["unless_causes"])
+            e["code"],
+            e["label"],
+            tuple(e["benefits"]),
+            e["recover"],
+            tuple(e["unless_causes"]),
+            e["source"],
         )
         for e in entries
     )

@@ -133,6 +133,7 @@ class Exclusion:
     benefits: tuple[str, ...]  # empty = every benefit
     recover: bool = False  # paid amounts are clawed back (Wujin: 予以追回)
     unless_causes: tuple[str, ...] = ()  # e.g. orthopaedic correction after an accident
+    source: str = ""  # where the notice says so
 
     def applies(self, benefit: str, cause: str) -> bool:
         if self.benefits and benefit not in self.benefits:
