@@ -30,7 +30,16 @@ from services.kernel.errors import PolicyError
 from services.kernel.facts import load_claim, load_history, load_unit
 from services.kernel.policy import CityPolicy, HistoryEntry
 
-KEYS = {"name", "source", "assess", "assess_sequence", "quote", "expect", "reasons_contain", "error"}
+KEYS = {
+    "name",
+    "source",
+    "assess",
+    "assess_sequence",
+    "quote",
+    "expect",
+    "reasons_contain",
+    "error",
+}
 
 
 @dataclass(frozen=True)

@@ -230,7 +230,9 @@ def _roster(policy: CityPolicy, year: int) -> list[Finding]:
             write_template(policy, year, Path(folder) / "template.xlsx")
         except Exception as exc:  # whatever stops the template is the finding
             found.append(
-                Finding(policy.code, year, "roster", f"名册模板无法生成: {type(exc).__name__}: {exc}")
+                Finding(
+                    policy.code, year, "roster", f"名册模板无法生成: {type(exc).__name__}: {exc}"
+                )
             )
     return found
 
