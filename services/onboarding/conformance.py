@@ -278,22 +278,23 @@ def unconfirmed(path: Path) -> list[tuple[str, str]]:
     """(key, value) of every ``!unconfirmed`` value in a year file, in file order."""
     node = yaml.compose(path.read_text(encoding="utf-8"), Loader=YearLoader)  # noqa: S506
     found: list[tuple[str, str]] = []
-    _walk(node, "", found)
+    _walk(node, "", found, set())
     return found
 
 
-def _walk(node: yaml.Node | None, path: str, found: list[tuple[str, str]]) -> None:
-    if node is None:
+def _walk(node: yaml.Node | None, path: str, found: list[tuple[str, str]], seen: set) -> None:
+    if node is None or id(node) in seen:  # an alias (*x) is its anchor's node: listed once
         return
+    seen.add(id(node))
     if node.tag == UNCONFIRMED:
         found.append((path, str(node.value)))
     elif isinstance(node, yaml.MappingNode):
         for key, value in node.value:
-            _walk(value, f"{path}.{key.value}" if path else str(key.value), found)
+            _walk(value, f"{path}.{key.value}" if path else str(key.value), found, seen)
     elif isinstance(node, yaml.SequenceNode):
         for i, item in enumerate(node.value):
             name = _item_name(item) or str(i)
-            _walk(item, f"{path}.{name}", found)
+            _walk(item, f"{path}.{name}", found, seen)
 
 
 def _item_name(node: yaml.Node) -> str | None:
