@@ -87,6 +87,7 @@ def main(argv=None) -> int:
         assert drafted == expected, f"what-if {drafted} != floor {expected}"
         print(
             f"what-if {len(rows):>8} claims {seconds:8.2f} s {len(rows) / seconds:>10.0f} claims/s"
+            f" (this process's CPU {cpu:.2f} s: the machine is shared)"
         )
         print(
             f"floor   {len(rows):>8} claims {floor_seconds:8.2f} s {len(rows) / floor_seconds:>10.0f} claims/s"
