@@ -76,9 +76,9 @@ def main(argv=None) -> int:
             f"wrote {len(rows)} claims in {time.perf_counter() - started:.1f} s ({url.split(':')[0]})"
         )
         try:
-            started = time.perf_counter()
+            started, cpu = time.perf_counter(), time.process_time()
             report = whatif.run(policy, 2024, draft, url)
-            seconds = time.perf_counter() - started
+            seconds, cpu = time.perf_counter() - started, time.process_time() - cpu
         finally:
             if args.postgres:
                 _drop(url)
