@@ -13,7 +13,6 @@ from __future__ import annotations
 import tempfile
 from collections.abc import Iterator
 from dataclasses import dataclass
-from datetime import date
 from pathlib import Path
 from typing import Any
 
@@ -322,7 +321,3 @@ def _unconfirmed(policy: CityPolicy, year: int) -> list[Finding]:
         )
         for key, value in unconfirmed(path)
     ]
-
-
-def today_is_in(policy: CityPolicy, year: int, day: date) -> bool:
-    return policy.period(year).covers(day)
