@@ -33,6 +33,7 @@ Configuration (nameko config dict):
 from __future__ import annotations
 
 import logging
+import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -56,7 +57,7 @@ from nameko.extensions import ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
 
 from services.kernel.privacy import mask_text
-from services.messaging import dead_letters
+from services.messaging import dead_letters, metrics
 from services.messaging.database import session_scope, utc_now
 from services.messaging.dependencies import Database
 from services.messaging.errors import ConfigError, EventPayloadError
@@ -114,6 +115,7 @@ class Delivery:
     attempts: int = 0
     first_failed_at: datetime | None = None
     reason: str = ""
+    started: float = 0.0  # time.monotonic() of the current try (the latency metric)
 
 
 class EventQueueConsumer(QueueConsumer):
@@ -324,6 +326,7 @@ class EventHandler(NamekoEventHandler):
     def _run(self, delivery: Delivery) -> None:
         context_data = self.unpack_message_headers(delivery.message)
         context_data.pop(DEAD_LETTER_HEADER, None)
+        delivery.started = time.monotonic()
         try:
             self.container.spawn_worker(
                 self,
@@ -339,9 +342,18 @@ class EventHandler(NamekoEventHandler):
         # runs in the worker, after the Database provider committed or rolled back; an error
         # raised here would kill the container, so none escapes
         try:
+            metrics.observe_worker(
+                self.container.service_name,
+                self.method_name,
+                "event",
+                exc_info is None,
+                time.monotonic() - delivery.started,
+            )
             if exc_info is None:
                 self.queue_consumer.ack_message(delivery.message)
+                metrics.count_event(self.consumer, self.event_type, metrics.HANDLED)
             else:
+                metrics.count_event(self.consumer, self.event_type, metrics.FAILED)
                 self._failed(delivery, exc_info[1])
         except Exception:
             _log.exception("%s: handling the outcome of an event failed", self.consumer)
@@ -356,6 +368,7 @@ class EventHandler(NamekoEventHandler):
         elif isinstance(exc, EventPayloadError) or delivery.attempts > len(self.delays):
             if self.dead_letter_office.park(self, delivery):
                 self.queue_consumer.ack_message(delivery.message)
+                metrics.count_event(self.consumer, self.event_type, metrics.DEAD_LETTERED)
             else:
                 self._retry_after(delivery, self.delays[-1])
         else:

@@ -36,10 +36,12 @@ from nameko.messaging import QueueConsumer
 from nameko.runners import ServiceRunner
 from sqlalchemy.engine import make_url
 
+from services.messaging import health
+from services.messaging import openapi as _openapi  # noqa: F401 (its routes on the listener)
 from services.messaging.database import make_engine
 from services.messaging.errors import ConfigError, StartupError
 from services.messaging.http_address import parse_address
-from services.messaging.http_listener import check_address
+from services.messaging.http_listener import Listener, check_address
 from services.messaging.web import ADDRESS_KEY, DEFAULT_ADDRESS, HttpEntrypoint
 
 _log = logging.getLogger(__name__)
@@ -127,9 +129,18 @@ def run_services(
     A service that fails to start raises (the others killed first)."""
     quick_consumers()
     grace = float(config.get(GRACE_KEY, DEFAULT_GRACE))
+    classes = list(service_classes)
     runner = ServiceRunner(config)
-    for cls in service_classes:
+    for cls in classes:
         runner.add_service(cls)
+    # The process's own share of the listener: /healthz, /readyz and /metrics answer from
+    # before the services start until after they stop (draining: /readyz 503), also for a
+    # process whose services have no routes of their own but were given an address.
+    address = None
+    if ADDRESS_KEY in config or any(has_http(cls) for cls in classes):
+        address = parse_address(config.get(ADDRESS_KEY, DEFAULT_ADDRESS))
+    listener = Listener.acquire(address, runner) if address is not None else None
+    probe = health.watch(runner, config)
     events: LightQueue = LightQueue()
     restore = _on_signals(lambda: events.put("signal"), grace + 3.0)
     try:
@@ -144,6 +155,7 @@ def run_services(
         except BaseException:
             _kill(runner)
             raise
+        probe.ready()
         if ready is not None:
             ready(runner)
         watching = eventlet.spawn(runner.wait)
@@ -151,9 +163,13 @@ def run_services(
         if events.get() == "ended":
             watching.wait()  # a container that died raises here
             return
+        probe.draining()
         _stop(runner, grace, events)
     finally:
         restore()
+        probe.close()
+        if listener is not None:
+            listener.release(runner)
 
 
 def _stop(runner: ServiceRunner, grace: float, events: LightQueue) -> None:
