@@ -191,7 +191,7 @@ class Listener:
         for state in list(self.connections.values()):
             if state[2] == wsgi.STATE_IDLE:
                 state[1].close()  # its reader wakes up and the connection ends
-            state[2] = wsgi.STATECLOSE_CONNECTION
+            state[2] = wsgi.STATE_CLOSE
         with eventlet.Timeout(wait, False):
             self.pool.waitall()
         for thread in list(self.pool.coroutines_running):
