@@ -6,13 +6,13 @@ takes is declared on the service class, beside `http_errors`, by handler name:
 
     class ClaimsService:
         http_docs = {
-            "http_create": Route(body=schemas.NewClaimSchema),
-            "http_attach": Route(body=FILE_BODY, query={"document": "材料名称（可重复）"}),
+            "http_create": Route("新建申请", schemas.NewClaimSchema, created=True),
+            "http_attach": Route("上传材料", FILE_BODY, query={"document": "材料名称"}),
         }
 
-`body` is a marshmallow schema (the JSON object the handler loads) or a media type (a file
-sent as the body); `query` names the query parameters. The summary is the first line of the
-handler's docstring, or `summary`. Answers: 200 (201 where `created`), and the errors the
+`summary` is a line for the reader (else the handler's docstring's first line); `body` is a
+marshmallow schema (the JSON object the handler loads) or a media type (a file sent as the
+body); `query` names the query parameters. Answers: 200 (201 where `created`), and the errors the
 edge or the service's `http_errors` give, each `{"error": …}`.
 
 Served by every listener (public, like the probes):
@@ -33,6 +33,7 @@ from apispec.ext.marshmallow import MarshmallowPlugin
 from marshmallow import Schema
 from werkzeug.wrappers import Response
 
+from services.kernel.schemas import Amount, Text
 from services.messaging.http_listener import json_error, json_response, process_route
 from services.messaging.web import ACTOR_HEADER, MAX_BODY_KEY, HttpEntrypoint
 
@@ -46,9 +47,9 @@ _TYPES = {"int": "integer", "float": "number"}
 class Route:
     """What one HTTP route takes, for the document (module docstring)."""
 
+    summary: str | None = None
     body: type[Schema] | str | None = None
     query: dict[str, str] = field(default_factory=dict)
-    summary: str | None = None
     created: bool = False  # answers 201
 
 
@@ -74,13 +75,15 @@ def openapi_path(url: str) -> tuple[str, list[dict]]:
 
 def document(service_classes: Iterable[type], title: str = "mutual-aid") -> dict[str, Any]:
     """The OpenAPI 3 document of the classes' HTTP routes, as a dict."""
+    marshmallow = MarshmallowPlugin()
     spec = APISpec(
         title=title,
         version=VERSION,
         openapi_version="3.0.3",
-        plugins=[MarshmallowPlugin()],
+        plugins=[marshmallow],
         info={"description": "职工医疗互助保障平台的 HTTP 接口（由 marshmallow 模式生成）"},
     )
+    marshmallow.converter.add_attribute_function(_kernel_fields)
     spec.components.schema(
         "Error",
         {
@@ -108,6 +111,16 @@ def document(service_classes: Iterable[type], title: str = "mutual-aid") -> dict
     for path, operations in sorted(paths.items()):
         spec.path(path=path, operations=operations)
     return spec.to_dict()
+
+
+def _kernel_fields(converter, field, **kwargs) -> dict[str, Any]:
+    """What the kernel's own fields check, which apispec cannot see: Text's length (an
+    attribute, not a validator) and Amount, a decimal string."""
+    if isinstance(field, Text) and field.max_length is not None:
+        return {"maxLength": field.max_length}
+    if isinstance(field, Amount):
+        return {"type": "string", "pattern": r"^\d+(\.\d{1,2})?$", "example": "7000.50"}
+    return {}
 
 
 def _error_statuses(cls: type) -> set[int]:
