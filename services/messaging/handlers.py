@@ -38,7 +38,6 @@ Configuration (nameko config dict):
 from __future__ import annotations
 
 import logging
-import time
 from dataclasses import dataclass
 from datetime import datetime
 from functools import partial
@@ -121,7 +120,6 @@ class Delivery:
     attempts: int = 0
     first_failed_at: datetime | None = None
     reason: str = ""
-    started: float = 0.0  # time.monotonic() of the current try (the latency metric)
 
 
 class EventQueueConsumer(QueueConsumer):
@@ -341,7 +339,6 @@ class EventHandler(NamekoEventHandler):
     def _run(self, delivery: Delivery) -> None:
         context_data = self.unpack_message_headers(delivery.message)
         context_data.pop(DEAD_LETTER_HEADER, None)
-        delivery.started = time.monotonic()
         try:
             self.container.spawn_worker(
                 self,
@@ -357,13 +354,6 @@ class EventHandler(NamekoEventHandler):
         # runs in the worker, after the Database provider committed or rolled back; an error
         # raised here would kill the container, so none escapes
         try:
-            metrics.observe_worker(
-                self.container.service_name,
-                self.method_name,
-                "event",
-                exc_info is None,
-                time.monotonic() - delivery.started,
-            )
             if exc_info is None:
                 self.queue_consumer.ack_message(delivery.message)
                 metrics.count_event(self.consumer, self.event_type, metrics.HANDLED)

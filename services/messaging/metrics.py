@@ -5,8 +5,8 @@ service at once, each series labelled with its service):
 
     mutual_aid_http_requests_total{service, method, route, status}   answers, by route rule
     mutual_aid_http_request_seconds{service, method, route}          time to answer
-    mutual_aid_worker_seconds{service, entrypoint, kind, outcome}    a handler's run (kind:
-                                                                     http, event)
+    mutual_aid_worker_seconds{service, entrypoint, kind, outcome}    a worker's run (kind:
+                                                                     rpc, http, event)
     mutual_aid_events_total{consumer, event, outcome}                events taken by a handler:
                                                                      handled, failed (a try
                                                                      that raised), dead_lettered
@@ -36,8 +36,10 @@ import time
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 from typing import Any
+from weakref import WeakKeyDictionary
 
 import eventlet
+from nameko.extensions import DependencyProvider
 from prometheus_client import CONTENT_TYPE_LATEST, REGISTRY, Counter, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from sqlalchemy import Table, func, select
@@ -56,7 +58,7 @@ HTTP_SECONDS = Histogram(
 )
 WORKER_SECONDS = Histogram(
     "mutual_aid_worker_seconds",
-    "Seconds a service's handler ran (http: the request's worker; event: one try)",
+    "Seconds a service's worker ran (rpc, http, event: one try of the handler)",
     ["service", "entrypoint", "kind", "outcome"],
     buckets=(0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60),
 )
@@ -76,8 +78,37 @@ def observe_request(service: str, method: str, route: str, status: int, seconds:
     HTTP_SECONDS.labels(service, method, route).observe(seconds)
 
 
-def observe_worker(service: str, entrypoint: str, kind: str, ok: bool, seconds: float) -> None:
-    WORKER_SECONDS.labels(service, entrypoint, kind, "ok" if ok else "error").observe(seconds)
+class WorkerTimer(DependencyProvider):
+    """Times every worker of its container (RPC, HTTP, each try of an event handler) into
+    `mutual_aid_worker_seconds`. Not declared on the service classes: `time_workers` binds one
+    to each container the runner starts."""
+
+    def setup(self) -> None:
+        self._started: WeakKeyDictionary = WeakKeyDictionary()
+
+    def worker_setup(self, worker_ctx) -> None:
+        self._started[worker_ctx] = time.monotonic()
+
+    def worker_result(self, worker_ctx, result=None, exc_info=None) -> None:
+        started = self._started.pop(worker_ctx, None)
+        if started is None:
+            return
+        entrypoint = worker_ctx.entrypoint
+        kind = _KINDS.get(type(entrypoint).__name__, type(entrypoint).__name__.lower())
+        WORKER_SECONDS.labels(
+            self.container.service_name,
+            entrypoint.method_name,
+            kind,
+            "ok" if exc_info is None else "error",
+        ).observe(time.monotonic() - started)
+
+
+_KINDS = {"Rpc": "rpc", "HttpEntrypoint": "http", "EventHandler": "event", "Timer": "timer"}
+
+
+def time_workers(container) -> None:
+    """Add a WorkerTimer to a container before it starts."""
+    container.dependencies.add(WorkerTimer().bind(container, "_mutual_aid_worker_timer"))
 
 
 def count_event(consumer: str, event_type: str, outcome: str) -> None:

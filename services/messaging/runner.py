@@ -36,7 +36,7 @@ from nameko.messaging import QueueConsumer
 from nameko.runners import ServiceRunner
 from sqlalchemy.engine import make_url
 
-from services.messaging import health
+from services.messaging import health, metrics
 from services.messaging import openapi as _openapi  # noqa: F401 (its routes on the listener)
 from services.messaging.database import make_engine
 from services.messaging.errors import ConfigError, StartupError
@@ -133,6 +133,8 @@ def run_services(
     runner = ServiceRunner(config)
     for cls in classes:
         runner.add_service(cls)
+    for container in runner.containers:
+        metrics.time_workers(container)
     # The process's own share of the listener: /healthz, /readyz and /metrics answer from
     # before the services start until after they stop (draining: /readyz 503), also for a
     # process whose services have no routes of their own but were given an address.

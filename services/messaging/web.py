@@ -32,7 +32,6 @@ from __future__ import annotations
 
 import io
 import json
-import time
 from collections.abc import Callable
 from functools import partial
 from typing import Any
@@ -43,7 +42,6 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
-from services.messaging import metrics
 from services.messaging.http_address import parse_address
 from services.messaging.http_listener import GENERIC_ERROR, Listener, json_error, json_response
 
@@ -178,7 +176,6 @@ class HttpEntrypoint(Entrypoint):
             context_data["actor"] = request.actor
         self.check_signature((request,), values)
         done = Event()
-        started = time.monotonic()
         self.container.spawn_worker(
             self,
             (request,),
@@ -187,13 +184,6 @@ class HttpEntrypoint(Entrypoint):
             handle_result=partial(self._handle_result, done),
         )
         result, exc_info = done.wait()
-        metrics.observe_worker(
-            self.container.service_name,
-            self.method_name,
-            "http",
-            exc_info is None,
-            time.monotonic() - started,
-        )
         if exc_info is not None:
             return self._refusal(exc_info[1], request_id)
         return response_of(result)

@@ -12,8 +12,9 @@ import types
 
 import pytest
 import requests
+from nameko.rpc import rpc
 from nameko.standalone.events import event_dispatcher
-from nameko.testing.services import entrypoint_waiter
+from nameko.testing.services import entrypoint_hook, entrypoint_waiter
 from prometheus_client.parser import text_string_to_metric_families
 from sqlalchemy import Column, Integer, MetaData, String, Table, insert
 
@@ -51,6 +52,10 @@ class LedgerService:
             raise HttpError(404, "没有")
         return {"number": number}
 
+    @rpc
+    def balance(self):
+        return "0.00"
+
     @event_handler("claims", "claim_approved")
     def on_claim_approved(self, event):
         if event.get("fail"):
@@ -70,6 +75,7 @@ def ledger(container_factory, web_config, tmp_path):
         "EVENT_RETRY_DELAYS": [0.05],
     }
     container = container_factory(LedgerService, config)
+    metrics.time_workers(container)  # as the runner does
     container.start()
     watched = health.watch(types.SimpleNamespace(containers=[container]), config)
     watched.ready()
@@ -112,6 +118,23 @@ def test_requests_are_counted_by_route_and_status(ledger, web_config_port):
     handler = {"service": "ledger", "entrypoint": "show", "kind": "http"}
     ran = value(after, "mutual_aid_worker_seconds_count", **handler, outcome="ok")
     assert ran - value(before, "mutual_aid_worker_seconds_count", **handler, outcome="ok") == 3
+    refused = value(after, "mutual_aid_worker_seconds_count", **handler, outcome="error")
+    assert (
+        refused - value(before, "mutual_aid_worker_seconds_count", **handler, outcome="error") == 1
+    )
+
+
+def test_rpc_workers_are_timed(ledger, web_config_port):
+    container, _ = ledger
+    base = f"http://127.0.0.1:{web_config_port}"
+    labels = {"service": "ledger", "entrypoint": "balance", "kind": "rpc", "outcome": "ok"}
+    before = value(scrape(base), "mutual_aid_worker_seconds_count", **labels)
+
+    with entrypoint_hook(container, "balance") as balance:
+        assert balance() == "0.00"
+        assert balance() == "0.00"
+
+    assert value(scrape(base), "mutual_aid_worker_seconds_count", **labels) - before == 2
 
 
 def test_events_handled_failed_and_dead_lettered(ledger, web_config_port):
@@ -141,6 +164,17 @@ def test_events_handled_failed_and_dead_lettered(ledger, web_config_port):
         )
 
     assert (moved("handled"), moved("failed"), moved("dead_lettered")) == (1, 2, 1)
+    tries = {"service": "ledger", "entrypoint": "on_claim_approved", "kind": "event"}
+    workers = "mutual_aid_worker_seconds_count"
+    assert (
+        value(after, workers, **tries, outcome="ok") - value(before, workers, **tries, outcome="ok")
+        == 1
+    )
+    assert (
+        value(after, workers, **tries, outcome="error")
+        - value(before, workers, **tries, outcome="error")
+        == 2
+    )
 
 
 def test_outbox_backlog_and_rows_by_state_are_read_from_the_database(ledger, web_config_port):
