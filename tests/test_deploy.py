@@ -19,13 +19,17 @@ import types
 from pathlib import Path
 
 import pytest
+import requests
 import yaml
+from amqp.exceptions import PreconditionFailed
+from kombu import Connection, Queue
 from nameko.events import SERVICE_POOL, EventHandler
 from sqlalchemy.engine import make_url
 
 from services.messaging.config import REFERENCE, load_config
 from services.messaging.embedded import embedded_config
 from services.messaging.http_address import parse_address
+from services.messaging.openapi import http_entrypoints
 from services.messaging.runner import has_http
 from tests.conftest import ROOT
 
@@ -43,6 +47,7 @@ DESIGN_EVENTS = {
     "payout_succeeded",
     "payout_failed",
 }
+RUNNER_LAST_RESORT = 3  # seconds after the grace (services/messaging/runner.py: grace + 3.0)
 EVENT_QUEUE = re.compile(
     r"evt-(?P<source>[a-z_]+)-(?P<event>[a-z0-9_]+)--(?P<target>[a-z_]+)\.(?P<method>\w+)"
 )
@@ -236,8 +241,56 @@ def test_every_queue_is_quorum_and_bound_to_an_existing_exchange(definitions):
         assert queue["arguments"].get("x-queue-type") == "quorum", f"{name} is not quorum"
         assert queue["durable"] and not queue["auto_delete"], name
         assert name in bound, f"{name} is bound to no exchange"
-    # what nameko declares itself becomes quorum too (README.md: RabbitMQ 3.13+)
-    assert vhost["metadata"]["default_queue_type"] == "quorum"
+    # the handlers declare them as quorum queues too, so both declarations agree
+    assert load_config(CONFIG, {})["EVENT_QUEUE_TYPE"] == "quorum"
+    # no vhost default queue type: it needs RabbitMQ 3.13 (README.md)
+    assert "default_queue_type" not in vhost and "default_queue_type" not in vhost["metadata"]
+
+
+@pytest.mark.rabbit
+def test_the_definitions_load_on_the_local_broker_and_the_services_declare_alike(
+    definitions, rabbit_config, container_factory, tmp_path
+):
+    """Loaded into a throwaway vhost through the management API, as apply-definitions.sh
+    does; then the claims service starts on it with deploy/config.yaml's queue type."""
+    vhost = rabbit_config["vhost"]
+    api = "http://127.0.0.1:15672/api"
+    auth = ("guest", "guest")
+
+    loaded = requests.post(f"{api}/definitions/{vhost}", json=definitions, auth=auth, timeout=30)
+
+    assert loaded.status_code in (200, 201, 204), loaded.text
+    queues = {q["name"]: q for q in requests.get(f"{api}/queues/{vhost}", auth=auth).json()}
+    assert set(queues) == {q["name"] for q in definitions["queues"]}
+    assert {q["type"] for q in queues.values()} == {"quorum"}
+    (policy,) = requests.get(f"{api}/policies/{vhost}", auth=auth).json()
+    assert policy["definition"]["delivery-limit"] == 20
+    bindings = requests.get(f"{api}/bindings/{vhost}", auth=auth).json()
+    assert {(b["source"], b["destination"], b["routing_key"]) for b in bindings} >= {
+        (b["source"], b["destination"], b["routing_key"]) for b in definitions["bindings"]
+    }
+
+    queue = "evt-payments-payout_succeeded--claims.on_payout_succeeded"
+    # nameko's own declaration (no queue type) of a pre-declared quorum queue is refused
+    with Connection(rabbit_config["AMQP_URI"]) as connection:
+        with pytest.raises(PreconditionFailed, match="x-queue-type"):
+            Queue(queue, durable=True)(connection.default_channel).declare()
+    # with EVENT_QUEUE_TYPE the claims service declares it alike, and consumes from it
+    from services.claims.service import ClaimsService
+
+    config = {
+        "AMQP_URI": rabbit_config["AMQP_URI"],
+        "DATABASES": {"claims": f"sqlite:///{tmp_path}/claims.sqlite"},
+        "DATABASE_CREATE_TABLES": True,
+        "EVENT_QUEUE_TYPE": load_config(CONFIG, {})["EVENT_QUEUE_TYPE"],
+        "WEB_SERVER_ADDRESS": "127.0.0.1:0",
+    }
+    container = container_factory(ClaimsService, config)
+    container.start()
+    with Connection(rabbit_config["AMQP_URI"]) as connection:
+        declared = connection.default_channel.queue_declare(queue=queue, passive=True)
+    assert declared.consumer_count == 1
+    assert requests.get(f"{api}/queues/{vhost}/{queue}", auth=auth).json()["type"] == "quorum"
 
 
 def test_exchanges_are_the_ones_nameko_declares(definitions):
@@ -349,6 +402,20 @@ def test_compose_runs_each_service_with_the_production_config():
     assert (DEPLOY / "postgres" / "init-databases.sql").exists()
 
 
+def service_classes(service: str) -> list[type]:
+    """The service's class, once it is written."""
+    if importlib.util.find_spec(f"services.{service}") is None:
+        return []
+    if importlib.util.find_spec(f"services.{service}.service") is None:
+        return []
+    module = importlib.import_module(f"services.{service}.service")
+    return [
+        cls
+        for cls in vars(module).values()
+        if inspect.isclass(cls) and getattr(cls, "name", None) == service
+    ]
+
+
 def serves_http(service: str) -> bool:
     """Whether the service (if written yet) has HTTP routes."""
     if importlib.util.find_spec(f"services.{service}") is None:
@@ -410,24 +477,97 @@ def test_a_deployment_per_service_reads_its_secrets_and_migrates_first(manifests
             "key": service,
         }
         assert env["AMQP_URI"]["valueFrom"]["secretKeyRef"]["name"] == "mutual-aid-rabbitmq"
-        (volume,) = pod["volumes"]
+        volume = pod["volumes"][0]
         assert volume["configMap"]["name"] == "mutual-aid-config"
         assert float(env["SHUTDOWN_GRACE"]["value"]) < pod["terminationGracePeriodSeconds"]
 
 
-def test_each_service_has_its_own_http_port_and_those_with_routes_expose_it(manifests):
+def test_each_service_has_its_own_http_port_exposed_and_probed(manifests):
     ports = {}
     for service in SERVICES:
-        (container,) = manifests["Deployment", service]["spec"]["template"]["spec"]["containers"]
+        pod = manifests["Deployment", service]["spec"]["template"]
+        (container,) = pod["spec"]["containers"]
         env = {e["name"]: e.get("value") for e in container["env"]}
         ports[service] = parse_address(env["WEB_SERVER_ADDRESS"]).port
-        if serves_http(service):
-            (http,) = container["ports"]
-            assert (http["name"], http["containerPort"]) == ("http", ports[service])
-            assert container["readinessProbe"]["tcpSocket"]["port"] == "http"
-            (exposed,) = manifests["Service", service]["spec"]["ports"]
-            assert (exposed["port"], exposed["targetPort"]) == (ports[service], "http")
+        # every process listens, routes or not: its probes and /metrics are there
+        (http,) = container["ports"]
+        assert (http["name"], http["containerPort"]) == ("http", ports[service])
+        assert container["readinessProbe"]["httpGet"] == {"path": "/readyz", "port": "http"}
+        assert container["livenessProbe"]["httpGet"] == {"path": "/healthz", "port": "http"}
+        assert container["startupProbe"]["httpGet"]["path"] == "/healthz"
+        assert pod["metadata"]["annotations"]["prometheus.io/port"] == str(ports[service])
+        (exposed,) = manifests["Service", service]["spec"]["ports"]
+        assert (exposed["port"], exposed["targetPort"]) == (ports[service], "http")
     assert len(set(ports.values())) == len(SERVICES), f"services share an HTTP port: {ports}"
+
+
+def test_grace_periods_outlast_the_runners_own_bound(manifests):
+    """After SIGTERM the runner gives running work SHUTDOWN_GRACE seconds, kills it, and ends
+    the process RUNNER_LAST_RESORT seconds later at worst: the platform must wait longer."""
+    compose = documents(DEPLOY / "compose.yaml")[0]["services"]
+    for service in SERVICES:
+        pod = manifests["Deployment", service]["spec"]["template"]["spec"]
+        (container,) = pod["containers"]
+        grace = float({e["name"]: e.get("value") for e in container["env"]}["SHUTDOWN_GRACE"])
+        assert grace + RUNNER_LAST_RESORT < pod["terminationGracePeriodSeconds"], service
+        grace = float(compose[service]["environment"]["SHUTDOWN_GRACE"])
+        assert grace + RUNNER_LAST_RESORT < duration(compose[service]["stop_grace_period"])
+
+
+def test_every_route_a_user_or_bank_needs_is_reachable_from_outside(manifests):
+    ingress = manifests["Ingress", "mutual-aid"]
+    (rule,) = ingress["spec"]["rules"]
+    backends = {
+        path["path"]: (path["backend"]["service"]["name"], path["backend"]["service"]["port"])
+        for path in rule["http"]["paths"]
+    }
+    for service in SERVICES:
+        prefix = next(p for p in backends if p.strip("/") == service)
+        assert backends[prefix] == (service, {"name": "http"})
+        routes = [e.url for cls in service_classes(service) for _, e in http_entrypoints(cls)]
+        assert all(url.startswith(prefix.rstrip("/")) for url in routes), (service, routes)
+    # the process's own routes stay inside the cluster
+    assert not any(p in backends for p in ("/", "/metrics", "/readyz"))
+
+
+def test_compose_publishes_every_port_and_checks_readiness():
+    services = documents(DEPLOY / "compose.yaml")[0]["services"]
+    for service in SERVICES:
+        port = parse_address(services[service]["environment"]["WEB_SERVER_ADDRESS"]).port
+        assert f"{port}:{port}" in services[service]["ports"]
+        test = services[service]["healthcheck"]["test"]
+        assert f"http://127.0.0.1:{port}/readyz" in test[-1]
+        assert services[service]["healthcheck"]["interval"] == "10s"
+
+
+def test_secrets_have_one_example_and_reach_the_services_that_read_them(manifests):
+    config = load_config(CONFIG, {})
+    example = {
+        doc["metadata"]["name"]: doc
+        for doc in documents(DEPLOY / "kubernetes" / "secrets.example.yaml")
+    }
+    assert set(example) == {
+        "mutual-aid-rabbitmq",
+        "mutual-aid-databases",
+        "mutual-aid-bank",
+        "mutual-aid-sms",
+        "mutual-aid-idp",
+    }
+    assert {"issuer", "audience", "jwks-uri"} <= set(example["mutual-aid-idp"]["stringData"])
+    compose = documents(DEPLOY / "compose.yaml")[0]
+    for service, secret, key in (
+        ("payments", "mutual-aid-bank", "BANK_KEYS_FILE"),
+        ("notify", "mutual-aid-sms", "SMS_KEYS_FILE"),
+    ):
+        (file_name,) = example[secret]["stringData"]
+        pod = manifests["Deployment", service]["spec"]["template"]["spec"]
+        (volume,) = [v for v in pod["volumes"] if v.get("secret", {}).get("secretName") == secret]
+        (container,) = pod["containers"]
+        (mount,) = [m for m in container["volumeMounts"] if m["name"] == volume["name"]]
+        assert config[key] == f"{mount['mountPath']}/{file_name}"
+        (mounted,) = compose["services"][service]["secrets"]
+        assert mounted["target"] == config[key]
+        assert compose["secrets"][mounted["source"]]["file"].startswith("./secrets/")
 
 
 def test_the_image_runs_the_production_runner():

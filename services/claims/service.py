@@ -33,6 +33,7 @@ from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
 from services.messaging.handlers import event_handler
 from services.messaging.logs import LogContext
+from services.messaging.openapi import FILE_BODY, Route
 from services.messaging.web import HttpError, http, read_json
 from services.providers import CityPolicies, Clock
 
@@ -74,6 +75,23 @@ class ClaimsService:
         SubmissionRefused: (422, lambda exc: {"problems": list(exc.problems)}),
         ClaimsError: 422,
         PolicyError: 422,
+    }
+    # what each HTTP route takes, for the OpenAPI document (services/messaging/openapi.py)
+    http_docs = {
+        "http_create": Route("新建申请（草稿）", schemas.NewClaimSchema, created=True),
+        "http_attach": Route(
+            "上传材料（JPEG、PNG、PDF，文件即请求体）",
+            FILE_BODY,
+            query={
+                "document": "材料名称（一个文件可作多份材料：重复此参数）",
+                "filename": "文件名",
+            },
+            created=True,
+        ),
+        "http_submit": Route("提交申请", schemas.SubmitBody),
+        "http_update": Route("修改草稿或退回的申请", schemas.ClaimChangesSchema),
+        "http_remove_attachment": Route("删除一份材料"),
+        "http_claim": Route("查看申请"),
     }
 
     def _cover(self, city: str, id_number: str, on_date: date):

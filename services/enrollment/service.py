@@ -35,6 +35,7 @@ from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
 from services.messaging.logs import LogContext
 from services.messaging.offload import off_hub
+from services.messaging.openapi import Route
 from services.messaging.web import HttpError, http
 from services.providers import CityPolicies, Clock
 
@@ -68,6 +69,15 @@ class EnrollmentService:
     config = Config()
     log_context = LogContext()
     http_errors = {NotFound: 404, EnrollmentError: 422, PolicyError: 422, RosterUnreadable: 422}
+    # what each HTTP route takes, for the OpenAPI document (services/messaging/openapi.py)
+    http_docs = {
+        "upload_roster": Route(
+            "导入参保职工名册（工作簿即请求体）",
+            XLSX,
+            query={"filename": "文件名（.xlsx / .xls / .ods）", "append": "1：追加到已导入的名册"},
+        ),
+        "download_report": Route("下载名册错误报告（工作簿）"),
+    }
 
     # ---- units and applications ---------------------------------------------------------
 

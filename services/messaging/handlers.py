@@ -28,6 +28,11 @@ Configuration (nameko config dict):
     EVENT_REPLAY_INTERVAL: seconds between replay checks   default 5
     EVENT_PREFETCH:        unacknowledged events held       default 2 × max_workers
                            (running or waiting to retry), per handler on RabbitMQ
+    EVENT_QUEUE_TYPE:      "quorum" or "classic": declared   default: the broker's
+                           as `x-queue-type` on the handlers' queues (deploy/config.yaml:
+                           quorum, as deploy/rabbitmq/definitions.json pre-declares them;
+                           a declaration must match the queue's type or RabbitMQ before
+                           3.13 refuses it, PRECONDITION_FAILED)
 """
 
 from __future__ import annotations
@@ -56,7 +61,7 @@ from nameko.extensions import ProviderCollector, SharedExtension
 from nameko.messaging import QueueConsumer
 
 from services.kernel.privacy import mask_text
-from services.messaging import dead_letters
+from services.messaging import dead_letters, metrics
 from services.messaging.database import session_scope, utc_now
 from services.messaging.dependencies import Database
 from services.messaging.errors import ConfigError, EventPayloadError
@@ -65,6 +70,7 @@ _log = logging.getLogger(__name__)
 
 DEFAULT_RETRY_DELAYS = (1, 2, 4, 8, 16)
 DEFAULT_REPLAY_INTERVAL = 5.0
+QUEUE_TYPE_KEY = "EVENT_QUEUE_TYPE"
 # Set on a replayed message, so a failure parks the same dead letter again; never passed on
 # to the worker's context (it would travel with the events the handler records).
 DEAD_LETTER_HEADER = "mutual_aid.dead_letter_id"
@@ -293,6 +299,15 @@ class EventHandler(NamekoEventHandler):
 
     def setup(self) -> None:
         super().setup()
+        queue_type = self.container.config.get(QUEUE_TYPE_KEY)
+        if queue_type is not None:
+            if queue_type not in ("quorum", "classic"):
+                raise ConfigError(f"{QUEUE_TYPE_KEY} must be quorum or classic, got {queue_type!r}")
+            if self.queue.durable and not self.queue.exclusive:  # what quorum queues can be
+                self.queue.queue_arguments = {
+                    **(self.queue.queue_arguments or {}),
+                    "x-queue-type": queue_type,
+                }
         self.delays = retry_delays(self.container.config)
         self.consumer = f"{self.container.service_name}.{self.method_name}"
         self._waiting: dict[int, tuple[Delivery, Any]] = {}
@@ -341,7 +356,9 @@ class EventHandler(NamekoEventHandler):
         try:
             if exc_info is None:
                 self.queue_consumer.ack_message(delivery.message)
+                metrics.count_event(self.consumer, self.event_type, metrics.HANDLED)
             else:
+                metrics.count_event(self.consumer, self.event_type, metrics.FAILED)
                 self._failed(delivery, exc_info[1])
         except Exception:
             _log.exception("%s: handling the outcome of an event failed", self.consumer)
@@ -356,6 +373,7 @@ class EventHandler(NamekoEventHandler):
         elif isinstance(exc, EventPayloadError) or delivery.attempts > len(self.delays):
             if self.dead_letter_office.park(self, delivery):
                 self.queue_consumer.ack_message(delivery.message)
+                metrics.count_event(self.consumer, self.event_type, metrics.DEAD_LETTERED)
             else:
                 self._retry_after(delivery, self.delays[-1])
         else:

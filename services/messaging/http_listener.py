@@ -13,20 +13,24 @@ path, status, duration, request id, actor, service).
 from __future__ import annotations
 
 import errno
+import functools
 import json
 import logging
 import re
 import time
 import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any
 
 import eventlet
 from eventlet import wsgi
 from nameko.web.server import HttpOnlyProtocol
-from werkzeug.exceptions import MethodNotAllowed, NotFound
-from werkzeug.routing import Map
+from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
+from werkzeug.routing import Map, Rule
 from werkzeug.wrappers import Request, Response
 
+from services.messaging import metrics
 from services.messaging.errors import ConfigError
 from services.messaging.http_address import AddressInUse, BindAddress, HttpAddressError
 
@@ -50,6 +54,39 @@ def json_response(status: int, body: Any, headers: dict | None = None) -> Respon
 
 def json_error(status: int, message: str, **extra: Any) -> Response:
     return json_response(status, {"error": message, **extra})
+
+
+@dataclass(frozen=True)
+class ProcessRoute:
+    """A GET route of the process itself rather than of a service: health, metrics, the
+    OpenAPI document (services/messaging/health.py, metrics.py, openapi.py register them).
+
+    `public=True` is the flag the access-control edge reads: probes (the kubelet, compose)
+    and the Prometheus scraper carry no token, so these routes must answer without one. Keep
+    a public route free of personal data: it says whether the process works, never what
+    about whom."""
+
+    url: str
+    answer: Callable[[Listener, Request, dict], Response]
+    public: bool = True
+
+
+PROCESS_ROUTES: dict[str, ProcessRoute] = {}  # by url; matched before the services' routes
+
+
+def process_route(url: str, public: bool = True):
+    """Register `answer(listener, request, values)` for GET `url` on every listener."""
+
+    def register(answer):
+        PROCESS_ROUTES[url] = ProcessRoute(url, answer, public)
+        return answer
+
+    return register
+
+
+@functools.lru_cache(maxsize=4)
+def _process_map(urls: tuple[str, ...]) -> Map:
+    return Map([Rule(url, endpoint=PROCESS_ROUTES[url]) for url in urls])
 
 
 class _Protocol(HttpOnlyProtocol):
@@ -154,7 +191,7 @@ class Listener:
         for state in list(self.connections.values()):
             if state[2] == wsgi.STATE_IDLE:
                 state[1].close()  # its reader wakes up and the connection ends
-            state[2] = wsgi.STATECLOSE_CONNECTION
+            state[2] = wsgi.STATE_CLOSE
         with eventlet.Timeout(wait, False):
             self.pool.waitall()
         for thread in list(self.pool.coroutines_running):
@@ -177,9 +214,16 @@ class Listener:
         # shallow: nothing may read the body before the limit is checked
         request = Request(environ, shallow=True)
         entrypoint = None
+        route = "-"  # the metrics' label: the route's rule, never the path (ids would explode it)
         try:
-            entrypoint, values = self.url_map.bind_to_environ(environ).match()
-            response = entrypoint.answer(request, values, request_id)
+            process_route, values = self._process_route(environ)
+            if process_route is not None:
+                route = process_route.url
+                response = process_route.answer(self, request, values)
+            else:
+                entrypoint, values = self.url_map.bind_to_environ(environ).match()
+                route = entrypoint.url
+                response = entrypoint.answer(request, values, request_id)
         except NotFound:
             response = json_error(404, f"没有这个地址: {request.path}")
         except MethodNotAllowed as exc:
@@ -191,12 +235,15 @@ class Listener:
         response.headers[REQUEST_ID_HEADER] = request_id
         if response.status_code in (413, 503):
             environ[CLOSE_CONNECTION]()  # an unread body is not read to keep the connection
+        elapsed = time.monotonic() - started
+        service = entrypoint.container.service_name if entrypoint else "-"
+        metrics.observe_request(service, request.method, route, response.status_code, elapsed)
         access_log.info(
             "%s %s %s %.1fms",
             request.method,
             request.path,
             response.status_code,
-            (time.monotonic() - started) * 1000,
+            elapsed * 1000,
             extra={
                 "request_id": request_id,
                 "actor": getattr(request, "actor", None),
@@ -205,3 +252,18 @@ class Listener:
             },
         )
         return response(environ, start_response)
+
+    def _process_route(self, environ) -> tuple[ProcessRoute | None, dict]:
+        if environ.get("REQUEST_METHOD") not in ("GET", "HEAD"):
+            return None, {}
+        try:
+            return _process_map(tuple(PROCESS_ROUTES)).bind_to_environ(environ).match()
+        except HTTPException:
+            return None, {}
+
+    def services(self) -> list[Any]:
+        """The containers serving on this listener, in the order they joined."""
+        seen: dict[int, Any] = {}
+        for entrypoint in self.entrypoints:
+            seen.setdefault(id(entrypoint.container), entrypoint.container)
+        return list(seen.values())

@@ -7,6 +7,11 @@ Starting: `check_startup` tries the HTTP address, each service's database and th
 once, and raises `StartupError` with one line naming what is wrong (`nameko run` would go on
 with a traceback every few seconds, or hang on a broker that refuses the login).
 
+Watching: from before the services start until they have stopped, the process's HTTP listener
+answers /healthz, /readyz (503 while starting and from SIGTERM on) and /metrics
+(services/messaging/health.py, metrics.py) and /openapi.json (openapi.py); every worker is
+timed (metrics.WorkerTimer).
+
 Stopping, on SIGTERM or Ctrl-C: nameko's graceful stop (no new work; running workers finish),
 bounded by SHUTDOWN_GRACE seconds, then killed; a second signal kills at once; and should even
 that hang (a hub blocked in C code), a real thread ends the process 3 s later. An idle process used
@@ -36,10 +41,12 @@ from nameko.messaging import QueueConsumer
 from nameko.runners import ServiceRunner
 from sqlalchemy.engine import make_url
 
+from services.messaging import health, metrics
+from services.messaging import openapi as _openapi  # noqa: F401 (its routes on the listener)
 from services.messaging.database import make_engine
 from services.messaging.errors import ConfigError, StartupError
 from services.messaging.http_address import parse_address
-from services.messaging.http_listener import check_address
+from services.messaging.http_listener import Listener, check_address
 from services.messaging.web import ADDRESS_KEY, DEFAULT_ADDRESS, HttpEntrypoint
 
 _log = logging.getLogger(__name__)
@@ -63,11 +70,17 @@ def has_http(service_cls: type) -> bool:
     )
 
 
+def listens(service_classes: Iterable[type], config: dict[str, Any]) -> bool:
+    """Whether the process opens an HTTP listener: for the services' routes, or, given an
+    address, for its own (/healthz, /readyz, /metrics) even when they have none."""
+    return ADDRESS_KEY in config or any(has_http(cls) for cls in service_classes)
+
+
 def check_startup(service_classes: Iterable[type], config: dict[str, Any]) -> None:
     """Raise the first thing the services could not start with: ConfigError (the HTTP
     address or a database URL: exit 2) or StartupError (a database or the broker: exit 1)."""
     classes = list(service_classes)
-    if any(has_http(cls) for cls in classes):
+    if listens(classes, config):
         # HttpAddressError (nonsense, or in use) is a usage error: exit 2, not 1
         check_address(parse_address(config.get(ADDRESS_KEY, DEFAULT_ADDRESS)))
     databases = config.get("DATABASES") or {}
@@ -127,9 +140,19 @@ def run_services(
     A service that fails to start raises (the others killed first)."""
     quick_consumers()
     grace = float(config.get(GRACE_KEY, DEFAULT_GRACE))
+    classes = list(service_classes)
     runner = ServiceRunner(config)
-    for cls in service_classes:
+    for cls in classes:
         runner.add_service(cls)
+    for container in runner.containers:
+        metrics.time_workers(container)
+    # The process's own share of the listener: /healthz, /readyz and /metrics answer from
+    # before the services start until after they stop (draining: /readyz 503), also for a
+    # process whose services have no routes of their own but were given an address.
+    listener = None
+    if listens(classes, config):
+        listener = Listener.acquire(parse_address(config.get(ADDRESS_KEY, DEFAULT_ADDRESS)), runner)
+    probe = health.watch(runner, config)
     events: LightQueue = LightQueue()
     restore = _on_signals(lambda: events.put("signal"), grace + 3.0)
     try:
@@ -144,6 +167,7 @@ def run_services(
         except BaseException:
             _kill(runner)
             raise
+        probe.ready()
         if ready is not None:
             ready(runner)
         watching = eventlet.spawn(runner.wait)
@@ -151,9 +175,13 @@ def run_services(
         if events.get() == "ended":
             watching.wait()  # a container that died raises here
             return
+        probe.draining()
         _stop(runner, grace, events)
     finally:
         restore()
+        probe.close()
+        if listener is not None:
+            listener.release(runner)
 
 
 def _stop(runner: ServiceRunner, grace: float, events: LightQueue) -> None:

@@ -21,11 +21,12 @@ def start(tmp_path):
     """Start the busy service with a grace; killed after the test if still running."""
     started = []
 
-    def start(grace: float):
+    def start(grace: float, amqp_uri: str | None = None):
         err_path = tmp_path / "busy.err"
         err = err_path.open("w")
         process = subprocess.Popen(
-            [sys.executable, "-m", "tests.messaging.busy_service", str(grace)],
+            [sys.executable, "-m", "tests.messaging.busy_service", str(grace)]
+            + ([amqp_uri] if amqp_uri else []),
             cwd=ROOT,
             stderr=err,
         )
