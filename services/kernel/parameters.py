@@ -33,6 +33,8 @@ from services.kernel.policy import (
     Target,
 )
 
+# libyaml's loader when PyYAML was built with it: the same safe subset, ~8x faster to parse
+_LOADER = getattr(yaml, "CSafeLoader", yaml.SafeLoader)
 YEAR_FILE = re.compile(r"^(\d{4})\.yaml$")
 REVIEW_CADENCES = ("on_receipt", "monthly", "quarterly")
 
@@ -235,7 +237,7 @@ def read_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise PolicyDataError(str(path), None, "文件不存在") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=_LOADER)
     except yaml.YAMLError as exc:
         raise PolicyDataError(label, None, f"不是有效的 YAML: {exc}") from None
 

@@ -16,3 +16,11 @@ def test_the_benchmark_runs_on_a_small_roster(capsys):
         ["xls", "sqlite", "import", "500"],
     ]
     assert "memory against file size" in out
+
+
+def test_the_cli_start_benchmark_runs(capsys):
+    from tests.bench import bench_cli_start
+
+    assert bench_cli_start.main(["--runs", "1"]) == 0
+    rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == ["python", "cities", "quote", "assess"]
