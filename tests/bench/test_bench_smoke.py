@@ -24,3 +24,11 @@ def test_the_cli_start_benchmark_runs(capsys):
     assert bench_cli_start.main(["--runs", "1"]) == 0
     rows = [line.split()[0] for line in capsys.readouterr().out.splitlines()[1:]]
     assert rows == ["python", "cities", "quote", "assess"]
+
+
+def test_the_roster_check_benchmark_runs(capsys):
+    from tests.bench import bench_roster_check
+
+    assert bench_roster_check.main(["--rows", "200", "--repeat", "1"]) == 0
+    rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert rows == [["floor", "200"], ["check", "200"]]
