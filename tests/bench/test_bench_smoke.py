@@ -32,3 +32,15 @@ def test_the_roster_check_benchmark_runs(capsys):
     assert bench_roster_check.main(["--rows", "200", "--repeat", "1"]) == 0
     rows = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[1:]]
     assert rows == [["floor", "200"], ["check", "200"]]
+
+
+def test_the_assessment_benchmark_runs(capsys):
+    from tests.bench import bench_assess
+
+    assert bench_assess.main(["--claims", "50"]) == 0
+    out = capsys.readouterr().out
+    assert {"wujin", "zhangjiakou"} <= {line.split()[0] for line in out.splitlines() if line}
+    assert [line.split()[0] for line in out.split("\n\n")[1].splitlines()[1:]] == [
+        "fixed",
+        "banded",
+    ]
