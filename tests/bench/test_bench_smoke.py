@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import pytest
+
 from tests.bench import bench_roster_import
 
 
@@ -43,4 +45,17 @@ def test_the_assessment_benchmark_runs(capsys):
     assert [line.split()[0] for line in out.split("\n\n")[1].splitlines()[1:]] == [
         "fixed",
         "banded",
+    ]
+
+
+@pytest.mark.postgres
+def test_the_approvals_benchmark_runs(capsys):
+    from tests.bench import bench_approvals
+    from tests.conftest import ADMIN_URL
+
+    assert bench_approvals.main(["--postgres", ADMIN_URL, "--claims", "2"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [(line.split()[0], line.split()[3]) for line in lines] == [
+        ("before", "12.0"),
+        ("now", "9.0"),
     ]
