@@ -59,3 +59,13 @@ def test_the_approvals_benchmark_runs(capsys):
         ("before", "12.0"),
         ("now", "9.0"),
     ]
+
+
+@pytest.mark.postgres
+def test_the_relay_benchmark_runs(capsys):
+    from tests.bench import bench_relay
+    from tests.conftest import ADMIN_URL
+
+    assert bench_relay.main(["--postgres", ADMIN_URL, "--events", "5", "--history", "10,20"]) == 0
+    lines = capsys.readouterr().out.splitlines()[1:]
+    assert [line.split()[:2] for line in lines] == [["10", "5"], ["20", "5"]]
