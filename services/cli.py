@@ -20,8 +20,8 @@ from collections.abc import Sequence
 from pathlib import Path
 
 # Only what every command needs is imported here (exceptions, the clock, the parser): each
-# command imports its own modules, so `cities` or `quote` does not pay for SQLAlchemy, nameko,
-# marshmallow or cn2an (issue 14; tests/test_cli_imports.py).
+# command imports its own modules, so `cities` or `quote` does not pay for SQLAlchemy, nameko
+# or the spreadsheet readers (issue 14; tests/test_cli_imports.py).
 from services.enrollment import commands as enrollment_commands
 from services.enrollment.exceptions import EnrollmentError, RosterUnreadable
 from services.kernel.clock import SYSTEM, Clock, parse_day
