@@ -12,9 +12,9 @@ transaction ends, having added its own amounts:
   there; when the first commits, READ COMMITTED gives the second's next statement (the totals)
   a fresh snapshot, so it sees the first's amounts. The row exists before anyone locks it
   (``ensure``, at submission), so the lock is on a row, not on a gap.
-- SQLite: ``FOR UPDATE`` does not exist. ``ensure`` is an INSERT (… ON CONFLICT DO NOTHING),
-  i.e. a write, and SQLite lets one connection write at a time: from that statement on the
-  transaction holds the database's write lock until it ends. Within a process the engine has
+- SQLite: ``FOR UPDATE`` does not exist. Every transaction begins with BEGIN IMMEDIATE
+  (services/messaging/database.py), and SQLite lets one connection write at a time: from its
+  first statement the transaction holds the database's write lock until it ends. Within a process the engine has
   a single connection (services/messaging/database.py), so transactions are serialised
   before they start; another process writing the same file waits (busy timeout) or gets
   "database is locked" — an error, never a second approval on stale totals.
@@ -49,16 +49,24 @@ def ensure(session: Session, *, city: str, year: int, id_number: str) -> None:
 
 
 def lock(session: Session, *, city: str, year: int, id_number: str) -> tuple[Accumulator, Totals]:
-    """The member-year row, locked until the transaction ends, and its totals read after the lock."""
-    ensure(session, city=city, year=year, id_number=id_number)
-    accumulator = session.scalars(
+    """The member-year row, locked until the transaction ends, and its totals read after the lock.
+
+    The row exists already (submission ensured it), so the lock is one ``SELECT … FOR
+    UPDATE``; only a missing row costs the INSERT first (issue 14: approvals were 12
+    statements). On SQLite the transaction holds the write lock from its BEGIN IMMEDIATE
+    (services/messaging/database.py), before this SELECT."""
+    query = (
         select(Accumulator)
         .where(
             Accumulator.city == city, Accumulator.year == year, Accumulator.id_number == id_number
         )
         .with_for_update()
         .execution_options(populate_existing=True)
-    ).one()
+    )
+    accumulator = session.scalars(query).one_or_none()
+    if accumulator is None:
+        ensure(session, city=city, year=year, id_number=id_number)
+        accumulator = session.scalars(query).one()
     return accumulator, _totals(session, accumulator.id)
 
 
@@ -111,7 +119,6 @@ def add(
     total.payable += payable
     total.counted += counted
     total.claims += claims
-    accumulator.updated_at = utc_now()
     return total
 
 

@@ -356,7 +356,7 @@ def _review(
 
 def approve(
     session: Session,
-    policy: CityPolicy,
+    policy: CityPolicy | Callable[[str], CityPolicy],
     *,
     claim_id: str,
     actor: str,
@@ -367,8 +367,13 @@ def approve(
     """审核通过: assessed again under the member-year lock with what the member was granted so
     far, and added to it in the same transaction. If the plugin now refuses (a concurrent or
     later approval used the cap, the once-per-period benefit …) the claim is rejected with the
-    plugin's reasons instead: the returned claim's status says which."""
+    plugin's reasons instead: the returned claim's status says which.
+
+    ``policy`` may be the city's policy or a lookup by city code (the service's registry):
+    the claim's city is then read from the locked claim, not by a query of its own."""
     claim = get_claim(session, claim_id, lock=True)
+    if not isinstance(policy, CityPolicy):
+        policy = policy(claim.city)
     rules.next_status(claim.status, "approve")
     benefit = benefit_of(policy, claim.year, claim.benefit)
     accumulator, totals = accumulators.lock(

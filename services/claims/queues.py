@@ -38,13 +38,38 @@ def _row(claim: Claim, today: date | None = None) -> dict[str, Any]:
     }
 
 
+PAGE = 200  # claims of one queue page: what a reviewer's screen shows, not the whole city
+
+
 def review_queue(
-    session: Session, *, city: str, today: date, within_days: int = 3, year: int | None = None
+    session: Session,
+    *,
+    city: str,
+    today: date,
+    within_days: int = 3,
+    year: int | None = None,
+    limit: int = PAGE,
+    offset: int = 0,
 ) -> dict[str, list[dict[str, Any]]]:
     """What reviewers must look at, most urgent first: submitted claims past their review date
     (``overdue``), due within ``within_days`` (``due_soon``) or later (``later``: also those
-    with no date), and approved claims whose payment is past due (``payment_overdue``)."""
-    query = select(Claim).where(Claim.city == city, Claim.status == rules.SUBMITTED)
+    with no date), and approved claims whose payment is past due (``payment_overdue``).
+
+    One page of each: the submitted claims ``offset`` … ``offset + limit`` in order of their
+    stored review date (then receipt), and as many unpaid ones, ordered and cut by the database
+    (issue 14: a city's whole backlog, each claim with its JSON, was loaded and sorted here)."""
+    query = (
+        select(Claim)
+        .where(Claim.city == city, Claim.status == rules.SUBMITTED)
+        .order_by(
+            Claim.review_due.asc().nulls_last(),
+            Claim.received_on.asc().nulls_last(),
+            Claim.created_at,
+            Claim.id,
+        )
+        .limit(limit)
+        .offset(offset)
+    )
     if year is not None:
         query = query.where(Claim.year == year)
     soon = today + timedelta(days=within_days)
@@ -54,26 +79,27 @@ def review_queue(
         "later": [],
         "payment_overdue": [],
     }
-    waiting = sorted(
-        session.scalars(query), key=lambda c: (c.review_due or date.max, c.received_on or date.max)
-    )
-    for claim in waiting:
+    for claim in session.scalars(query):
         if claim.review_due is not None and claim.review_due < today:
             queue["overdue"].append(_row(claim, today))
         elif claim.review_due is not None and claim.review_due <= soon:
             queue["due_soon"].append(_row(claim, today))
         else:
             queue["later"].append(_row(claim, today))
-    unpaid = select(Claim).where(
-        Claim.city == city,
-        Claim.status.in_((rules.APPROVED, rules.PAYMENT_FAILED)),
-        Claim.pay_due < today,
+    unpaid = (
+        select(Claim)
+        .where(
+            Claim.city == city,
+            Claim.status.in_((rules.APPROVED, rules.PAYMENT_FAILED)),
+            Claim.pay_due < today,
+        )
+        .order_by(Claim.pay_due, Claim.created_at, Claim.id)
+        .limit(limit)
+        .offset(offset)
     )
     if year is not None:
         unpaid = unpaid.where(Claim.year == year)
-    queue["payment_overdue"] = [
-        _row(c, today) for c in sorted(session.scalars(unpaid), key=lambda c: c.pay_due)
-    ]
+    queue["payment_overdue"] = [_row(c, today) for c in session.scalars(unpaid)]
     return queue
 
 

@@ -25,3 +25,9 @@ class SubmissionRefused(WorkflowError):
     def __init__(self, problems: tuple[str, ...] | list[str]):
         self.problems = tuple(problems)
         super().__init__("；".join(self.problems))
+
+
+class RosterUnreadable(Exception):
+    """The upload cannot be read as a roster at all; the message says why and what to do.
+
+    Here, not in workbook.py, so the CLI can catch it without importing the readers."""

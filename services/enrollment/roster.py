@@ -17,21 +17,23 @@ what a row costs beyond that is the kernel's ID and phone checks.
 from __future__ import annotations
 
 import functools
+import itertools
 import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import date, datetime, time
 from pathlib import Path
 from types import MappingProxyType
+from typing import NamedTuple
 
 from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook
 
 from services.enrollment.workbook import RosterUnreadable, open_workbook
 from services.kernel.clock import SYSTEM
-from services.kernel.idcard import parse_id
-from services.kernel.phone import parse_mobile
+from services.kernel.idcard import parse_id, quick_id
+from services.kernel.phone import NORMAL_MOBILE, parse_mobile
 from services.kernel.policy import RosterFormat
 
 __all__ = ["FoundColumn", "Issue", "Member", "RosterResult", "RosterUnreadable", "read_roster"]
@@ -69,9 +71,9 @@ class Issue:
         return found
 
 
-@dataclass(frozen=True, slots=True)
-class Member:
-    """A roster row that passed every check, normalised."""
+class Member(NamedTuple):
+    """A roster row that passed every check, normalised. A named tuple: a 100 000-row roster
+    makes 100 000 of them, and a frozen dataclass's __init__ cost as much as checking the ID."""
 
     excel_row: int
     name: str
@@ -79,7 +81,7 @@ class Member:
     sex: str  # "male" | "female", from the ID number
     birth_date: date  # from the ID number, so storing the member need not read it again
     phone: str | None
-    fields: Mapping[str, str] = field(default_factory=dict)  # the format's other columns, filled
+    fields: Mapping[str, str] = MappingProxyType({})  # the format's other columns, filled
 
 
 @dataclass(frozen=True)
@@ -169,10 +171,9 @@ def sheet_rows(sheet: CalamineSheet) -> Iterator[tuple[int, int, list]]:
     """
     start = sheet.start
     if start is None:
-        return
-    first_col = start[1] + 1
-    for index, cells in enumerate(sheet.iter_rows()):
-        yield index + 1, first_col, cells
+        return iter(())
+    # zip of C iterators: no Python frame per row (a 100 000-row roster's check counts them)
+    return zip(itertools.count(1), itertools.repeat(start[1] + 1), sheet.iter_rows())
 
 
 def normalise_title(value: object) -> str:
@@ -288,8 +289,64 @@ def _check_rows(
     members: list[Member] = []
     first_seen: dict[str, int] = {}  # ID number -> the row it first appears on
     count = 0
+    # The fast path: a row whose cells are already in their normal form and pass every check
+    # is taken as it is, without a dict, an Issue list or an IdCheck; any other row (a blank,
+    # a number, a full-width digit, an error of any kind) goes through the full diagnosis
+    # below, which gives it its exact messages. Same answers, a third of the time (issue 14).
+    at = {f: index for f, index in picks}
+    i_name, i_id = at["name"], at["id_number"]
+    i_sex, i_phone = at.get("sex"), at.get("phone")
+    musts = {c.field for c in required}
+    sex_optional, phone_optional = "sex" not in musts, "phone" not in musts
+    extra_at = [(c.field, at[c.field], c.field not in musts) for c in extras]
+    last = max(index for _f, index in picks)
+    plain_name = _plain_name()
+    normal_mobile = NORMAL_MOBILE.match
+    sexes = _SEX
 
     for excel_row, _first_col, cells in rows:
+        if len(cells) > last:
+            ident = cells[i_id]
+            person = cells[i_name]
+            if (
+                ident.__class__ is str
+                and person.__class__ is str
+                and plain_name(person) is not None
+                and (born := quick_id(ident, today)) is not None
+            ):
+                sex = "male" if ident[16] in "13579" else "female"
+                fast = True
+                if i_sex is not None:
+                    given = cells[i_sex]
+                    fast = sexes.get(given) == sex if given != "" else sex_optional
+                phone = None
+                if fast and i_phone is not None:
+                    given = cells[i_phone]
+                    if given == "":
+                        fast = phone_optional
+                    elif given.__class__ is str and normal_mobile(given) is not None:
+                        phone = given
+                    else:
+                        fast = False
+                other: dict[str, str] = {}
+                if fast:
+                    for name, index, optional in extra_at:
+                        given = cells[index]
+                        if given == "":
+                            fast = optional
+                        elif given.__class__ is str and not given.isspace():
+                            other[name] = given.strip()
+                        else:
+                            fast = False
+                        if not fast:
+                            break
+                if fast and first_seen.setdefault(ident, excel_row) == excel_row:
+                    count += 1
+                    if not errors:
+                        members.append(
+                            Member(excel_row, person, ident, sex, born, phone, other or _NO_FIELDS)
+                        )
+                    continue
         width = len(cells)
         values = {}
         for name, index in picks:
@@ -427,6 +484,13 @@ def _name(value: object) -> str | _Refusal | None:
     if _CONTROL.search(name):
         return _Refusal("姓名中含有不可见的控制字符，请重新录入")
     return name
+
+
+@functools.cache
+def _plain_name() -> Callable[[str], re.Match | None]:
+    """Matches a name the full check would take unchanged: Han characters only (NFKC leaves
+    them as they are; no blanks, digits or controls), no longer than a name may be."""
+    return re.compile(f"[\u3400-\u9fff]{{1,{_name_length()}}}\\Z").match
 
 
 @functools.cache

@@ -33,11 +33,9 @@ import olefile
 from msoffcrypto.exceptions import FileFormatError, ParseError
 from python_calamine import CalamineError, CalamineWorkbook, PasswordError
 
+from services.enrollment.exceptions import RosterUnreadable
+
 MB = 1024 * 1024
-
-
-class RosterUnreadable(Exception):
-    """The upload cannot be read as a roster at all; the message says why and what to do."""
 
 
 @dataclass(frozen=True)

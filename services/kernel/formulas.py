@@ -8,6 +8,7 @@ a line of ``explain`` so a reviewer sees why; a refusal writes its reason instea
 
 from __future__ import annotations
 
+import functools
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -38,6 +39,16 @@ def pct(rate: Decimal) -> str:
     if "." in text:
         text = text.rstrip("0").rstrip(".")
     return f"{text}%"
+
+
+@functools.lru_cache(maxsize=1024)  # a year file's amounts, read on every assessment
+def _param_amount(text: str, name: str) -> Decimal:
+    return parse_money(text, name=name)
+
+
+def _amount(value: object) -> Decimal:
+    """parse_money for a year file's value: its text read once (bands are read per claim)."""
+    return _param_amount(value, "amount") if value.__class__ is str else parse_money(value)
 
 
 def yuan(amount: Decimal) -> str:
@@ -82,6 +93,8 @@ class Context:
                 self.data.file, f"benefits.{self.code}.params.{name}", "写成字符串以免浮点误差"
             )
         try:
+            if value.__class__ is str:
+                return _param_amount(value, name)
             return parse_money(value, name=name)
         except ValueError as exc:
             raise PolicyDataError(
@@ -155,10 +168,10 @@ def within_cumulative_cap(
 def band_for(amount: Decimal, bands: Sequence[dict]) -> tuple[Decimal, dict | None]:
     """The amount of the [from, to) band ``amount`` falls in; (0, None) below every band."""
     for band in bands:
-        lo = parse_money(band["from"])
-        hi = None if band.get("to") is None else parse_money(band["to"])
+        lo = _amount(band["from"])
+        hi = None if band.get("to") is None else _amount(band["to"])
         if amount >= lo and (hi is None or amount < hi):
-            return parse_money(band["amount"]), band
+            return _amount(band["amount"]), band
     return ZERO, None
 
 
@@ -166,8 +179,8 @@ def describe_band(band: dict | None) -> str:
     if band is None:
         return "低于最低档"
     hi = band.get("to")
-    upper = f"{yuan(parse_money(hi))} 元以下" if hi is not None else "以上"
-    return f"{yuan(parse_money(band['from']))} 元（含）至 {upper}档"
+    upper = f"{yuan(_amount(hi))} 元以下" if hi is not None else "以上"
+    return f"{yuan(_amount(band['from']))} 元（含）至 {upper}档"
 
 
 def liability_factor(ctx: Context, factors: dict) -> Decimal | None:

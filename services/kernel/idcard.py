@@ -23,6 +23,8 @@ _PROVINCES = frozenset(
     "50 51 52 53 54 61 62 63 64 65 71 81 82 83".split()
 )
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
+_LAST = frozenset("0123456789X")
+_ODD = frozenset("13579")
 _EARLIEST_BIRTH = date(1900, 1, 1)
 
 
@@ -73,6 +75,25 @@ def check_digit(first17: str) -> str:
     return _CHECK[2 * int(first17, 13) % 11]
 
 
+def quick_id(text: str, today: date) -> date | None:
+    """The birth date when ``text`` is an ID number in its normal form (18 ASCII characters,
+    an upper-case X) that passes every check of parse_id; otherwise None, and parse_id says
+    why. The roster's fast path: nearly every cell is such a number, and a whole check costs
+    less than building an IdCheck."""
+    if (
+        len(text) == 18
+        and text.isascii()  # ASCII digits only: nothing for NFKC to change
+        and (first17 := text[:17]).isdigit()
+        and text[17] in _LAST
+        and text[:2] in _PROVINCES
+        and _CHECK[2 * int(first17, 13) % 11] == text[17]
+    ):
+        born = _birth_date(text[6:14])
+        if born is not None and _EARLIEST_BIRTH <= born <= today:
+            return born
+    return None
+
+
 def parse_id(value: object, *, today: date | None = None) -> IdCheck:
     """Check one ID number; never raises for bad input, the reasons say what is wrong.
 
@@ -88,6 +109,11 @@ def parse_id(value: object, *, today: date | None = None) -> IdCheck:
             reasons=("身份证号码被存成了数字，第15位以后的数字已丢失；请把该列设为文本后重新录入",),
         )
     raw = "" if value is None else str(value)
+    if value.__class__ is str:
+        born = quick_id(raw, today or SYSTEM.today())
+        if born is not None:
+            sex = "male" if raw[16] in _ODD else "female"
+            return IdCheck(raw=raw, number=raw, valid=True, birth_date=born, sex=sex)
     warnings: list[str] = []
     if raw.isascii() and raw.isalnum():
         # Nearly every cell: ASCII is unchanged by NFKC and holds no blanks, so only the case

@@ -1,15 +1,13 @@
 """Money: Decimal yuan, rounded half-up to the fen only when a result is final.
 
 Amounts in Chinese capitals (大写) follow the banking rule as cn2an's ``rmb`` mode writes
-it (e.g. 273.09 -> 贰佰柒拾叁元零玖分).
+it, without importing cn2an for them (e.g. 273.09 -> 贰佰柒拾叁元零玖分).
 """
 
 from __future__ import annotations
 
 import re
 from decimal import ROUND_HALF_UP, Decimal, InvalidOperation
-
-import cn2an
 
 FEN = Decimal("0.01")
 ZERO = Decimal("0")
@@ -81,5 +79,55 @@ def format_money(amount: Decimal) -> str:
 
 
 def capitals(amount: Decimal) -> str:
-    """The amount in Chinese capitals (大写) by the banking rule."""
-    return cn2an.an2cn(format_money(amount), "rmb")
+    """The amount in Chinese capitals (大写) by the banking rule, as cn2an's ``rmb`` mode
+    writes it (tests/kernel/test_money.py compares the two over half a million amounts).
+
+    Written here because importing cn2an takes 0.1-0.25 s (it compiles its parsers' regular
+    expressions), which every `mutual-aid quote` and `assess` paid for one call (issue 14);
+    cn2an still writes amounts of 亿 and above, which no form carries.
+    """
+    text = format_money(amount)
+    sign, digits = ("负", text[1:]) if text.startswith("-") else ("", text)
+    whole, cents = digits.split(".")
+    yuan, jiao, fen = int(whole), int(cents[0]), int(cents[1])
+    if yuan >= 100_000_000:
+        import cn2an
+
+        return cn2an.an2cn(text, "rmb")
+    high, low = divmod(yuan, 10_000)
+    words = ""
+    if high:
+        words = _group(high) + "万"
+        if low:
+            words += ("零" if low < 1000 else "") + _group(low)
+    elif low:
+        words = _group(low)
+    if words:
+        words += "元"
+    if jiao:
+        words += _CAPITAL_DIGITS[jiao] + "角"
+    if fen:
+        words += ("零" if words and not jiao else "") + _CAPITAL_DIGITS[fen] + "分"
+    if not jiao and not fen:
+        words = (words or "零元") + "整"
+    return sign + words
+
+
+_CAPITAL_DIGITS = "零壹贰叁肆伍陆柒捌玖"
+_PLACES = ("仟", "佰", "拾", "")
+
+
+def _group(n: int) -> str:
+    """0 < n < 10 000 in capitals: a run of zeros between digits is read once (零), trailing
+    zeros not at all."""
+    out: list[str] = []
+    zero = False
+    for digit, place in zip(f"{n:04d}", _PLACES, strict=True):
+        if digit == "0":
+            zero = bool(out)
+        else:
+            if zero:
+                out.append("零")
+                zero = False
+            out.append(_CAPITAL_DIGITS[int(digit)] + place)
+    return "".join(out)

@@ -7,6 +7,9 @@ import unicodedata
 from dataclasses import dataclass
 
 _MOBILE = re.compile(r"^1\d{10}$")
+# A number already in its normal form (ASCII digits, nothing to strip): valid as it stands.
+# The roster's fast path tests this before asking parse_mobile for a diagnosis.
+NORMAL_MOBILE = re.compile(r"1[0-9]{10}\Z")
 
 
 @dataclass(frozen=True)

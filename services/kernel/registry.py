@@ -57,7 +57,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def load_one(ep: EntryPoint) -> Installed | Broken:
+def load_one(ep: EntryPoint, *, validate: bool = True) -> Installed | Broken:
     dist = ep.dist.name if ep.dist else None
     version = ep.dist.version if ep.dist else None
     try:
@@ -68,18 +68,19 @@ def load_one(ep: EntryPoint) -> Installed | Broken:
             raise TypeError(f"{ep.value} 没有实现 CityPolicy 接口")
         if policy.code != ep.name:
             raise ValueError(f"入口点名 {ep.name!r} 与插件 code {policy.code!r} 不一致")
-        validate = getattr(policy, "validate", None)
-        if validate is not None:
-            validate()
+        check = getattr(policy, "validate", None) if validate else None
+        if check is not None:
+            check()
     except Exception as exc:  # a broken plugin is reported, never fatal
         return Broken(ep.name, dist, version, _describe(exc))
     return Installed(ep.name, policy, dist, version)
 
 
-def load_registry() -> Registry:
+def load_registry(*, validate: bool = True) -> Registry:
+    """Every installed plugin; ``validate=False`` skips reading their data (listing them)."""
     registry = Registry()
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
-        loaded = load_one(ep)
+        loaded = load_one(ep, validate=validate)
         if isinstance(loaded, Installed):
             if loaded.code in registry.cities:
                 registry.broken.append(
@@ -90,3 +91,14 @@ def load_registry() -> Registry:
         else:
             registry.broken.append(loaded)
     return registry
+
+
+def load_city(code: str) -> CityPolicy:
+    """The one plugin asked for, loaded and validated alone (a command naming --city need not
+    import and parse every other city); otherwise the registry's own answer and message."""
+    found = [ep for ep in entry_points(group=GROUP) if ep.name == code]
+    if len(found) == 1:
+        loaded = load_one(found[0])
+        if isinstance(loaded, Installed):
+            return loaded.policy
+    return load_registry().get(code)

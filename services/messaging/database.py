@@ -32,6 +32,7 @@ from __future__ import annotations
 
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime
@@ -39,6 +40,7 @@ from pathlib import Path
 
 from sqlalchemy import DateTime, Engine, create_engine, event
 from sqlalchemy.engine import URL, make_url
+from sqlalchemy.exc import DisconnectionError
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool, StaticPool
 from sqlalchemy.types import TypeDecorator
@@ -49,7 +51,32 @@ from services.messaging.errors import DatabaseConfigError
 SessionFactory = Callable[[], Session]
 
 DEFAULT_POOL_SIZE = 12  # nameko's default 10 workers, the outbox relay and one spare
+PING_AFTER_IDLE = 1.0  # seconds a pooled PostgreSQL connection may rest before it is pinged
 SQLITE_BUSY_TIMEOUT = 10.0  # seconds another connection's write is waited for (see above)
+
+
+def _ping_when_idle(engine: Engine) -> None:
+    """pool_pre_ping, but only for a connection that rested in the pool: the server may have
+    dropped it meanwhile (a restart, an outage, an idle timeout). A connection handed straight
+    back out, as under load, is not pinged: pool_pre_ping's round trip before every
+    transaction was a twelfth of an approval's statements (issue 14). A dead one is replaced
+    (DisconnectionError makes the pool connect afresh), never handed to the caller."""
+
+    @event.listens_for(engine, "checkin")
+    def rested_from(_dbapi_connection, record) -> None:
+        record.info["rested_from"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def ping_if_rested(dbapi_connection, record, _proxy) -> None:
+        since = record.info.pop("rested_from", None)
+        if since is None or time.monotonic() - since < PING_AFTER_IDLE:
+            return
+        try:
+            alive = engine.dialect.do_ping(dbapi_connection)
+        except Exception:  # noqa: BLE001 - whatever the driver raises, the connection is gone
+            alive = False
+        if not alive:
+            raise DisconnectionError("a pooled connection did not answer its ping")
 
 
 def make_engine(
@@ -75,9 +102,9 @@ def make_engine(
         use_green_psycopg()
         # hide_parameters: an error's text (logged, or sent back over RPC) keeps the SQL but
         # not the row's values, which are personal data
-        return create_engine(
-            url, pool_size=pool_size, max_overflow=0, pool_pre_ping=True, hide_parameters=True
-        )
+        engine = create_engine(url, pool_size=pool_size, max_overflow=0, hide_parameters=True)
+        _ping_when_idle(engine)
+        return engine
     raise DatabaseConfigError(
         f"{url.render_as_string(hide_password=True)}: unsupported database; use "
         "sqlite:///var/<service>.sqlite or postgresql+psycopg://…/<service>"

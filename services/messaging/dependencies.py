@@ -24,13 +24,16 @@ Configuration (nameko config dict, see `config.py`):
     DATABASE_CREATE_TABLES: create the metadata's tables at start  default false (Alembic)
     OUTBOX_RELAY_INTERVAL:  seconds between periodic relay runs    default 5
     OUTBOX_RELAY_BATCH:     events per relay run                   default 100
+    OUTBOX_RETENTION_DAYS:  published events and processed ids kept default 30 (purged hourly)
 """
 
 from __future__ import annotations
 
 import functools
 import logging
+import time
 from contextlib import AbstractContextManager
+from datetime import timedelta
 from typing import Any
 from weakref import WeakKeyDictionary
 
@@ -42,10 +45,18 @@ from nameko.messaging import HeaderEncoder
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.messaging.database import make_engine, make_session_factory, session_scope
+from services.messaging.database import make_engine, make_session_factory, session_scope, utc_now
 from services.messaging.errors import ConfigError, DatabaseConfigError
-from services.messaging.outbox import call_after_commit_with_events, record_event, relay_pending
+from services.messaging.idempotency import PROCESSED_EVENTS
+from services.messaging.outbox import (
+    call_after_commit_with_events,
+    purge_history,
+    record_event,
+    relay_pending,
+)
 from services.messaging.publishing import event_publisher
+
+PURGE_EVERY = 3600.0  # seconds between two purges of old outbox rows and processed ids
 
 _log = logging.getLogger(__name__)
 
@@ -184,6 +195,9 @@ class Outbox(DependencyProvider, HeaderEncoder):
         self.database = databases[0]
         self.interval = float(config.get("OUTBOX_RELAY_INTERVAL", 5.0))
         self.batch = int(config.get("OUTBOX_RELAY_BATCH", 100))
+        # published events and processed-event ids older than this are deleted, hourly
+        self.retention = timedelta(days=float(config.get("OUTBOX_RETENTION_DAYS", 30)))
+        self._next_purge = 0.0
         self.publish = event_publisher(config, self.container.service_name)
         self._wake = green_threading.Event()
         self._running = False
@@ -215,10 +229,21 @@ class Outbox(DependencyProvider, HeaderEncoder):
         """One relay run now; returns how many events were published."""
         return relay_pending(self.database.session_factory, self.publish, self.batch)
 
+    def purge(self) -> tuple[int, int]:
+        """Delete published events and processed-event ids older than OUTBOX_RETENTION_DAYS."""
+        return purge_history(
+            self.database.session_factory,
+            utc_now() - self.retention,
+            processed_events=PROCESSED_EVENTS.name in self.database.metadata.tables,
+        )
+
     def _relay_forever(self) -> None:
         while self._running:
             try:
                 published = self.relay()
+                if time.monotonic() >= self._next_purge:
+                    self._next_purge = time.monotonic() + PURGE_EVERY
+                    self.purge()
             except Exception:
                 _log.exception("outbox relay of %s failed", self.container.service_name)
                 published = 0

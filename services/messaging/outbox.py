@@ -4,7 +4,8 @@ it announces, and a relay publishes rows only after that transaction has committ
 A service puts the `outbox` table into its own metadata (`outbox_table(Base.metadata)`), so
 it is created and migrated with the service's other tables. `record_event` adds a row in the
 caller's transaction. `relay_pending` publishes unpublished rows in the order they were
-recorded, waiting for the broker's confirm of each, and marks them published; a publish that
+recorded, waiting for the broker's confirm of each, and marks them published (one UPDATE a
+run); `purge_history` deletes what was published long ago; a publish that
 fails stops the run with the error on that row, and the next run starts from it. A row whose
 mark is lost after its publish (the process dies between the two) is published again:
 delivery is at least once, and consumers are idempotent (`idempotency.first_time`).
@@ -24,6 +25,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import datetime
 from typing import Any
 
 from sqlalchemy import (
@@ -35,6 +37,7 @@ from sqlalchemy import (
     String,
     Table,
     Text,
+    delete,
     event,
     func,
     insert,
@@ -176,9 +179,10 @@ def relay_pending(session_factory: SessionFactory, publish: Publish, batch: int 
 
     Each publish must return only once the broker has confirmed the message (and raise
     otherwise). The first failure is recorded on its row (attempts, last_error) and ends the
-    run, so later events do not overtake it. The marks of this run commit together.
+    run, so later events do not overtake it. The marks of this run are one UPDATE, committed
+    together (issue 14: an UPDATE per event made the relay 1.7-3.2x slower than publishing).
     """
-    published = 0
+    sent: list[str] = []
     with session_scope(session_factory) as session:
         if not _take_relay_lock(session):
             return 0  # another process is relaying this outbox right now
@@ -205,13 +209,38 @@ def relay_pending(session_factory: SessionFactory, publish: Publish, batch: int 
                     )
                 )
                 break
+            sent.append(row.id)
+        if sent:
             session.execute(
                 update(OUTBOX)
-                .where(OUTBOX.c.id == row.id)
+                .where(OUTBOX.c.id.in_(sent))
                 .values(published_at=utc_now(), attempts=OUTBOX.c.attempts + 1)
             )
-            published += 1
-    return published
+    return len(sent)
+
+
+def purge_history(
+    session_factory: SessionFactory, older_than: datetime, *, processed_events: bool
+) -> tuple[int, int]:
+    """Delete the outbox rows published before ``older_than`` and, when the service consumes
+    events (``processed_events``), the ids of events it processed before then; return how many
+    of each. Both were kept for ever (286 MB a million, issue 14). An unpublished row is never
+    deleted. The age must outlast any redelivery: an event id forgotten here and delivered
+    again would be handled again."""
+    from services.messaging.idempotency import PROCESSED_EVENTS
+
+    with session_scope(session_factory) as session:
+        sent = session.execute(
+            delete(OUTBOX).where(
+                OUTBOX.c.published_at.is_not(None), OUTBOX.c.published_at < older_than
+            )
+        ).rowcount
+        seen = 0
+        if processed_events:
+            seen = session.execute(
+                delete(PROCESSED_EVENTS).where(PROCESSED_EVENTS.c.processed_at < older_than)
+            ).rowcount
+    return sent, seen
 
 
 def _take_relay_lock(session: Session) -> bool:

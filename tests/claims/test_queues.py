@@ -89,3 +89,43 @@ def test_queues_sort_claims_by_their_due_dates(session, wujin, zhangjiakou, cove
         == late.id
     )
     assert queues.review_queue(session, city="zhangjiakou", today=TODAY, year=2025)["overdue"] == []
+
+
+def test_the_review_queue_is_paged_in_the_database_most_urgent_first(session, zhangjiakou, cover):
+    """Seven submitted claims, received on different days (so due on different days): pages of
+    three come back in due order, each claim once, and no page loads more than it shows."""
+    from sqlalchemy import event
+
+    people = [person(40 + i) for i in range(7)]
+    general = {"benefit": "general_illness", "total_cost": "9000", "admission_date": "2024-05-01"}
+    received = [date(2024, 6, d) for d in (9, 2, 7, 1, 5, 3, 8)]
+    for who, day in zip(people, received, strict=True):
+        cover.enrol("zhangjiakou", 2024, who)
+        new_claim(session, zhangjiakou, cover, who, general, year=2024, today=day)
+    session.commit()
+    session.expunge_all()
+
+    loaded = []
+    engine = session.get_bind()
+
+    def rows_of(_conn, _cursor, statement, *_):
+        loaded.append(statement)
+
+    pages = []
+    event.listen(engine, "before_cursor_execute", rows_of)
+    try:
+        for offset in (0, 3, 6):
+            page = queues.review_queue(
+                session, city="zhangjiakou", today=date(2024, 6, 10), limit=3, offset=offset
+            )
+            pages.append(
+                [r["received_on"] for k in ("overdue", "due_soon", "later") for r in page[k]]
+            )
+    finally:
+        event.remove(engine, "before_cursor_execute", rows_of)
+    assert pages == [
+        ["2024-06-01", "2024-06-02", "2024-06-03"],
+        ["2024-06-05", "2024-06-07", "2024-06-08"],
+        ["2024-06-09"],
+    ]
+    assert all(" LIMIT " in s for s in loaded if s.lstrip().startswith("SELECT claims."))

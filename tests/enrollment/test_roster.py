@@ -2,8 +2,11 @@
 
 from __future__ import annotations
 
+from datetime import date
+
 import pytest
 
+from services.enrollment import roster
 from services.enrollment.roster import RosterUnreadable, read_roster
 from services.kernel.policy import RosterColumn, RosterFormat
 from tests.enrollment.files import ods_bytes, xls_bytes, xlsx_bytes
@@ -438,3 +441,46 @@ def test_progress_is_reported_while_reading_and_at_the_end(
     assert calls[-1] == (total, total) and total >= 500
     assert [done for done, _ in calls[:-1]] == list(range(100, total + 1, 100))[: len(calls) - 1]
     assert len(calls) >= 5
+
+
+# -- the fast path (issue 14) gives the full diagnosis's answers ---------------------------------
+
+
+def test_the_fast_path_answers_as_the_full_diagnosis_does(monkeypatch):
+    """Rows in their normal form skip the full diagnosis; every other row must still get it,
+    and a roster must come out the same either way: errors, warnings, members, the order."""
+    people = [person(i) for i in range(40)]
+    rows = quzhou_rows(people)
+    rows[3][3] = people[0].id_number[:17] + "x" if people[0].id_number[17] == "X" else rows[3][3]
+    rows[4][3] = full_width(people[1].id_number)  # a warning, still a member
+    rows[5][3] = bad_check_digit(people[2].id_number)
+    rows[6][1:5] = rows[3][1:5]  # the same person twice (lower-case x)
+    rows[22][1:5] = rows[21][1:5]  # twice, in normal form
+    rows[7][2] = "女" if people[4].sex == "男" else "男"  # the sex against the ID
+    rows[8][4] = "139-0000-0005"  # normalised
+    rows[9][4] = 13900000006.0  # a number: still a phone
+    rows[10][4] = "12345"
+    rows[11][2] = ""  # no sex given: optional
+    rows[12][5] = "  在职  "  # an extra column, stripped
+    rows[13][5] = "   "  # blank
+    rows[14][1] = "张  三"  # padded
+    rows[15][1] = "王3"
+    rows[16][3] = int(people[14].id_number[:15])  # an ID stored as a number
+    rows[17][3] = people[15].id_number[:6] + "20991231" + people[15].id_number[14:]
+    rows[18][1] = "李" * 60  # too long
+    rows[19][2] = " 男 " if people[17].sex == "男" else " 女 "
+    rows[20] = [18, "", "", "", "", ""]  # only 序号
+    data = xlsx_bytes({"Sheet2": rows})
+
+    fast = read_roster(data, "名册.xlsx", QUZHOU, today=date(2025, 1, 1))
+    clean = quzhou_rows(people[20:])
+    clean_fast = read_roster(xlsx_bytes({"Sheet2": clean}), "名册.xlsx", QUZHOU)
+
+    monkeypatch.setattr(roster, "_plain_name", lambda: lambda name: None)  # no fast path
+    full = read_roster(data, "名册.xlsx", QUZHOU, today=date(2025, 1, 1))
+    clean_full = read_roster(xlsx_bytes({"Sheet2": clean}), "名册.xlsx", QUZHOU)
+
+    assert len(fast.errors) >= 8 and fast.warnings  # the roster does exercise the diagnosis
+    assert fast == full
+    assert clean_fast.importable and len(clean_fast.members) == 20
+    assert clean_fast == clean_full

@@ -115,3 +115,19 @@ def test_parse_amount_reads_what_a_form_holds():
     assert parse_amount("99,999,999.99") == MAX_AMOUNT
     assert parse_amount(" 7000.5 ") == Decimal("7000.5")
     assert parse_amount(Decimal("0.333333"), places=6, maximum=Decimal(1)) == Decimal("0.333333")
+
+
+def test_capitals_write_what_cn2an_writes():
+    """capitals() is written here so the CLI need not import cn2an (issue 14): it must agree
+    with cn2an's rmb mode on every fen to 3 000 yuan, round figures and a random sweep."""
+    import random
+
+    import cn2an
+
+    rng = random.Random(14)
+    cents = [*range(300_000), *(rng.randrange(10_000_000_000) for _ in range(100_000))]
+    cents += [10**k for k in range(2, 12)] + [10**k + 100 for k in range(2, 12)]
+    amounts = [Decimal(c).scaleb(-2) for c in cents] + [Decimal("-1000.10"), Decimal("-0.05")]
+    amounts += [Decimal("100001000.00"), Decimal("123456789.01")]  # 亿: cn2an's own words
+    wrong = [(a, capitals(a)) for a in amounts if capitals(a) != cn2an.an2cn(f"{a:.2f}", "rmb")]
+    assert wrong == []

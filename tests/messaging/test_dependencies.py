@@ -1,5 +1,7 @@
 """The providers refuse a service they cannot serve, by name, before it takes any work."""
 
+import time
+
 import pytest
 from nameko.rpc import rpc
 
@@ -49,3 +51,46 @@ def test_an_outbox_needs_exactly_one_database(container_factory, config, service
     container = container_factory(service_cls, config)
     with pytest.raises(ConfigError, match=f"exactly one Database provider, found {found}"):
         container.start()
+
+
+def test_the_outbox_purges_old_published_events_when_it_starts(
+    container_factory, tmp_path, memory_bus
+):
+    """OUTBOX_RETENTION_DAYS: the relay thread's first round (then hourly) deletes what was
+    published before the age and keeps the rest (issue 14)."""
+    from datetime import timedelta
+
+    from sqlalchemy import select
+
+    from services.messaging.database import make_engine, utc_now
+    from services.messaging.outbox import OUTBOX
+
+    install_memory_transport()
+    url = f"sqlite:///{tmp_path}/claims.sqlite"
+    engine = make_engine(url)
+    ClaimsBase.metadata.create_all(engine)
+    now = utc_now()
+    with engine.begin() as connection:
+        connection.execute(
+            OUTBOX.insert(),
+            [
+                {"id": "old", "event_type": "claim_approved", "payload": {"v": 1, "id": "a"},
+                 "headers": {}, "created_at": now - timedelta(days=9),
+                 "published_at": now - timedelta(days=9), "attempts": 1},
+                {"id": "new", "event_type": "claim_approved", "payload": {"v": 1, "id": "b"},
+                 "headers": {}, "created_at": now - timedelta(days=1),
+                 "published_at": now - timedelta(days=1), "attempts": 1},
+            ],
+        )  # fmt: skip
+    config = {"AMQP_URI": MEMORY_URI, "DATABASES": {"claims": url}, "OUTBOX_RETENTION_DAYS": 7}
+    container = container_factory(ClaimsService, config)
+    container.start()
+    deadline = time.monotonic() + 10
+    while time.monotonic() < deadline:  # waiting for the relay thread's first round
+        with engine.connect() as connection:
+            kept = sorted(r.id for r in connection.execute(select(OUTBOX.c.id)))
+        if "old" not in kept:
+            break
+        time.sleep(0.05)
+    assert kept == ["new"]
+    engine.dispose()

@@ -176,3 +176,72 @@ def test_one_relay_at_a_time_per_postgres_database(session_factory):
     other_process.rollback()
     other_process.close()
     assert relay_pending(session_factory, broker) == 1
+
+
+# -- issue 14: one UPDATE a run, and history that does not grow for ever -----------------------
+
+
+def test_a_run_marks_its_events_in_one_statement(session_factory):
+    from sqlalchemy import event
+
+    record(session_factory, *(f"c{i}" for i in range(5)))
+    updates = []
+
+    def seen(_conn, _cursor, statement, *_):
+        if statement.lstrip().upper().startswith("UPDATE"):
+            updates.append(statement)
+
+    engine = session_factory.kw["bind"]
+    event.listen(engine, "before_cursor_execute", seen)
+    try:
+        assert relay_pending(session_factory, Broker()) == 5
+    finally:
+        event.remove(engine, "before_cursor_execute", seen)
+    assert len(updates) == 1
+    assert all(row.published_at is not None for row in rows(session_factory).values())
+
+
+def test_history_older_than_the_age_is_purged_and_nothing_else(session_factory):
+    from datetime import timedelta
+
+    from services.messaging.database import utc_now
+    from services.messaging.idempotency import PROCESSED_EVENTS
+    from services.messaging.outbox import purge_history
+
+    record(session_factory, "old", "recent", "unsent")
+    relay_pending(session_factory, Broker(fail_on={"unsent"}))
+    now = utc_now()
+    with session_scope(session_factory) as session:
+        ids = {r.payload["claim_id"]: r.id for r in session.execute(select(OUTBOX))}
+        session.execute(
+            OUTBOX.update()
+            .where(OUTBOX.c.id == ids["old"])
+            .values(published_at=now - timedelta(days=40))
+        )
+        session.execute(  # unsent for 40 days: still never deleted
+            OUTBOX.update()
+            .where(OUTBOX.c.id == ids["unsent"])
+            .values(created_at=now - timedelta(days=40))
+        )
+        session.execute(
+            PROCESSED_EVENTS.insert(),
+            [
+                {
+                    "consumer": "c.on_x",
+                    "event_id": "e-old",
+                    "processed_at": now - timedelta(days=40),
+                },
+                {
+                    "consumer": "c.on_x",
+                    "event_id": "e-new",
+                    "processed_at": now - timedelta(days=1),
+                },
+            ],
+        )
+
+    assert purge_history(session_factory, now - timedelta(days=30), processed_events=True) == (1, 1)
+
+    assert set(rows(session_factory)) == {"recent", "unsent"}
+    with session_scope(session_factory) as session:
+        assert [r.event_id for r in session.execute(select(PROCESSED_EVENTS))] == ["e-new"]
+    assert purge_history(session_factory, now - timedelta(days=30), processed_events=True) == (0, 0)

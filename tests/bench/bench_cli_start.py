@@ -1,0 +1,56 @@
+"""CLI start benchmark (issue 14): `mutual-aid cities` / `quote` / `assess`, beside `python -c pass`.
+
+    .venv/bin/python -m tests.bench.bench_cli_start [--runs N]
+
+A hyperfine-like loop in Python: each command runs N times (default 20) as a fresh process
+through the installed console script's interpreter, and the median wall time is printed beside
+the median of ``python -c pass`` measured in the same run (the floor: an interpreter starting
+and stopping). The goal is 0.25 s for each command. Not a timed test; test_bench_smoke.py runs
+it with two runs so it cannot rot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import statistics
+import subprocess
+import sys
+import time
+from collections.abc import Sequence
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parents[2]
+GOAL = 0.25
+COMMANDS = {
+    "cities": ["cities"],
+    "quote": ["quote", "--city", "quzhou", "--year", "2025", "examples/quote-quzhou-2025.json"],
+    "assess": ["assess", "--city", "wujin", "--year", "2024", "examples/assess-wujin-2024.json"],
+}
+
+
+def median_seconds(argv: list[str], runs: int) -> float:
+    times = []
+    for _ in range(runs):
+        started = time.perf_counter()
+        subprocess.run(argv, cwd=ROOT, stdout=subprocess.DEVNULL, check=True)
+        times.append(time.perf_counter() - started)
+    return statistics.median(times)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--runs", type=int, default=20, help="runs of each command (the median)")
+    args = parser.parse_args(argv)
+    cli = [sys.executable, "-m", "services.cli"]
+    floor = median_seconds([sys.executable, "-c", "pass"], args.runs)
+    print(f"{'command':<10}{'median s':>10}{'floor s':>10}{'over floor':>12}  goal")
+    print(f"{'python':<10}{floor:>10.3f}{floor:>10.3f}{0:>12.3f}")
+    for name, words in COMMANDS.items():
+        took = median_seconds(cli + words, args.runs)
+        verdict = "ok" if took <= GOAL else "SLOW"
+        print(f"{name:<10}{took:>10.3f}{floor:>10.3f}{took - floor:>12.3f}  ≤ {GOAL} s {verdict}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
