@@ -12,9 +12,12 @@ from __future__ import annotations
 
 import base64
 
+import eventlet
 import pytest
 import requests
+from eventlet.event import Event
 from nameko.events import event_handler
+from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
@@ -231,3 +234,135 @@ def claim_with_documents(rpc, created: dict) -> dict:
         content = base64.b64encode(pdf(str(i))).decode()
         rpc.claims.add_attachment(created["claim_id"], document, f"{i}.pdf", content, "clerk")
     return rpc.claims.submit(created["claim_id"], "clerk")
+
+
+# ---- a 1 000-claim batch with lost and reordered callbacks -------------------------------------
+
+BATCH = 1000
+
+
+class StubClaims:
+    """claims as payments sees it: payout_details by RPC, and the payout results it hears.
+    Running 1 000 real claims through intake and review would take minutes; the path from
+    claim_approved to a final payout is the same."""
+
+    name = "claims"
+    results: list = []
+    all_final = None  # an Event, sent when every payout of the batch has a result
+
+    def _heard(self, result):
+        self.results.append(result)
+        if len(self.results) == BATCH:
+            self.all_final.send()
+
+    @rpc
+    def payout_details(self, claim_id):
+        n = int(claim_id.rsplit("-", 1)[1])
+        return {
+            "claim_id": claim_id,
+            "city": "zhangjiakou",
+            "year": 2024,
+            "benefit": "critical_illness",
+            "member_id": f"member-{n}",
+            "name": f"会员{n}",
+            "id_number": None,
+            "unit_id": "unit-1",
+            "payee_card": f"62220202{n:011d}",
+            "amount": f"{100 + n % 7}.00",
+            "attempt": 1,
+            "pay_due": None,
+        }
+
+    @event_handler("payments", "payout_succeeded")
+    def on_succeeded(self, payload):
+        self._heard(("succeeded", payload["claim_id"], payload["payout_id"]))
+
+    @event_handler("payments", "payout_failed")
+    def on_failed(self, payload):
+        self._heard(("failed", payload["claim_id"], payload["payout_id"]))
+
+
+def test_a_batch_with_a_fifth_of_callbacks_lost_and_the_rest_reordered_ends_final_once(
+    container_factory, rabbit_config, tmp_path
+):
+    from nameko.standalone.events import event_dispatcher
+    from sqlalchemy import create_engine, func, select
+
+    from services.payments.models import Journal, Payout, PayoutTransition
+
+    base = base_config(rabbit_config, tmp_path)
+    config = payments_config(
+        base, lose=0.2, reorder=True, fail=0.05, duplicate=0.05, delay=0.5, seed=7
+    )
+    config["PAYOUT_BATCH_SIZE"] = 250
+    StubClaims.results, StubClaims.all_final = [], Event()
+    payments = container_factory(PaymentsService, config)
+    payments.start()
+    stub = container_factory(StubClaims, base)
+    stub.start()
+    link = bank_link(payments)
+
+    dispatch = event_dispatcher(base)
+    for n in range(BATCH):
+        dispatch(
+            "claims",
+            "claim_approved",
+            {
+                "v": 1,
+                "event_id": f"ev-{n}",
+                "claim_id": f"claim-{n}",
+                "city": "zhangjiakou",
+                "year": 2024,
+                "benefit": "critical_illness",
+                "unit_id": "unit-1",
+                "member_id": f"member-{n}",
+                "payable": f"{100 + n % 7}.00",
+                "attempt": 1,
+            },
+        )
+    # the same approvals again (a redelivery): still one payout each
+    for n in range(0, BATCH, 10):
+        dispatch(
+            "claims",
+            "claim_approved",
+            {
+                "v": 1,
+                "event_id": f"ev-again-{n}",
+                "claim_id": f"claim-{n}",
+                "city": "zhangjiakou",
+                "year": 2024,
+                "payable": f"{100 + n % 7}.00",
+                "attempt": 1,
+            },
+        )
+    with eventlet.Timeout(180):
+        StubClaims.all_final.wait()
+    eventlet.sleep(1)  # a result heard twice would arrive by now
+
+    engine = create_engine(base["DATABASES"]["payments"])
+    with engine.connect() as connection:
+        statuses = dict(
+            connection.execute(select(Payout.status, func.count()).group_by(Payout.status)).all()
+        )
+        queried = connection.execute(
+            select(func.count(func.distinct(PayoutTransition.payout_id))).where(
+                PayoutTransition.actor == "query:sim",
+                PayoutTransition.to_status.in_(("succeeded", "failed")),
+            )
+        ).scalar()
+        paid_journals = connection.execute(
+            select(func.count()).select_from(Journal).where(Journal.kind == "payout_paid")
+        ).scalar()
+    engine.dispose()
+    sim = link.simulator
+    lost = BATCH - len({e["payout_id"] for e in sim.sent if "payout_id" in e})
+    assert lost > 150  # about a fifth never called back …
+    assert queried >= lost  # … and the active query brought each of them to its end
+    assert sum(statuses.values()) == BATCH
+    assert set(statuses) <= {"succeeded", "failed"}
+    assert statuses["succeeded"] == paid_journals
+    assert statuses["succeeded"] == sum(
+        1 for p in sim.payouts.values() if p["status"] == "succeeded"
+    )
+    by_claim = [claim_id for _, claim_id, _ in StubClaims.results]
+    assert sorted(set(by_claim)) == sorted(by_claim) and len(by_claim) == BATCH  # once each
