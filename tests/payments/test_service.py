@@ -168,6 +168,10 @@ def test_submitted_application_is_invoiced_and_the_transfer_marks_it_paid(runnin
             "outstanding": "0.00",
         }
     ]
+    # claims' statistics ask payments for the premiums: no claims paid yet, a rate of 0
+    reimbursement = rpc.claims.statistics("zhangjiakou", 2024)["reimbursement"]
+    assert (reimbursement["premiums"], reimbursement["paid"]) == (invoice["amount"], "0.00")
+    assert reimbursement["reimbursement_rate"] == "0.0000"
 
 
 def test_a_dormant_card_fails_the_claim_shows_why_and_the_retry_pays_once(running):
