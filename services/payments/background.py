@@ -2,8 +2,8 @@
 (`BankLink`): who may call us (bank secrets, WeChat Pay keys), the bank adapters, and three
 loops in managed green threads of the container:
 
-- applying verified callbacks (callbacks.apply_pending), woken as soon as a callback
-  request has committed and every PAYMENTS_APPLY_INTERVAL seconds anyway;
+- applying verified callbacks (callbacks.apply_pending) in batches, every
+  PAYMENTS_APPLY_INTERVAL seconds;
 - sending created payouts to the bank adapter in batches (bank.send_batch);
 - the active query: anything submitted with no final state after PAYOUT_QUERY_AFTER seconds
   is asked of the bank (bank.query_unfinished), so a lost callback never leaves money in limbo.
@@ -176,11 +176,10 @@ class BankLink(DependencyProvider):
         return self
 
     def worker_result(self, worker_ctx, result=None, exc_info=None) -> None:
-        # the worker's transaction has committed by now (Database wraps the method)
-        method = worker_ctx.entrypoint.method_name
-        if method == "http_callback":
-            self._wake_apply.set()
-        elif method == "on_claim_approved":
+        # the worker's transaction has committed by now (Database wraps the method). Callbacks
+        # are not applied one by one as they come: the apply loop takes them in batches every
+        # PAYMENTS_APPLY_INTERVAL, which leaves the CPU to answering during a burst.
+        if worker_ctx.entrypoint.method_name == "on_claim_approved":
             self._wake_send.set()
 
     # ---- the loops ---------------------------------------------------------------------

@@ -5,7 +5,7 @@ localhost, beside a bare nameko HTTP handler that only checks the HMAC, in the s
                                                     [--postgres URL]
 
 Not a timed test (tests/bench/test_bench_smoke.py runs it tiny so it cannot rot). The payments
-database (a SQLite file, or the PostgreSQL database --postgres names, emptied first) gets one
+database (a SQLite file, or a throwaway PostgreSQL database on the server --postgres names) gets one
 Zhangjiakou invoice per premium; the services run in a child process (embedded mode: the
 in-process bus; the payments service and the bare handler behind the same HTTP listener);
 this process sends the callbacks from --concurrency threads, keep-alive, and times each.
@@ -34,8 +34,9 @@ import tempfile
 import threading
 import time
 import uuid
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from concurrent.futures import ThreadPoolExecutor
+from contextlib import contextmanager
 from decimal import Decimal
 from pathlib import Path
 
@@ -98,7 +99,6 @@ def _invoices(url: str, count: int) -> list[dict]:
     from tests.payments.samples import application
 
     engine = make_engine(url, pool_size=1)
-    metadata().drop_all(engine)
     metadata().create_all(engine)
     policy = load_registry().get("zhangjiakou")
     answer = []
@@ -281,11 +281,26 @@ def _settled(url: str, timeout: float) -> dict:
     }
 
 
+@contextmanager
+def _database(tmp: Path, postgres: str | None) -> Iterator[str]:
+    if not postgres:
+        yield f"sqlite:///{tmp / 'payments.sqlite'}"
+        return
+    from tests.bench.bench_roster_import import throwaway_postgres
+
+    with throwaway_postgres(postgres) as url:
+        yield url
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="bench_callbacks", description=__doc__.splitlines()[0])
     parser.add_argument("--callbacks", type=int, default=5000)
     parser.add_argument("--concurrency", type=int, default=16)
-    parser.add_argument("--postgres", metavar="URL", help="a PostgreSQL database to use (emptied)")
+    parser.add_argument(
+        "--postgres",
+        metavar="ADMIN_URL",
+        help="e.g. postgresql://postgres@127.0.0.1:5432/postgres (a throwaway database is made)",
+    )
     parser.add_argument("--seed", type=int, default=10)
     parser.add_argument("--serve", help=argparse.SUPPRESS)  # the child
     args = parser.parse_args(argv)
@@ -295,8 +310,10 @@ def main(argv: Sequence[str] | None = None) -> int:
         parser.error("--callbacks: at least 100 (the mix is in percent)")
 
     rng = random.Random(args.seed)
-    with tempfile.TemporaryDirectory(prefix="bench-callbacks-") as tmp:
-        url = args.postgres or f"sqlite:///{Path(tmp) / 'payments.sqlite'}"
+    with (
+        tempfile.TemporaryDirectory(prefix="bench-callbacks-") as tmp,
+        _database(Path(tmp), args.postgres) as url,
+    ):
         total = args.callbacks
         n_invoices = total - total * 10 // 100 - total * 5 // 100 - total * 2 // 100
         started = time.perf_counter()
@@ -311,7 +328,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             "DATABASE_CREATE_TABLES": False,
             "WEB_SERVER_ADDRESS": f"127.0.0.1:{port}",
             "BANKS": {BANK: {"secrets": [SECRET]}},
-            "PAYMENTS_APPLY_INTERVAL": 0.2,
+            "PAYMENTS_APPLY_INTERVAL": 0.5,
             "OUTBOX_RELAY_INTERVAL": 1.0,
         }
         child = subprocess.Popen(
