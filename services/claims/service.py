@@ -319,6 +319,10 @@ class ClaimsService:
     def on_payout_failed(self, event: dict) -> None:
         payouts.on_payout_failed(self.db.session, event=event, record=self.outbox.record)
 
+    @event_handler("payments", "payout_returned")
+    def on_payout_returned(self, event: dict) -> None:
+        payouts.on_payout_returned(self.db.session, event=event, record=self.outbox.record)
+
     # ---- HTTP -----------------------------------------------------------------------------
 
     @http("POST", "/claims", actor=True)
