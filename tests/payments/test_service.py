@@ -370,3 +370,84 @@ def test_a_batch_with_a_fifth_of_callbacks_lost_and_the_rest_reordered_ends_fina
     )
     by_claim = [claim_id for _, claim_id, _ in StubClaims.results]
     assert sorted(set(by_claim)) == sorted(by_claim) and len(by_claim) == BATCH  # once each
+
+
+# ---- the HTTP answers -------------------------------------------------------------------------
+
+
+def test_callbacks_over_http_are_answered_at_once_in_each_providers_shape(
+    container_factory, rabbit_config, tmp_path
+):
+    import json
+    import time
+
+    from services.payments import signatures
+    from tests.payments import wechat_keys
+
+    key, cert = wechat_keys.platform_key()
+    config = payments_config(base_config(rabbit_config, tmp_path))
+    config["WECHATPAY"] = {
+        "apiv3_key": wechat_keys.APIV3_KEY,
+        "platform_keys": {wechat_keys.SERIAL: cert.decode()},
+    }
+    container = container_factory(PaymentsService, config)
+    container.start()
+    root = bank_link(container)._own_url() + "/payments/callbacks/"
+    body = json.dumps(
+        {
+            "event_id": "E-1",
+            "type": "premium.received",
+            "occurred_at": "2024-03-05T10:00:00+08:00",
+            "account": "1",
+            "amount": "1.00",
+            "currency": "CNY",
+            "reference": "nothing",
+        }
+    ).encode()
+    now = int(time.time())
+    good = signatures.signed_headers("test-secret", now, "nonce-1", body)
+
+    def post(path, data, headers):
+        return requests.post(root + path, data=data, headers=headers, timeout=5)
+
+    first = post("bank/sim", body, good)
+    assert (first.status_code, first.json()["outcome"]) == (200, "accepted")
+    again = post("bank/sim", body, signatures.signed_headers("test-secret", now, "nonce-2", body))
+    assert (again.status_code, again.json()["outcome"]) == (200, "duplicate")
+    replay = post("bank/sim", body, good)
+    assert (replay.status_code, replay.json()["outcome"]) == (401, "refused")
+    forged = post("bank/sim", body, signatures.signed_headers("wrong", now, "nonce-3", body))
+    assert forged.status_code == 401
+    stale = post("bank/sim", body, signatures.signed_headers("test-secret", now - 900, "n4", body))
+    assert stale.status_code == 401
+    assert post("bank/nobody", body, good).status_code == 404
+
+    headers, wx_body = wechat_keys.notification(
+        key, wechat_keys.transaction("ABCDEFG7"), timestamp=now
+    )
+    paid = post("wechatpay", wx_body, headers)
+    assert (paid.status_code, paid.content) == (204, b"")
+    probe_headers, probe_body = wechat_keys.notification(
+        key, wechat_keys.transaction("X"), timestamp=now, nonce="n-wx-2", notification_id="EV-2"
+    )
+    probe_headers["Wechatpay-Signature"] = "WECHATPAY/SIGNTEST/" + "eA==" * 16
+    probe = post("wechatpay", probe_body, probe_headers)
+    assert probe.status_code == 401 and probe.json()["code"] == "FAIL"
+
+    # every request stored verbatim, the refused ones too (for audit)
+    from sqlalchemy import create_engine, select
+
+    from services.payments.models import Callback
+
+    engine = create_engine(config["DATABASES"]["payments"])
+    with engine.connect() as connection:
+        rows = connection.execute(select(Callback.provider, Callback.reason, Callback.body)).all()
+    engine.dispose()
+    assert len(rows) == 8 and all(row.body for row in rows)
+    assert sorted(r.reason for r in rows if r.reason) == [
+        "bad_signature",
+        "replay",
+        "signtest",
+        "stale",
+        "unknown_provider",
+    ]
