@@ -16,7 +16,7 @@ HTTP (signed by the provider, so no actor):
     The raw body is stored first, then verified; the answer goes at once (401 refused, 200
     accepted or duplicate; WeChat Pay: 204 or {"code": "FAIL", …}); applying is background.py's.
 
-RPC for the finance desk and the other services: held, resolve_apply (apply or match to
+RPC for the finance desk and the other services: issue_member_invoice (Wujin), held, resolve_apply (apply or match to
 another invoice), propose_refund / approve_refund / decline_refund (four eyes), balances,
 unit_premiums, invoice_of_application, payouts_of_claim, failed_callbacks.
 """
@@ -141,6 +141,31 @@ class PaymentsService:
         if answer.message:
             body["message"] = answer.message
         return answer.status, body
+
+    @rpc(expected_exceptions=EXPECTED)
+    def issue_member_invoice(
+        self,
+        city: str,
+        year: int,
+        member_id: str,
+        name: str,
+        actor: str,
+        unit_id: str | None = None,
+    ) -> dict:
+        """A member paying their own share through WeChat Pay (Wujin's 20 yuan): the invoice
+        whose code is the order number (out_trade_no) the WeChat Pay notification carries."""
+        invoice = invoices.issue_for_member(
+            self.db.session,
+            self.policies.get(_text(city, "city", 40)),
+            city=city,
+            year=int(year),
+            unit_id=_text(unit_id, "unit_id", 36, required=False),
+            member_id=_text(member_id, "member_id", 36),
+            name=_text(name, "name", 100),
+            actor=_text(actor, "actor", 100),
+            record=self.outbox.record,
+        )
+        return invoices.to_dict(invoice)
 
     # ---- the finance desk -------------------------------------------------------------------
 
