@@ -294,3 +294,15 @@ def test_a_returned_payout_is_reversed_and_the_claim_waits_for_a_retry(session, 
     assert counts(session, claim)[:2] == before[:2]
     payouts.retry_payout(session, claim_id=claim.id, actor="clerk", record=rec)
     assert (claim.status, claim.payout_attempt) == ("approved", 2)
+
+
+def test_a_payout_without_the_banks_date_is_paid_on_the_services_day(session, wujin, cover):
+    """No `paid_on` from the bank: the claim is paid on the service's today (its clock, in
+    Asia/Shanghai), not on the host's UTC date."""
+    cover.enrol("wujin", 2024, MEMBER)
+    claim = wujin_stay(session, wujin, cover)
+    event = {**succeeded(claim), "paid_on": None}
+    paid = payouts.on_payout_succeeded(
+        session, event=event, record=record(session), today=date(2024, 6, 21)
+    )
+    assert paid is claim and claim.paid_on == date(2024, 6, 21)
