@@ -349,7 +349,7 @@ def main(argv: Sequence[str] | None = None) -> int:
             run_time, run_lat, statuses = _load(
                 f"{root}/payments/callbacks/bank/{BANK}", plan, args.concurrency
             )
-            state = _settled(url, timeout=120)
+            state = _settled(url, timeout=max(120.0, len(plan) * 0.15))
         finally:
             child.stdin.close()
             try:
