@@ -30,6 +30,7 @@ from services.kernel.registry import load_city, load_registry
 from services.messaging import commands as events_commands
 from services.messaging.errors import DatabaseConfigError, MessagingError, StartupError
 from services.messaging.http_address import HttpAddressError, parse_address
+from services.payments import commands as payments_commands
 
 
 class UsageError(Exception):
@@ -260,7 +261,9 @@ def cmd_serve(args) -> dict:
     from services.providers import TODAY_KEY
 
     classes = _service_classes()
-    config = embedded_config(classes, var_dir=args.var, WEB_SERVER_ADDRESS=args.http)
+    config = embedded_config(
+        classes, var_dir=args.var, WEB_SERVER_ADDRESS=args.http, **_embedded_bank(args.var)
+    )
     if args.clock.pinned:
         config[TODAY_KEY] = args.clock.pinned.isoformat()
     Path(args.var).mkdir(parents=True, exist_ok=True)
@@ -268,6 +271,24 @@ def cmd_serve(args) -> dict:
     names = ", ".join(cls.name for cls in classes)
     run_embedded(classes, config, _ready(names, f"in-process bus, data in {args.var}/"))
     return {"stopped": names}
+
+
+def _embedded_bank(var: str) -> dict:
+    """The bank of the embedded mode: the simulator in-process on localhost, its HMAC secret
+    made once and kept under var/ (never in code), payouts final after a second."""
+    import secrets
+
+    path = Path(var) / "bank-sim.secret"
+    if not path.is_file():
+        path.parent.mkdir(parents=True, exist_ok=True)
+        path.write_text(secrets.token_hex(32), encoding="utf-8")
+        path.chmod(0o600)
+    secret = path.read_text(encoding="utf-8").strip()
+    return {
+        "BANK_SIMULATOR": {"code": "sim", "secret": secret, "delay": 1.0},
+        "PAYOUT_QUERY_AFTER": 30,
+        "PAYOUT_QUERY_INTERVAL": 10,
+    }
 
 
 def cmd_run(args) -> dict:
@@ -308,8 +329,9 @@ def _service_class(name: str) -> type:
 def _service_classes() -> list[type]:
     from services.claims.service import ClaimsService
     from services.enrollment.service import EnrollmentService
+    from services.payments.service import PaymentsService
 
-    return [EnrollmentService, ClaimsService]
+    return [EnrollmentService, ClaimsService, PaymentsService]
 
 
 def _http_address(text: str) -> str:
@@ -386,6 +408,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_template)
     enrollment_commands.add_to(sub, city_year, _year)
     events_commands.add_to(sub)
+    payments_commands.add_to(sub)
     from services.onboarding import commands as city_commands  # argparse only; work is lazy
 
     city_commands.add_to(sub, _year)

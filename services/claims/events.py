@@ -25,6 +25,9 @@ Handled (from payments), each payload checked by its schema in handled_events.py
     payout_succeeded     {v, event_id, claim_id, payout_id, amount, paid_on?}
         amount "1000.00" (two places, above zero, at most money.MAX_AMOUNT); paid_on YYYY-MM-DD
     payout_failed        {v, event_id, claim_id, payout_id, reason, attempt?}
+    payout_returned      {v, event_id, claim_id, payout_id, amount, attempt?}
+        the bank sent back a payout it had reported paid (退票): the paid amount is reversed
+        and the claim waits for a retry, as after a failure
 A handler that fails is retried, then its event is parked in the claims database's
 dead_letters table (services/messaging/handlers.py); a malformed payload is parked at once
 with the fields it got wrong. `mutual-aid events dead-letters|replay --service claims`.
@@ -52,3 +55,5 @@ PAYOUT_FAILED = "payout_failed"
 # the consumer names `first_time` records, as the nameko handlers are named
 ON_PAYOUT_SUCCEEDED = "claims.on_payout_succeeded"
 ON_PAYOUT_FAILED = "claims.on_payout_failed"
+PAYOUT_RETURNED = "payout_returned"
+ON_PAYOUT_RETURNED = "claims.on_payout_returned"

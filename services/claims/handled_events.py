@@ -38,6 +38,15 @@ class PayoutFailedSchema(EventSchema):
     attempt = attempt(load_default=None)
 
 
+class PayoutReturnedSchema(EventSchema):
+    """payout_returned {v, event_id, claim_id, payout_id, amount, attempt?}"""
+
+    claim_id = Text(length_of(Claim.id), required=True)
+    payout_id = Text(length_of(Claim.payout_id), required=True)
+    amount = EventAmount(required=True)
+    attempt = attempt(load_default=None)
+
+
 def payout_succeeded(payload: object) -> dict[str, Any]:
     """The payload with `amount` a Decimal and `paid_on` a date (or None)."""
     return load_payload(PayoutSucceededSchema(), payload, events.PAYOUT_SUCCEEDED)
@@ -45,3 +54,7 @@ def payout_succeeded(payload: object) -> dict[str, Any]:
 
 def payout_failed(payload: object) -> dict[str, Any]:
     return load_payload(PayoutFailedSchema(), payload, events.PAYOUT_FAILED)
+
+
+def payout_returned(payload: object) -> dict[str, Any]:
+    return load_payload(PayoutReturnedSchema(), payload, events.PAYOUT_RETURNED)

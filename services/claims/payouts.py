@@ -99,6 +99,48 @@ def on_payout_failed(session: Session, *, event: Mapping[str, Any], record: Reco
     return claim
 
 
+def on_payout_returned(
+    session: Session, *, event: Mapping[str, Any], record: Record
+) -> Claim | None:
+    """payout_returned {claim_id, payout_id, amount}: the money came back (退票). The paid
+    amount is reversed in the ledger (a negative entry, nothing edited) and the claim waits
+    for a retry, as after a failure. None if handled before, or the payout is not the one
+    recorded as paying the claim."""
+    event = handled_events.payout_returned(event)
+    if not first_time(session, events.ON_PAYOUT_RETURNED, event["event_id"]):
+        return None
+    claim = get_claim(session, event["claim_id"], lock=True)
+    payout_id = event["payout_id"]
+    if claim.status != rules.PAID or claim.payout_id != payout_id:
+        return None
+    to_status = rules.next_status(claim.status, "return")
+    amount = event["amount"]
+    session.add(
+        LedgerEntry(
+            claim_id=claim.id,
+            city=claim.city,
+            year=claim.year,
+            id_number=claim.id_number,
+            unit_id=claim.unit_id,
+            benefit=claim.benefit,
+            kind="paid",
+            amount=-amount,
+            reference=payout_id,
+            actor=PAYMENTS,
+            at=utc_now(),
+        )
+    )
+    claim.paid_on = None
+    transition(
+        session,
+        claim,
+        to_status,
+        PAYMENTS,
+        f"银行退票，{format_money(amount)} 元已退回（{payout_id}），请核实收款信息后重新支付",
+    )
+    return claim
+
+
 def retry_payout(
     session: Session, *, claim_id: str, actor: str, record: Record, reason: str | None = None
 ) -> Claim:

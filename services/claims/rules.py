@@ -53,6 +53,8 @@ _TRANSITIONS = {
     (PAYMENT_FAILED, "pay"): PAID,
     (PAYMENT_FAILED, "retry"): APPROVED,
     (PAID, "claw_back"): CLAWED_BACK,
+    # the bank sent the money back (退票): the claim waits for a retry, as after a failure
+    (PAID, "return"): PAYMENT_FAILED,
 }
 STATUS_LABELS = {
     DRAFT: "草稿",

@@ -30,6 +30,7 @@ from services.claims.exceptions import ClaimsError, NotFound, SubmissionRefused
 from services.claims.models import metadata
 from services.claims.schemas import InvalidRequest, check, load
 from services.kernel.errors import PolicyError
+from services.kernel.money import parse_money
 from services.messaging.dependencies import Database, Outbox
 from services.messaging.handlers import event_handler
 from services.messaging.logs import LogContext
@@ -69,6 +70,7 @@ class ClaimsService:
     policies = CityPolicies()
     today = Clock()
     enrollment = RpcProxy("enrollment")
+    payments = RpcProxy("payments")
     log_context = LogContext()
     http_errors = {
         NotFound: 404,
@@ -335,6 +337,10 @@ class ClaimsService:
     def on_payout_failed(self, event: dict) -> None:
         payouts.on_payout_failed(self.db.session, event=event, record=self.outbox.record)
 
+    @event_handler("payments", "payout_returned")
+    def on_payout_returned(self, event: dict) -> None:
+        payouts.on_payout_returned(self.db.session, event=event, record=self.outbox.record)
+
     # ---- HTTP -----------------------------------------------------------------------------
 
     @http("POST", "/claims", actor=True)
@@ -414,6 +420,16 @@ class ClaimsService:
     @rpc(expected_exceptions=EXPECTED)
     def statistics(self, city: str, year: int) -> dict:
         check(schemas.StatisticsArgs, "查询", city=city, year=year)
-        return statistics.claim_statistics(
-            self.db.session, city=city, year=year, policy=self.policies.get(city)
+        session = self.db.session
+        answer = statistics.claim_statistics(
+            session, city=city, year=year, policy=self.policies.get(city)
         )
+        premiums = {  # payments' ledger: premiums received per unit-year
+            row["unit_id"]: parse_money(row["received"], name="received")
+            for row in self.payments.unit_premiums(city, year)
+            if row["unit_id"]
+        }
+        answer["reimbursement"] = statistics.reimbursement(
+            session, city=city, year=year, premiums=premiums
+        )
+        return answer

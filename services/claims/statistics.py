@@ -264,6 +264,38 @@ def by_organisation(rows: Iterable[UnitRow]) -> list[dict]:
     ]
 
 
+def reimbursement(
+    session: Session, *, city: str, year: int, premiums: Mapping[str, Decimal]
+) -> dict:
+    """The reimbursement rate of a city-year: what claims paid (net of clawbacks) over the
+    premiums received, per unit and in total. ``premiums`` is payments' ledger (unit id →
+    received: ``payments.unit_premiums``)."""
+    recorded = _per_unit(session, city, year)
+    rows, total_paid, total_premiums = [], ZERO, ZERO
+    for unit_id in sorted(set(premiums) | set(recorded)):
+        found = recorded.get(unit_id, _Unit())
+        paid, received = sum(found.paid_by_member.values(), ZERO), premiums.get(unit_id)
+        total_paid += paid
+        total_premiums += received or ZERO
+        unit_rate = rate(paid, received)
+        rows.append(
+            {
+                "unit_id": unit_id,
+                "unit": found.name,
+                "premiums": None if received is None else format_money(received),
+                "paid": format_money(paid),
+                "reimbursement_rate": None if unit_rate is None else f"{unit_rate}",
+            }
+        )
+    total_rate = rate(total_paid, total_premiums)
+    return {
+        "premiums": format_money(total_premiums),
+        "paid": format_money(total_paid),
+        "reimbursement_rate": None if total_rate is None else f"{total_rate}",
+        "by_unit": rows,
+    }
+
+
 def unit_year_stats(
     session: Session, *, city: str, year: int, units: Mapping[str, UnitFigures]
 ) -> list[UnitYearStats]:

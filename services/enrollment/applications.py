@@ -13,6 +13,7 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Mapping
 from dataclasses import dataclass, replace
 from datetime import date
+from decimal import Decimal
 from itertools import islice
 from typing import Any
 
@@ -652,6 +653,7 @@ def list_applications(
             "participants": a.participants,
             "roster_rows": n,
             "total_due": None if a.total_due is None else f"{a.total_due:.2f}",
+            "payment": payment_status(a),
             "returned_reason": a.returned_reason,
         }
         for a, name, key, n in session.execute(query)
@@ -693,3 +695,38 @@ def history(session: Session, *, application_id: str) -> list[dict[str, Any]]:
         }
         for t in rows
     ]
+
+
+# ---- premiums (payments' premium_paid) -------------------------------------------------------
+
+
+def record_premium_paid(session: Session, *, event: Mapping[str, Any], actor: str) -> None:
+    """Add a premium received to its application; paid once paid in full. Recorded in the
+    application's history (who: payments; why: the amount and the invoice)."""
+    application = session.get(Application, event["application_id"], with_for_update=True)
+    if application is None:
+        raise NotFound(f"没有申请 {event['application_id']}")
+    amount = event["amount"]
+    application.paid_amount = (application.paid_amount or Decimal("0")) + amount
+    if event["paid_in_full"] and application.paid_at is None:
+        application.paid_at = utc_now()
+    session.add(
+        ApplicationTransition(
+            application_id=application.id,
+            from_status=application.status,
+            to_status=application.status,
+            actor=actor,
+            reason=(
+                f"到账 {amount:.2f} 元（缴费通知 {event['invoice_id']}），"
+                + ("已缴清" if application.paid_at else "尚未缴清")
+            ),
+        )
+    )
+    session.flush()
+
+
+def payment_status(application: Application) -> str:
+    """paid | part_paid | unpaid, as lists and reads show it."""
+    if application.paid_at is not None:
+        return "paid"
+    return "part_paid" if application.paid_amount else "unpaid"

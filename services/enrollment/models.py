@@ -29,6 +29,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.messaging.database import NAMING_CONVENTION, UtcDateTime, utc_now
+from services.messaging.dead_letters import dead_letters_table
 from services.messaging.idempotency import processed_events_table
 from services.messaging.outbox import outbox_table
 
@@ -100,6 +101,9 @@ class Application(Base):
     quote: Mapped[dict | None] = mapped_column(JSON)
     returned_reason: Mapped[str | None] = mapped_column(Text)
     carried_from_id: Mapped[str | None] = mapped_column(ForeignKey("applications.id"))
+    # premiums received (payments' premium_paid); paid_at once paid in full
+    paid_amount: Mapped[Decimal | None] = mapped_column(MONEY)
+    paid_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
     created_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     updated_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now, onupdate=utc_now)
 
@@ -189,6 +193,7 @@ class Enrolment(Base):
 # The service's outbox and processed-event tables live beside its own (services/messaging).
 OUTBOX = outbox_table(Base.metadata)
 PROCESSED_EVENTS = processed_events_table(Base.metadata)
+DEAD_LETTERS = dead_letters_table(Base.metadata)
 
 
 def metadata():

@@ -24,7 +24,7 @@ from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
 from services.enrollment import applications as ops
-from services.enrollment import organisations, schemas
+from services.enrollment import handled_events, organisations, schemas
 from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
 from services.enrollment.report import report_data, write_report
@@ -33,6 +33,8 @@ from services.enrollment.schemas import InvalidRequest, check, load
 from services.enrollment.workbook import RosterUnreadable, WorkbookLimits
 from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
+from services.messaging.handlers import event_handler
+from services.messaging.idempotency import first_time
 from services.messaging.logs import LogContext
 from services.messaging.offload import off_hub
 from services.messaging.openapi import Route
@@ -56,6 +58,8 @@ def _application(app) -> dict:
         "quote": app.quote,
         "returned_reason": app.returned_reason,
         "carried_from": app.carried_from_id,
+        "payment": ops.payment_status(app),
+        "paid_amount": None if app.paid_amount is None else f"{app.paid_amount:.2f}",
     }
 
 
@@ -157,7 +161,9 @@ class EnrollmentService:
     def application(self, application_id: str) -> dict:
         check(schemas.ApplicationArgs, "查询", application_id=application_id)
         session = self.db.session
-        data = _application(ops.get_application(session, application_id))
+        application = ops.get_application(session, application_id)
+        data = _application(application)
+        data["unit_name"] = application.unit.name  # payments' invoice names the unit in full
         data["roster_rows"] = ops.roster_count(session, application_id)
         data["history"] = ops.history(session, application_id=application_id)
         return data
@@ -172,6 +178,16 @@ class EnrollmentService:
         """The roster with ID numbers and phones masked."""
         check(schemas.ApplicationArgs, "查询", application_id=application_id)
         return ops.roster_listing(self.db.session, application_id=application_id)
+
+    @event_handler("payments", "premium_paid")
+    def on_premium_paid(self, payload: dict) -> None:
+        """Paid / unpaid on the application, from payments' premium_paid."""
+        event = handled_events.premium_paid(payload)
+        session = self.db.session
+        if event["application_id"] is None:
+            return  # a member's own payment (Wujin): the member's, not an application's
+        if first_time(session, "enrollment.on_premium_paid", event["event_id"]):
+            ops.record_premium_paid(session, event=event, actor="system:payments")
 
     # ---- rosters --------------------------------------------------------------------------
 

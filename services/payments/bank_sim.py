@@ -9,7 +9,7 @@ API (JSON):
     POST /batches    {batch_id, payouts: [{payout_id, name, card_number, amount, …}]} → 202
     POST /query      {payout_ids: [...]} → {payouts: [{payout_id, status, bank_reference,
                      failure_code, failure_message, amount}]}; unknown ids: status "unknown"
-    POST /transfers  {account, amount, reference, payer_name?, currency?} → 202: a unit's
+    POST /transfers  {account, amount, reference, payer_name?, currency?, occurred_at?} → 202: a unit's
                      transfer arriving; a premium.received callback follows
     POST /cards/<card>/fix → 200: a dormant or unactivated card made good at the branch
 
@@ -133,7 +133,10 @@ class BankSimulator:
         event = {
             "event_id": event_id,
             "type": "premium.received",
-            "occurred_at": datetime.fromtimestamp(self.clock(), UTC).isoformat(),
+            # a demo or test may date the transfer inside the year's window it pays for
+            "occurred_at": str(
+                item.get("occurred_at") or datetime.fromtimestamp(self.clock(), UTC).isoformat()
+            ),
             "account": str(item["account"]),
             "amount": str(item["amount"]),
             "currency": str(item.get("currency") or "CNY"),

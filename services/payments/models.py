@@ -33,6 +33,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
 from services.messaging.database import NAMING_CONVENTION, UtcDateTime, utc_now
+from services.messaging.dead_letters import dead_letters_table
 from services.messaging.idempotency import processed_events_table
 from services.messaging.outbox import outbox_table
 
@@ -332,9 +333,11 @@ class StatementLine(Base):
     remark: Mapped[str | None] = mapped_column(String(300))
 
 
-# The service's outbox and processed-event tables live beside its own (services/messaging).
+# The service's outbox, processed-event and dead-letter tables live beside its own
+# (services/messaging).
 OUTBOX = outbox_table(Base.metadata)
 PROCESSED_EVENTS = processed_events_table(Base.metadata)
+DEAD_LETTERS = dead_letters_table(Base.metadata)
 
 
 def metadata():

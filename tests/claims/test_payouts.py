@@ -263,6 +263,39 @@ def test_payments_asks_for_what_it_pays(session, wujin, cover):
     assert details["pay_due"] == "2024-06-24"  # monthly: 10 working days after the approval
 
 
+def test_a_returned_payout_is_reversed_and_the_claim_waits_for_a_retry(session, wujin, cover):
+    cover.enrol("wujin", 2024, MEMBER)
+    claim = wujin_stay(session, wujin, cover)
+    rec = record(session)
+    payouts.on_payout_succeeded(session, event=succeeded(claim), record=rec)
+    returned = {
+        "v": 1,
+        "event_id": "evt-r1",
+        "claim_id": claim.id,
+        "payout_id": "P-1",
+        "amount": f"{claim.payable:.2f}",
+        "attempt": 1,
+    }
+
+    payouts.on_payout_returned(session, event=returned, record=rec)
+
+    assert claim.status == "payment_failed"
+    paid = session.scalar(
+        select(func.sum(LedgerEntry.amount)).where(
+            LedgerEntry.claim_id == claim.id, LedgerEntry.kind == "paid"
+        )
+    )
+    assert paid == Decimal("0")
+    assert "退票" in ops.history(session, claim_id=claim.id)[-1]["reason"]
+    before = counts(session, claim)
+    assert payouts.on_payout_returned(session, event=returned, record=rec) is None  # again
+    other = {**returned, "event_id": "evt-r2", "payout_id": "P-OTHER"}
+    assert payouts.on_payout_returned(session, event=other, record=rec) is None
+    assert counts(session, claim)[:2] == before[:2]
+    payouts.retry_payout(session, claim_id=claim.id, actor="clerk", record=rec)
+    assert (claim.status, claim.payout_attempt) == ("approved", 2)
+
+
 def test_a_payout_without_the_banks_date_is_paid_on_the_services_day(session, wujin, cover):
     """No `paid_on` from the bank: the claim is paid on the service's today (its clock, in
     Asia/Shanghai), not on the host's UTC date."""

@@ -188,6 +188,18 @@ def test_paid_headcount_and_amount_against_premiums_per_unit_and_organisation(
         "paid": "2500.00",
         "reimbursement_rate": "0.3125",
     }
+    # the same from payments' premiums per unit-year (claims.statistics asks payments by RPC)
+    received = {"unit-1": Decimal("5000.00"), "unit-2": Decimal("3000.00")}
+    overall = statistics.reimbursement(session, city="wujin", year=2024, premiums=received)
+    assert (overall["premiums"], overall["paid"], overall["reimbursement_rate"]) == (
+        "8000.00",
+        "2500.00",
+        "0.3125",
+    )
+    assert [(r["unit_id"], r["reimbursement_rate"]) for r in overall["by_unit"]] == [
+        ("unit-1", "0.2000"),
+        ("unit-2", "0.5000"),
+    ]
     unknown = statistics.by_unit(session, city="wujin", year=2024, units={})
     assert [(r.unit, r.premiums, r.rate) for r in unknown] == [
         ("unit-1 工会", None, None),

@@ -145,7 +145,6 @@ def test_a_replay_naming_an_unknown_or_replayed_letter_marks_none(claims_db, mut
 @pytest.mark.parametrize(
     ("args", "message"),
     [
-        (["dead-letters", "--service", "enrollment"], "it handles no events"),
         (["dead-letters", "--service", "nobody"], "--service nobody: no such service"),
         (["dead-letters"], "the following arguments are required: --service"),
         (["replay", "1", "--service", "claims"], "the following arguments are required: --actor"),
