@@ -19,6 +19,7 @@ import sys
 from collections.abc import Sequence
 from pathlib import Path
 
+from services.access import commands as token_commands
 from services.enrollment import commands as enrollment_commands
 from services.enrollment.exceptions import EnrollmentError
 from services.enrollment.roster import RosterUnreadable, read_roster
@@ -244,6 +245,7 @@ def cmd_serve(args) -> dict:
     """Run the services in one process on the in-process bus, SQLite under --var (the
     embedded mode of DESIGN.md), until Ctrl-C or SIGTERM."""
     _patch_eventlet()
+    from services.access.tokens import LocalIssuer
     from services.messaging.embedded import embedded_config, run_embedded
     from services.messaging.logs import setup_logging
     from services.providers import TODAY_KEY
@@ -253,6 +255,7 @@ def cmd_serve(args) -> dict:
     if args.clock.pinned:
         config[TODAY_KEY] = args.clock.pinned.isoformat()
     Path(args.var).mkdir(parents=True, exist_ok=True)
+    LocalIssuer(config["AUTH_KEY_DIR"]).ensure()  # embedded: the key `token issue` signs with
     setup_logging(config)
     names = ", ".join(cls.name for cls in classes)
     run_embedded(classes, config, _ready(names, f"in-process bus, data in {args.var}/"))
@@ -375,6 +378,7 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_template)
     enrollment_commands.add_to(sub, city_year, _year)
     events_commands.add_to(sub)
+    token_commands.add_to(sub)
     p = sub.add_parser(
         "serve", help="run the services in one process (embedded mode: in-process bus, SQLite)"
     )

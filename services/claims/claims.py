@@ -354,6 +354,16 @@ def _review(
     )
 
 
+def submitter(session: Session, claim_id: str) -> str | None:
+    """Who last submitted the claim (four eyes)."""
+    return session.scalars(
+        select(ClaimTransition.actor)
+        .where(ClaimTransition.claim_id == claim_id, ClaimTransition.to_status == rules.SUBMITTED)
+        .order_by(ClaimTransition.at.desc())
+        .limit(1)
+    ).first()
+
+
 def approve(
     session: Session,
     policy: CityPolicy,
@@ -370,6 +380,7 @@ def approve(
     plugin's reasons instead: the returned claim's status says which."""
     claim = get_claim(session, claim_id, lock=True)
     rules.next_status(claim.status, "approve")
+    rules.require_four_eyes(submitter(session, claim.id), actor)
     benefit = benefit_of(policy, claim.year, claim.benefit)
     accumulator, totals = accumulators.lock(
         session, city=claim.city, year=claim.year, id_number=claim.id_number

@@ -453,12 +453,25 @@ def return_application(
     return application
 
 
+def _submitter(session: Session, application_id: str) -> str | None:
+    return session.scalars(
+        select(ApplicationTransition.actor)
+        .where(
+            ApplicationTransition.application_id == application_id,
+            ApplicationTransition.to_status == rules.SUBMITTED,
+        )
+        .order_by(ApplicationTransition.at.desc())
+        .limit(1)
+    ).first()
+
+
 def approve(
     session: Session, policy: CityPolicy, *, application_id: str, actor: str, record: Record
 ) -> Application:
     """审核通过: every roster line becomes a member enrolled for the city-year."""
     application = get_application(session, application_id, lock=True)
     to_status = rules.next_status(application.status, "approve")
+    rules.require_four_eyes(_submitter(session, application.id), actor)
     period = policy.period(application.year)
     lines = session.scalars(
         select(RosterLine).where(RosterLine.application_id == application.id)

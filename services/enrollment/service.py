@@ -8,8 +8,15 @@ HTTP (for the clerks' browser and the CLI):
     POST /enrollment/applications/<id>/roster?filename=<name>[&append=1]   body: the workbook
         200 {"imported": n, ...} | 422 {"errors": [...], "report": "/enrollment/uploads/<id>/report"}
     GET  /enrollment/uploads/<id>/report                          the error report workbook
-The caller is named by the X-Actor header until real authentication sits in front of it
-(a gateway's job; the seeds' "password = the handler's name" is what we replace).
+    POST /enrollment/applications                {"city", "unit_id", "year", "participants", …}
+    GET  /enrollment/applications/<id>           the application, its history
+    GET  /enrollment/applications/<id>/roster    the roster, masked
+    POST /enrollment/applications/<id>/submit | /approve | /return {"reason"}
+    GET  /enrollment/applications?city=…&year=…[&status=…]
+Every route needs a bearer token (services/access); who may call what on which unit is the
+table in access.py, checked by the Guard; the recorded actor is the token's person. An RPC
+call carrying a person's identity (context data) records that person; one without (another
+service, the CLI's scripts on the bus) states its `actor`.
 """
 
 from __future__ import annotations
@@ -23,8 +30,10 @@ from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
+from services.access.guard import Guard
 from services.enrollment import applications as ops
 from services.enrollment import organisations, schemas
+from services.enrollment.access import POLICY
 from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
 from services.enrollment.report import report_data, write_report
@@ -35,7 +44,7 @@ from services.kernel.errors import PolicyError
 from services.messaging.dependencies import Database, Outbox
 from services.messaging.logs import LogContext
 from services.messaging.offload import off_hub
-from services.messaging.web import HttpError, http
+from services.messaging.web import HttpError, http, read_json
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (EnrollmentError, PolicyError, RosterUnreadable)
@@ -67,6 +76,7 @@ class EnrollmentService:
     today = Clock()
     config = Config()
     log_context = LogContext()
+    access = Guard(POLICY)
     http_errors = {NotFound: 404, EnrollmentError: 422, PolicyError: 422, RosterUnreadable: 422}
 
     # ---- units and applications ---------------------------------------------------------
@@ -121,7 +131,8 @@ class EnrollmentService:
         return organisations.organisation_actuals(self.db.session, city=city, year=year)
 
     @rpc(expected_exceptions=EXPECTED)
-    def open_application(self, city: str, application: dict, actor: str) -> dict:
+    def open_application(self, city: str, application: dict, actor: str | None = None) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.OpenApplicationArgs, "申请表", city=city, application=application, actor=actor
         )
@@ -130,7 +141,10 @@ class EnrollmentService:
         return _application(app)
 
     @rpc(expected_exceptions=EXPECTED)
-    def update_application(self, application_id: str, changes: dict, actor: str) -> dict:
+    def update_application(
+        self, application_id: str, changes: dict, actor: str | None = None
+    ) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.UpdateApplicationArgs,
             "修改",
@@ -171,12 +185,13 @@ class EnrollmentService:
         application_id: str,
         filename: str,
         content_base64: str,
-        actor: str,
+        actor: str | None = None,
         append: bool = False,
     ) -> dict:
         """Import a roster file (base64: RPC travels as JSON), replacing the roster or, with
         `append`, adding joiners to it; with any error nothing is stored and `report` names
         the upload whose error workbook `GET /enrollment/uploads/<id>/report` returns."""
+        actor = self.access.actor(actor)
         self._check_import(application_id, filename, actor, append)
         try:
             content = base64.b64decode(content_base64, validate=True)
@@ -230,7 +245,10 @@ class EnrollmentService:
         return answer
 
     @rpc(expected_exceptions=EXPECTED)
-    def remove_members(self, application_id: str, id_numbers: list[str], actor: str) -> dict:
+    def remove_members(
+        self, application_id: str, id_numbers: list[str], actor: str | None = None
+    ) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.RemoveMembersArgs,
             "减员",
@@ -245,8 +263,13 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def carry_over(
-        self, application_id: str, to_year: int, actor: str, leavers: list[str] | None = None
+        self,
+        application_id: str,
+        to_year: int,
+        actor: str | None = None,
+        leavers: list[str] | None = None,
     ) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.CarryOverArgs,
             "续保",
@@ -274,7 +297,8 @@ class EnrollmentService:
     # ---- workflow -------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
-    def submit(self, application_id: str, actor: str) -> dict:
+    def submit(self, application_id: str, actor: str | None = None) -> dict:
+        actor = self.access.actor(actor)
         check(schemas.ActionArgs, "提交", application_id=application_id, actor=actor)
         session = self.db.session
         app = ops.get_application(session, application_id)
@@ -289,7 +313,10 @@ class EnrollmentService:
         return _application(app)
 
     @rpc(expected_exceptions=EXPECTED)
-    def return_application(self, application_id: str, actor: str, reason: str) -> dict:
+    def return_application(
+        self, application_id: str, actor: str | None = None, reason: str | None = None
+    ) -> dict:
+        actor = self.access.actor(actor)
         check(schemas.ReturnArgs, "退回", application_id=application_id, actor=actor, reason=reason)
         app = ops.return_application(
             self.db.session,
@@ -301,7 +328,8 @@ class EnrollmentService:
         return _application(app)
 
     @rpc(expected_exceptions=EXPECTED)
-    def approve(self, application_id: str, actor: str) -> dict:
+    def approve(self, application_id: str, actor: str | None = None) -> dict:
+        actor = self.access.actor(actor)
         check(schemas.ActionArgs, "审核", application_id=application_id, actor=actor)
         session = self.db.session
         app = ops.get_application(session, application_id)
@@ -326,13 +354,50 @@ class EnrollmentService:
 
     # ---- HTTP -----------------------------------------------------------------------------
 
-    @http("POST", "/enrollment/applications/<string:application_id>/roster", actor=True)
+    @http("POST", "/enrollment/applications/<string:application_id>/roster")
     def upload_roster(self, request, application_id: str):
         filename = request.args.get("filename") or "roster.xlsx"
         append = request.args.get("append", "") in ("1", "true", "yes")
         self._check_import(application_id, filename, request.actor, append)
         answer = self._import(application_id, filename, request.get_data(), request.actor, append)
         return 200 if not answer["errors"] else 422, answer
+
+    @http("POST", "/enrollment/applications")
+    def http_open_application(self, request):
+        body = read_json(request)
+        city = body.pop("city", None)
+        return 201, self.open_application(city, body, request.actor)
+
+    @http("GET", "/enrollment/applications")
+    def http_list_applications(self, request):
+        year = request.args.get("year", "")
+        return self.list_applications(
+            request.args.get("city"),
+            int(year) if year.isdigit() else year,
+            request.args.get("status"),
+        )
+
+    @http("GET", "/enrollment/applications/<string:application_id>")
+    def http_application(self, request, application_id: str):
+        return self.application(application_id)
+
+    @http("GET", "/enrollment/applications/<string:application_id>/roster")
+    def http_roster(self, request, application_id: str):
+        return self.roster(application_id)
+
+    @http("POST", "/enrollment/applications/<string:application_id>/submit")
+    def http_submit(self, request, application_id: str):
+        return self.submit(application_id, request.actor)
+
+    @http("POST", "/enrollment/applications/<string:application_id>/approve")
+    def http_approve(self, request, application_id: str):
+        return self.approve(application_id, request.actor)
+
+    @http("POST", "/enrollment/applications/<string:application_id>/return")
+    def http_return(self, request, application_id: str):
+        return self.return_application(
+            application_id, request.actor, read_json(request).get("reason")
+        )
 
     @http("GET", "/enrollment/uploads/<string:upload_id>/report")
     def download_report(self, request, upload_id: str):
