@@ -24,6 +24,8 @@ from nameko.extensions import DependencyProvider
 
 from services.access.identity import Identity
 from services.access.policy import Decision, Forbidden, Policy
+from services.access.reads import record_read
+from services.messaging.database import utc_now
 
 IDENTITY_KEY = "identity"
 
@@ -83,6 +85,10 @@ class Guard(DependencyProvider):
         if not http and (caller.identity is None or name not in self.policy.rules):
             return
         method = getattr(service, name)
+        # the Database provider wraps the method in its transaction the same way; whichever
+        # provider nameko sets up first is inside. If it came first, its commit has run when
+        # the method returns here, and the access log row needs a commit of its own.
+        after_commit = name in vars(service)
         signature = inspect.signature(method)
         policy = self.policy
 
@@ -91,8 +97,29 @@ class Guard(DependencyProvider):
             if caller.identity is None:  # an HTTP worker the edge let through unverified
                 raise Forbidden()
             arguments = signature.bind_partial(*args, **kwargs).arguments
-            caller.decision = policy.check(name, caller.identity, service, arguments)
-            return method(*args, **kwargs)
+            caller.decision = decision = policy.check(name, caller.identity, service, arguments)
+            result = method(*args, **kwargs)
+            if decision.unmasked:  # in the worker's transaction: only a read that happened
+                record_read(
+                    service.db.session,
+                    at=utc_now(),
+                    actor=decision.identity.actor,
+                    role=decision.identity.role,
+                    entrypoint=f"{worker_ctx.service_name}.{name}",
+                    record_id=_record_id(arguments),
+                    why=decision.why,
+                )
+                if after_commit:
+                    service.db.commit()
+            return result
 
         # nameko looks the method up on the instance after worker_setup: the check runs first
         setattr(service, name, guarded)
+
+
+def _record_id(arguments: dict) -> str | None:
+    """The record a call reads: its first `…_id` argument (claim_id, upload_id, …)."""
+    for key, value in arguments.items():
+        if key.endswith("_id") and isinstance(value, str):
+            return value[:80]
+    return None

@@ -81,9 +81,17 @@ def anywhere(service: Any, arguments: Mapping[str, Any]) -> Scope:
 
 @dataclass(frozen=True)
 class Rule:
+    """`unmasked`: the roles shown personal data in full here; each such read is logged with
+    `why` (reads.py)."""
+
     roles: Collection[str]
     scope: ScopeOf = anywhere
     unmasked: Collection[str] = field(default_factory=frozenset)
+    why: str = ""
+
+    def __post_init__(self):
+        if self.unmasked and not self.why:
+            raise ValueError("a rule that shows personal data in full says why (the access log)")
 
 
 @dataclass(frozen=True)
@@ -91,6 +99,7 @@ class Decision:
     identity: Identity
     scope: Scope
     unmasked: bool
+    why: str = ""
 
 
 class Policy:
@@ -106,7 +115,7 @@ class Policy:
         scope = rule.scope(service, arguments)
         if scope is None or not within(identity, scope):
             raise Forbidden()
-        return Decision(identity, scope, identity.role in rule.unmasked)
+        return Decision(identity, scope, identity.role in rule.unmasked, rule.why)
 
 
 def within(identity: Identity, scope: Scope) -> bool:

@@ -31,6 +31,7 @@ def city_scope(service: Any, arguments: Mapping) -> Scope | None:
 
 
 REVIEW = {CITY_REVIEWER}
+REVIEWING = "审核补助申请：核对成员身份证号"
 READERS = CLERKS | REVIEW | {HELP_DESK}
 
 POLICY = Policy(
@@ -42,7 +43,7 @@ POLICY = Policy(
         "http_update": Rule(CLERKS, claim_scope),
         "http_remove_attachment": Rule(CLERKS, claim_scope),
         # one claim read in full by its reviewer (the ID number on it); the rest masked
-        "http_claim": Rule(READERS, claim_scope, unmasked=REVIEW),
+        "http_claim": Rule(READERS, claim_scope, unmasked=REVIEW, why=REVIEWING),
         "http_approve": Rule(REVIEW, claim_scope),
         "http_return": Rule(REVIEW, claim_scope),
         "http_reject": Rule(REVIEW, claim_scope),
@@ -55,7 +56,7 @@ POLICY = Policy(
         "approve": Rule(REVIEW, claim_scope),
         "return_claim": Rule(REVIEW, claim_scope),
         "reject": Rule(REVIEW, claim_scope),
-        "claim": Rule(READERS, claim_scope, unmasked=REVIEW),
+        "claim": Rule(READERS, claim_scope, unmasked=REVIEW, why=REVIEWING),
         "review_queue": Rule(REVIEW | {HELP_DESK}, city_scope),
         "list_claims": Rule(REVIEW | {HELP_DESK, PROVINCIAL_OPERATOR}, city_scope),
         "retry_payout": Rule(REVIEW | {FINANCE}, claim_scope),

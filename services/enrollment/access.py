@@ -62,7 +62,12 @@ POLICY = Policy(
         # HTTP
         "upload_roster": Rule(CLERK_WORK, application_scope),
         # the error report holds the file's full numbers: for those who uploaded or review it
-        "download_report": Rule(CLERKS | REVIEW, upload_scope, unmasked=CLERKS | REVIEW),
+        "download_report": Rule(
+            CLERKS | REVIEW,
+            upload_scope,
+            unmasked=CLERKS | REVIEW,
+            why="名册错误报告：按行改正上传的名册",
+        ),
         "http_open_application": Rule(CLERK_WORK, new_application_scope),
         "http_application": Rule(READERS, application_scope),
         "http_roster": Rule(READERS, application_scope),

@@ -28,6 +28,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.access.reads import personal_data_reads_table
 from services.messaging.database import NAMING_CONVENTION, UtcDateTime, utc_now
 from services.messaging.idempotency import processed_events_table
 from services.messaging.outbox import outbox_table
@@ -189,6 +190,7 @@ class Enrolment(Base):
 # The service's outbox and processed-event tables live beside its own (services/messaging).
 OUTBOX = outbox_table(Base.metadata)
 PROCESSED_EVENTS = processed_events_table(Base.metadata)
+PERSONAL_DATA_READS = personal_data_reads_table(Base.metadata)  # services/access/reads.py
 
 
 def metadata():

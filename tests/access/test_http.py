@@ -19,9 +19,11 @@ import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.access.policy import FORBIDDEN
+from services.access.reads import reads_of
 from services.claims.service import ClaimsService
 from services.enrollment.service import EnrollmentService
 from services.kernel.registry import load_registry
+from services.messaging.database import make_engine, make_session_factory, session_scope
 from services.messaging.web import HttpEntrypoint
 from tests.claims.flow import pdf
 from tests.claims.test_service import ZJK_HEADER, config_for, zjk_row
@@ -78,7 +80,16 @@ def one_json_line(response, status: int) -> dict:
     return json.loads(response.text)
 
 
-def test_a_clerk_does_the_autumn_and_a_claim_and_each_refusal_is_shown(running, issuer):
+def reads(database, record_id: str) -> list[dict]:
+    engine = make_engine(f"sqlite:///{database}")
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            return reads_of(session, record_id)
+    finally:
+        engine.dispose()
+
+
+def test_a_clerk_does_the_autumn_and_a_claim_and_each_refusal_is_shown(running, issuer, tmp_path):
     base, (unit_a, unit_b), _ = running
     clerk = session(
         bearer(issuer, role="unit_clerk", name="王芳", sub="wf-1", city=CITY, unit=unit_a)
@@ -180,6 +191,16 @@ def test_a_clerk_does_the_autumn_and_a_claim_and_each_refusal_is_shown(running, 
     # the member's ID: masked to the clerk, in full to the reviewer reading the one claim
     assert clerk.get(f"{base}/claims/{claim_id}").json()["id_number"] != member.id_number
     assert reviewer.get(f"{base}/claims/{claim_id}").json()["id_number"] == member.id_number
+    # each full read is in the claims service's access log: who, what, when, why
+    (logged,) = reads(tmp_path / "var" / "claims.sqlite", claim_id)
+    assert (logged["actor"], logged["role"], logged["entrypoint"]) == (
+        "李审 (li-1)",
+        "city_reviewer",
+        "claims.http_claim",
+    )
+    assert logged["why"] and logged["at"]
+    (report_read,) = reads(tmp_path / "var" / "enrollment.sqlite", report.rsplit("/", 2)[-2])
+    assert report_read["actor"] == "王芳 (wf-1)"  # her own report: still logged, in enrollment
     assert reviewer.post(claim_approve, json={}).json()["status"] == "approved"
     history = reviewer.get(f"{base}/claims/{claim_id}").json()["history"]
     assert [h["actor"] for h in history if h["to"] in ("draft", "submitted")] == [
