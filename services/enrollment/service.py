@@ -28,11 +28,12 @@ from urllib.parse import quote
 
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
+from nameko.timer import timer
 from werkzeug.wrappers import Response
 
 from services.access.guard import Guard
 from services.enrollment import applications as ops
-from services.enrollment import organisations, schemas
+from services.enrollment import organisations, schemas, uploads
 from services.enrollment.access import POLICY
 from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
@@ -351,6 +352,15 @@ class EnrollmentService:
             "on_date"
         ]
         return ops.cover(self.db.session, city=city, id_number=id_number, on_date=day)
+
+    # ---- personal data kept no longer than needed -------------------------------------------
+
+    @timer(interval=3600)
+    def purge_failed_uploads(self) -> int:
+        """Failed roster uploads (their reports hold full ID numbers) go after
+        ROSTER_UPLOAD_KEEP_DAYS days (uploads.py)."""
+        days = uploads.keep_days(self.config)
+        return uploads.purge_failed_uploads(self.db.session, today=self.today(), days=days)
 
     # ---- HTTP -----------------------------------------------------------------------------
 
