@@ -153,6 +153,19 @@ def test_a_clerk_does_the_autumn_and_a_claim_and_each_refusal_is_shown(running, 
     assert actors["submitted"] == "王芳 (wf-1)" and actors["approved"] == "李审 (li-1)"
     assert all(h["actor"] != "clerk" for h in history)
 
+    # unit B's clerk learns that A's member is enrolled elsewhere, not where
+    opened_b = clerk_b.post(
+        f"{base}/enrollment/applications",
+        json={"city": CITY, "unit_id": unit_b, "year": YEAR, "participants": 1},
+    )
+    assert opened_b.status_code == 201, opened_b.text
+    taken = clerk_b.post(
+        f"{base}/enrollment/applications/{opened_b.json()['application_id']}/roster",
+        data=roster_bytes(PEOPLE[:1]),
+    )
+    assert taken.status_code == 422
+    assert "已在其他单位报名参保" in taken.text and "A工会" not in taken.text
+
     # -- a claim with her token ----------------------------------------------------------------
     member = PEOPLE[3]
     facts = {"benefit": "general_illness", "total_cost": "20000", "admission_date": "2024-02-01"}

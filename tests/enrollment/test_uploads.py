@@ -23,7 +23,7 @@ from tests.enrollment.test_applications import (  # noqa: F401  (fixtures)
 TODAY = date(2024, 11, 20)
 
 
-def failed_upload(session, application_id: str, days_ago: float) -> str:
+def failed_upload(db, application_id: str, days_ago: float) -> str:
     at = datetime(2024, 11, 20, 9, 0, tzinfo=SHANGHAI) - timedelta(days=days_ago)
     upload = RosterUpload(
         application_id=application_id,
@@ -33,8 +33,8 @@ def failed_upload(session, application_id: str, days_ago: float) -> str:
         report=b"PK...",
         created_at=at,
     )
-    session.add(upload)
-    session.flush()
+    db.add(upload)
+    db.flush()
     return upload.id
 
 
