@@ -12,7 +12,9 @@ headers, so a downstream service sees the same person. Before a worker runs, the
 checks the table for every HTTP entrypoint (a route without a rule fails the container's
 setup, unless declared public-by-signature with `auth=False`) and for every RPC method the
 table names when the call carries an identity. RPC without one comes from the service bus
-itself (another service, a script holding broker credentials): trusted as before.
+itself (another service, a script holding broker credentials): trusted as before. Event
+handlers and timers act for their service: the identity an event's headers carry is dropped
+there, so their RPC calls are the service's own.
 """
 
 from __future__ import annotations
@@ -21,6 +23,7 @@ import inspect
 from functools import wraps
 
 from nameko.extensions import DependencyProvider
+from nameko.rpc import Rpc
 
 from services.access.identity import Identity
 from services.access.policy import Decision, Forbidden, Policy
@@ -80,6 +83,12 @@ class Guard(DependencyProvider):
         service, name = worker_ctx.service, worker_ctx.entrypoint.method_name
         caller: Caller = getattr(service, self.attr_name)
         http = isinstance(worker_ctx.entrypoint, HttpEntrypoint)
+        if not http and not isinstance(worker_ctx.entrypoint, Rpc):
+            # an event handler or a timer acts for the service, not for the person whose
+            # request once recorded the event (its headers carry them): nor do its RPC calls
+            worker_ctx.context_data.pop(IDENTITY_KEY, None)
+            caller.identity = None
+            return
         if http and not worker_ctx.entrypoint.auth:
             return
         if not http and (caller.identity is None or name not in self.policy.rules):
