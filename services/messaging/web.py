@@ -6,12 +6,15 @@
         name = "claims"
         log_context = LogContext()                     # services.messaging.logs
         http_errors = {NotFound: 404, ClaimsError: 422}  # expected exceptions -> status
+        access = Guard(POLICY)                          # services/access: who may call what
 
         @http("POST", "/claims/<string:claim_id>/submit", max_body=64 * 1024)
         def http_submit(self, request, claim_id):
-            return self.submit(claim_id, read_json(request).get("not_applicable"))
+            # request.actor: the verified token's person, "王芳 (sub)"
+            return self.submit(claim_id, request.actor, read_json(request).get("not_applicable"))
 
-        @http("POST", "/payments/callbacks/bank/<string:code>", auth=False)  # signed instead
+    (A bank's callback, signed instead: `@http("POST", "/payments/callbacks/bank/<code>",
+    auth=False)`. A route needing a token in a service without a Guard stops it at setup.)
 
 A drop-in for nameko's `http`. Each container's `WebEdge` joins the process's listener for
 its WEB_SERVER_ADDRESS (the first binds it, at setup, so an address in use stops the container

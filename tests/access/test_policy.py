@@ -69,7 +69,9 @@ def test_a_role_not_in_the_rule_and_an_absent_thing_answer_the_same():
 
 
 def test_the_rule_says_who_sees_personal_data_unmasked():
-    policy = Policy({"read": Rule({"unit_clerk", "city_reviewer"}, unmasked={"city_reviewer"})})
+    policy = Policy(
+        {"read": Rule({"unit_clerk", "city_reviewer"}, unmasked={"city_reviewer"}, why="审核")}
+    )
     assert policy.check("read", REVIEWER_ZJK, None, {}).unmasked is True
     assert policy.check("read", CLERK_A, None, {}).unmasked is False
 
@@ -80,3 +82,8 @@ def test_four_eyes_compares_subjects_not_names():
     assert not same_person("王芳 (sub-1)", "王芳 (sub-2)")  # two people of one name
     assert subject_of("clerk") == "clerk"  # the CLI's --actor is its own subject
     assert same_person("clerk", "clerk (clerk)")
+
+
+def test_a_rule_showing_personal_data_in_full_must_say_why():
+    with pytest.raises(ValueError, match="says why"):
+        Rule({"city_reviewer"}, unmasked={"city_reviewer"})
