@@ -133,6 +133,7 @@ class Exclusion:
     benefits: tuple[str, ...]  # empty = every benefit
     recover: bool = False  # paid amounts are clawed back (Wujin: 予以追回)
     unless_causes: tuple[str, ...] = ()  # e.g. orthopaedic correction after an accident
+    source: str = ""  # where the notice says so
 
     def applies(self, benefit: str, cause: str) -> bool:
         if self.benefits and benefit not in self.benefits:
@@ -261,7 +262,12 @@ class TargetResult:
 
 @runtime_checkable
 class CityPolicy(Protocol):
-    """What a city plugin provides. Years are scheme years (the cover year)."""
+    """What a city plugin provides. Years are scheme years (the cover year).
+
+    Beyond these, the optional hooks of services/kernel/hooks.py (preferential candidates,
+    KPI reports, payout-failure advice), each with a default; services call them through
+    ``hooks.hook(policy, name)`` and never import a city's package.
+    """
 
     code: str
     name: str
