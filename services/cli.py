@@ -22,6 +22,7 @@ from pathlib import Path
 # Only what every command needs is imported here (exceptions, the clock, the parser): each
 # command imports its own modules, so `cities` or `quote` does not pay for SQLAlchemy, nameko
 # or the spreadsheet readers (issue 14; tests/test_cli_imports.py).
+from services.access import commands as token_commands
 from services.enrollment import commands as enrollment_commands
 from services.enrollment.exceptions import EnrollmentError, RosterUnreadable
 from services.kernel.clock import SYSTEM, Clock, parse_day
@@ -256,6 +257,7 @@ def cmd_serve(args) -> dict:
     """Run the services in one process on the in-process bus, SQLite under --var (the
     embedded mode of DESIGN.md), until Ctrl-C or SIGTERM."""
     _patch_eventlet()
+    from services.access.tokens import LocalIssuer
     from services.messaging.embedded import embedded_config, run_embedded
     from services.messaging.logs import setup_logging
     from services.providers import TODAY_KEY
@@ -267,6 +269,7 @@ def cmd_serve(args) -> dict:
     if args.clock.pinned:
         config[TODAY_KEY] = args.clock.pinned.isoformat()
     Path(args.var).mkdir(parents=True, exist_ok=True)
+    LocalIssuer(config["AUTH_KEY_DIR"]).ensure()  # embedded: the key `token issue` signs with
     setup_logging(config)
     names = ", ".join(cls.name for cls in classes)
     run_embedded(classes, config, _ready(names, f"in-process bus, data in {args.var}/"))
@@ -409,6 +412,7 @@ def build_parser() -> argparse.ArgumentParser:
     enrollment_commands.add_to(sub, city_year, _year)
     events_commands.add_to(sub)
     payments_commands.add_to(sub)
+    token_commands.add_to(sub)
     from services.onboarding import commands as city_commands  # argparse only; work is lazy
 
     city_commands.add_to(sub, _year)

@@ -141,3 +141,11 @@ def schema_differences(url: str, metadata, version_table: str) -> list:
             return compare_metadata(context, metadata)
     finally:
         engine.dispose()
+
+
+@pytest.fixture
+def issuer(tmp_path):
+    """The embedded local issuer, its key in this test's folder (tests/tokens.py)."""
+    from tests.tokens import make_issuer
+
+    return make_issuer(tmp_path)

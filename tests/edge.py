@@ -1,5 +1,5 @@
 """A service's HTTP handler called as the edge calls it, without a listener: the request
-carries the actor the edge reads from X-Actor, and whatever the handler returns or raises
+carries the actor the edge takes from the verified bearer token, and whatever the handler returns or raises
 becomes the response the edge would send (services/messaging/web.py)."""
 
 from __future__ import annotations
@@ -11,20 +11,17 @@ from typing import Any
 from werkzeug.test import EnvironBuilder
 from werkzeug.wrappers import Request
 
-from services.messaging.web import ACTOR_HEADER, refusal, response_of
+from services.messaging.web import refusal, response_of
 
 
 def request(
     method: str, body: Any = None, *, actor: str | None = "clerk", query=None, data=None
 ) -> Request:
     """A request as a handler receives it from the edge."""
-    headers = {ACTOR_HEADER: actor} if actor is not None else {}
     if body is not None:
         data = json.dumps(body, ensure_ascii=False).encode()
-    built = EnvironBuilder(
-        method=method, data=data, headers=headers, query_string=query
-    ).get_request()
-    built.actor = actor
+    built = EnvironBuilder(method=method, data=data, query_string=query).get_request()
+    built.actor, built.identity = actor, None  # the token's person, as the edge sets them
     return built
 
 

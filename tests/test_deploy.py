@@ -589,3 +589,42 @@ def test_the_broker_and_the_database_are_run_by_their_operators(manifests):
     assert manifests["Cluster", "postgres"]["spec"]["instances"] == 3
     job = manifests["Job", "rabbitmq-setup"]["spec"]["template"]["spec"]
     assert job["volumes"][0]["configMap"]["name"] == "rabbitmq-definitions"
+
+
+# -- identity: the Keycloak realm and the claims the code reads ------------------------------------
+
+REALM = DEPLOY / "keycloak" / "realm-mutual-aid.json"
+
+
+def test_the_realm_issues_the_claims_the_services_read():
+    from services.access.identity import CLAIM_NAMES, ROLES
+
+    realm = documents(REALM)[0]
+    config = load_config(CONFIG, {})
+    clients = {client["clientId"]: client for client in realm["clients"]}
+
+    assert config["AUTH_ISSUER"].endswith(f"/realms/{realm['realm']}")
+    assert config["AUTH_JWKS_URL"] == config["AUTH_ISSUER"] + "/protocol/openid-connect/certs"
+    assert set(clients) == {"mutual-aid-console", "mutual-aid-cli"}
+    console, cli = clients["mutual-aid-console"], clients["mutual-aid-cli"]
+    assert console["publicClient"] and console["attributes"]["pkce.code.challenge.method"] == "S256"
+    assert not console["directAccessGrantsEnabled"] and not console["implicitFlowEnabled"]
+    assert cli["attributes"]["oauth2.device.authorization.grant.enabled"] == "true"
+    for client in clients.values():
+        access_claims = {
+            m["config"]["claim.name"]
+            for m in client["protocolMappers"]
+            if "claim.name" in m["config"] and m["config"]["access.token.claim"] == "true"
+        }
+        kinds = {m["protocolMapper"]: m["config"] for m in client["protocolMappers"]}
+        assert set(CLAIM_NAMES) - {"sub"} <= access_claims, client["clientId"]
+        assert "oidc-sub-mapper" in kinds
+        assert kinds["oidc-audience-mapper"]["included.custom.audience"] == config["AUTH_AUDIENCE"]
+        assert client["attributes"]["access.token.signed.response.alg"] in ("RS256", "ES256")
+
+    provider = realm["components"]["org.keycloak.userprofile.UserProfileProvider"][0]
+    profile = json.loads(provider["config"]["kc.user.profile.config"][0])
+    attributes = {a["name"]: a for a in profile["attributes"]}
+    assert attributes["role"]["validations"]["options"]["options"] == list(ROLES)
+    for name in ("role", "city", "district", "unit"):  # nobody edits their own scope
+        assert attributes[name]["permissions"]["edit"] == ["admin"], name

@@ -20,7 +20,10 @@ from pathlib import Path
 import pytest
 import requests
 
+from services.access.policy import FORBIDDEN
+from services.access.tokens import LocalIssuer
 from tests.conftest import ADMIN_URL
+from tests.tokens import bearer
 
 MUTUAL_AID = os.path.join(os.path.dirname(sys.executable), "mutual-aid")
 READY = re.compile(r"^mutual-aid: ready: .*HTTP on (\S+:\d+)$", re.MULTILINE)
@@ -82,18 +85,19 @@ CLAIM = {
 
 def test_every_request_reaches_its_own_route_on_the_one_port(serving, tmp_path):
     base = serving.wait_ready()
+    # the server made the local issuer's key under --var at start: a token as `token issue` makes
+    issuer = LocalIssuer(tmp_path / "var" / "auth")
 
     with requests.Session() as web:
-        created = web.post(f"{base}/claims", json=CLAIM, headers={"X-Actor": "clerk"})
+        web.headers.update(bearer(issuer, city="zhangjiakou", unit="u1"))
+        created = web.post(f"{base}/claims", json=CLAIM)
         assert created.status_code == 201, created.text
         claim_id = created.json()["claim_id"]
         reads = [web.get(f"{base}/claims/{claim_id}") for _ in range(100)]
         reports = [web.get(f"{base}/enrollment/uploads/none/report") for _ in range(20)]
 
     assert [(r.status_code, r.json()["claim_id"]) for r in reads] == [(200, claim_id)] * 100
-    assert {(r.status_code, r.json()["error"]) for r in reports} == {
-        (404, "没有上传记录 none 的错误报告")
-    }
+    assert {(r.status_code, r.json()["error"]) for r in reports} == {(403, FORBIDDEN)}
     assert (tmp_path / "var" / "enrollment.sqlite").exists()
     assert (tmp_path / "var" / "claims.sqlite").exists()
 
@@ -148,6 +152,7 @@ def test_idle_run_on_rabbitmq_exits_within_two_seconds_of_sigterm(rabbit_config,
         f"AMQP_URI: {rabbit_config['AMQP_URI']}\n"
         "WEB_SERVER_ADDRESS: 127.0.0.1:0\n"
         "DATABASE_CREATE_TABLES: true\n"
+        f"AUTH_KEY_DIR: {tmp_path}/auth\n"
         f"DATABASES:\n  claims: sqlite:///{tmp_path}/claims.sqlite\n"
         f"  enrollment: sqlite:///{tmp_path}/enrollment.sqlite\n",
         encoding="utf-8",
@@ -155,7 +160,11 @@ def test_idle_run_on_rabbitmq_exits_within_two_seconds_of_sigterm(rabbit_config,
     running = Serving(tmp_path, "run", "claims", "enrollment", "--config", str(config))
     try:
         base = running.wait_ready()
-        assert requests.get(f"{base}/claims/none").json() == {"error": "没有申请 none"}
+        answer = requests.get(f"{base}/claims/none")  # served: refused without a token
+        assert (answer.status_code, answer.json()) == (
+            401,
+            {"error": "缺少 Authorization: Bearer 令牌"},
+        )
         time.sleep(1)
 
         took = running.stop()

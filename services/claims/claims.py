@@ -354,6 +354,16 @@ def _review(
     )
 
 
+def submitter(session: Session, claim_id: str) -> str | None:
+    """Who last submitted the claim (four eyes)."""
+    return session.scalars(
+        select(ClaimTransition.actor)
+        .where(ClaimTransition.claim_id == claim_id, ClaimTransition.to_status == rules.SUBMITTED)
+        .order_by(ClaimTransition.at.desc())
+        .limit(1)
+    ).first()
+
+
 def approve(
     session: Session,
     policy: CityPolicy | Callable[[str], CityPolicy],
@@ -375,6 +385,7 @@ def approve(
     if not isinstance(policy, CityPolicy):
         policy = policy(claim.city)
     rules.next_status(claim.status, "approve")
+    rules.require_four_eyes(submitter(session, claim.id), actor)
     benefit = benefit_of(policy, claim.year, claim.benefit)
     accumulator, totals = accumulators.lock(
         session, city=claim.city, year=claim.year, id_number=claim.id_number

@@ -35,6 +35,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column, relationship
 
+from services.access.reads import personal_data_reads_table
 from services.messaging.database import NAMING_CONVENTION, UtcDateTime, utc_now
 from services.messaging.dead_letters import dead_letters_table
 from services.messaging.idempotency import processed_events_table
@@ -257,6 +258,7 @@ class SettlementRecord(Base):
 OUTBOX = outbox_table(Base.metadata)
 PROCESSED_EVENTS = processed_events_table(Base.metadata)
 DEAD_LETTERS = dead_letters_table(Base.metadata)
+PERSONAL_DATA_READS = personal_data_reads_table(Base.metadata)  # services/access/reads.py
 
 
 def metadata():

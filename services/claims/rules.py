@@ -28,6 +28,7 @@ import unicodedata
 from collections.abc import Iterable, Mapping, Sequence
 from datetime import date, timedelta
 
+from services.access.identity import same_person
 from services.claims import attachment_files
 from services.claims.exceptions import AttachmentRefused, WorkflowError
 from services.kernel.policy import Benefit
@@ -252,3 +253,9 @@ def missing_documents(
     """The documents the benefit lists that the claim neither carries nor marks not applicable."""
     have = set(present)
     return [doc for doc in required if doc not in have and doc not in not_applicable]
+
+
+def require_four_eyes(submitter: str | None, reviewer: str) -> None:
+    """Nobody approves what they submitted (issue 9), compared by the token's subject."""
+    if submitter is not None and same_person(submitter, reviewer):
+        raise WorkflowError("不能审核自己提交的申请，请由另一位审核人员办理")

@@ -165,6 +165,18 @@ class DecisionArgs(Strict):
     reason = reason(required=True)
 
 
+class ApproveBody(Strict):
+    """The body of POST /claims/<id>/approve: an optional note."""
+
+    reason = reason(load_default=None)
+
+
+class DecisionBody(Strict):
+    """The body of POST /claims/<id>/return and /reject: what the clerk or member is told."""
+
+    reason = reason(required=True)
+
+
 class ClaimArgs(Strict):
     """claim and payout_details: one claim named by its id."""
 

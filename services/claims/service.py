@@ -4,14 +4,18 @@ queues.py, settlements.py and statistics.py (STYLE.md, nameko-examples).
 Each entrypoint validates its input, calls one framework-free operation in the worker's
 transaction and records events through the outbox (published after commit).
 
-HTTP (the clerk's browser; the caller is named by X-Actor until authentication sits in front):
+HTTP (the clerk's browser; every route needs a bearer token, services/access; who may call
+what on which unit or city is the table in access.py, checked by the Guard; the recorded
+actor is the token's person, and an RPC call carrying a person's identity records that
+person):
     POST /claims                                  {"city", "year", "id_number", "name", "facts", "payee_card"?}
     POST /claims/<id>/attachments?document=…[&document=…]&filename=…   body: the file (JPEG,
         PNG, PDF), serving each document named
     POST /claims/<id>/submit                      {"not_applicable"?: {document: why}}
     PATCH /claims/<id>                            {"facts"?, "name"?, "payee_card"?, "reason"?}
     DELETE /claims/<id>/attachments/<attachment_id>
-    GET  /claims/<id> Cover is asked
+    POST /claims/<id>/approve | /return | /reject  {"reason"?}
+    GET  /claims/<id>     (the member's ID number in full only to the city's reviewer) Cover is asked
 of the enrollment service by RPC for the date that counts. Payments' results arrive as
 events and are applied once per event id.
 """
@@ -24,13 +28,16 @@ from typing import Any
 
 from nameko.rpc import RpcProxy, rpc
 
+from services.access.guard import Guard
 from services.claims import attachments, payouts, queues, schemas, settlements, statistics
 from services.claims import claims as ops
+from services.claims.access import POLICY
 from services.claims.exceptions import ClaimsError, NotFound, SubmissionRefused
 from services.claims.models import metadata
 from services.claims.schemas import InvalidRequest, check, load
 from services.kernel.errors import PolicyError
 from services.kernel.money import parse_money
+from services.kernel.privacy import mask_id
 from services.messaging.dependencies import Database, Outbox
 from services.messaging.handlers import event_handler
 from services.messaging.logs import LogContext
@@ -72,6 +79,7 @@ class ClaimsService:
     enrollment = RpcProxy("enrollment")
     payments = RpcProxy("payments")
     log_context = LogContext()
+    access = Guard(POLICY)
     http_errors = {
         NotFound: 404,
         SubmissionRefused: (422, lambda exc: {"problems": list(exc.problems)}),
@@ -94,6 +102,9 @@ class ClaimsService:
         "http_update": Route("修改草稿或退回的申请", schemas.ClaimChangesSchema),
         "http_remove_attachment": Route("删除一份材料"),
         "http_claim": Route("查看申请"),
+        "http_approve": Route("核准申请（审核人不能是提交人）", schemas.ApproveBody),
+        "http_return": Route("退回申请，说明原因", schemas.DecisionBody),
+        "http_reject": Route("拒付申请，说明原因", schemas.DecisionBody),
     }
 
     def _cover(self, city: str, id_number: str, on_date: date):
@@ -108,10 +119,11 @@ class ClaimsService:
         year: int,
         id_number: str,
         facts: dict,
-        actor: str,
+        actor: str | None = None,
         name: str | None = None,
         payee_card: str | None = None,
     ) -> dict:
+        actor = self.access.actor(actor)
         request = check(
             schemas.CreateClaimArgs,
             "申请",
@@ -134,7 +146,7 @@ class ClaimsService:
         document: str | list[str],
         filename: str,
         content_base64: str,
-        actor: str,
+        actor: str | None = None,
     ) -> dict:
         """Attach a file (base64: RPC travels as JSON) as one document or, given a list of
         names, as each of them."""
@@ -173,7 +185,10 @@ class ClaimsService:
         }
 
     @rpc(expected_exceptions=EXPECTED)
-    def submit(self, claim_id: str, actor: str, not_applicable: dict | None = None) -> dict:
+    def submit(
+        self, claim_id: str, actor: str | None = None, not_applicable: dict | None = None
+    ) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.SubmitArgs,
             "提交",
@@ -196,14 +211,18 @@ class ClaimsService:
         return _claim(claim)
 
     @rpc(expected_exceptions=EXPECTED)
-    def update_claim(self, claim_id: str, changes: dict, actor: str) -> dict:
+    def update_claim(self, claim_id: str, changes: dict, actor: str | None = None) -> dict:
+        actor = self.access.actor(actor)
         """Correct a draft or returned claim: ``changes`` as PATCH /claims/<id> takes them."""
         check(schemas.UpdateClaimArgs, "修改", claim_id=claim_id, changes=changes, actor=actor)
         fields = load(schemas.ClaimChangesSchema, changes, "changes")
         return _claim(ops.update_claim(self.db.session, claim_id=claim_id, actor=actor, **fields))
 
     @rpc(expected_exceptions=EXPECTED)
-    def remove_attachment(self, claim_id: str, attachment_id: str, actor: str) -> dict:
+    def remove_attachment(
+        self, claim_id: str, attachment_id: str, actor: str | None = None
+    ) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.RemoveAttachmentArgs,
             "删除材料",
@@ -223,7 +242,8 @@ class ClaimsService:
     # ---- review ---------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
-    def approve(self, claim_id: str, actor: str, reason: str | None = None) -> dict:
+    def approve(self, claim_id: str, actor: str | None = None, reason: str | None = None) -> dict:
+        actor = self.access.actor(actor)
         check(schemas.ApproveArgs, "审核", claim_id=claim_id, actor=actor, reason=reason)
         claim = ops.approve(
             self.db.session,
@@ -237,7 +257,10 @@ class ClaimsService:
         return _claim(claim)
 
     @rpc(expected_exceptions=EXPECTED)
-    def return_claim(self, claim_id: str, actor: str, reason: str) -> dict:
+    def return_claim(
+        self, claim_id: str, actor: str | None = None, reason: str | None = None
+    ) -> dict:
+        actor = self.access.actor(actor)
         check(schemas.DecisionArgs, "退回", claim_id=claim_id, actor=actor, reason=reason)
         return _claim(
             ops.return_claim(
@@ -250,7 +273,8 @@ class ClaimsService:
         )
 
     @rpc(expected_exceptions=EXPECTED)
-    def reject(self, claim_id: str, actor: str, reason: str) -> dict:
+    def reject(self, claim_id: str, actor: str | None = None, reason: str | None = None) -> dict:
+        actor = self.access.actor(actor)
         check(schemas.DecisionArgs, "不予补助", claim_id=claim_id, actor=actor, reason=reason)
         return _claim(
             ops.reject(
@@ -266,7 +290,10 @@ class ClaimsService:
     def claim(self, claim_id: str) -> dict:
         check(schemas.ClaimArgs, "查询", claim_id=claim_id)
         session = self.db.session
-        data = _claim(ops.get_claim(session, claim_id))
+        found = ops.get_claim(session, claim_id)
+        data = _claim(found)
+        # the member's ID in full only where the rule unmasks it (a reviewer on one claim)
+        data["id_number"] = found.id_number if self.access.unmasked else mask_id(found.id_number)
         data["history"] = ops.history(session, claim_id=claim_id)
         data["attachments"] = attachments.list_attachments(session, claim_id=claim_id)
         return data
@@ -292,7 +319,10 @@ class ClaimsService:
         return payouts.payout_details(self.db.session, claim_id=claim_id)
 
     @rpc(expected_exceptions=EXPECTED)
-    def retry_payout(self, claim_id: str, actor: str, reason: str | None = None) -> dict:
+    def retry_payout(
+        self, claim_id: str, actor: str | None = None, reason: str | None = None
+    ) -> dict:
+        actor = self.access.actor(actor)
         check(schemas.RetryPayoutArgs, "重新支付", claim_id=claim_id, actor=actor, reason=reason)
         return _claim(
             payouts.retry_payout(
@@ -306,6 +336,7 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def raise_clawback(self, claim_id: str, exclusion: str, actor: str, reason: str) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.ClawbackArgs,
             "追回",
@@ -343,7 +374,7 @@ class ClaimsService:
 
     # ---- HTTP -----------------------------------------------------------------------------
 
-    @http("POST", "/claims", actor=True)
+    @http("POST", "/claims")
     def http_create(self, request):
         fields = load(schemas.NewClaimSchema, read_json(request))
         return 201, self.create_claim(
@@ -356,7 +387,7 @@ class ClaimsService:
             fields["payee_card"],
         )
 
-    @http("POST", "/claims/<string:claim_id>/attachments", actor=True)
+    @http("POST", "/claims/<string:claim_id>/attachments")
     def http_attach(self, request, claim_id: str):
         documents = request.args.getlist("document")  # ?document=出院小结&document=费用清单
         filename = request.args.get("filename") or "attachment"
@@ -365,18 +396,33 @@ class ClaimsService:
         # the body's bytes go to the domain as they are: no base64 copies
         return 201, self._attach(claim_id, documents, filename, request.get_data(), request.actor)
 
-    @http("POST", "/claims/<string:claim_id>/submit", actor=True)
+    @http("POST", "/claims/<string:claim_id>/submit")
     def http_submit(self, request, claim_id: str):
         fields = load(schemas.SubmitBody, read_json(request), "提交")
         return self.submit(claim_id, request.actor, fields["not_applicable"])
 
-    @http("PATCH", "/claims/<string:claim_id>", actor=True)
+    @http("PATCH", "/claims/<string:claim_id>")
     def http_update(self, request, claim_id: str):
         return self.update_claim(claim_id, read_json(request), request.actor)
 
-    @http("DELETE", "/claims/<string:claim_id>/attachments/<string:attachment_id>", actor=True)
+    @http("DELETE", "/claims/<string:claim_id>/attachments/<string:attachment_id>")
     def http_remove_attachment(self, request, claim_id: str, attachment_id: str):
         return self.remove_attachment(claim_id, attachment_id, request.actor)
+
+    @http("POST", "/claims/<string:claim_id>/approve")
+    def http_approve(self, request, claim_id: str):
+        body = load(schemas.ApproveBody, read_json(request), "审核")
+        return self.approve(claim_id, request.actor, body["reason"])
+
+    @http("POST", "/claims/<string:claim_id>/return")
+    def http_return(self, request, claim_id: str):
+        body = load(schemas.DecisionBody, read_json(request), "审核")
+        return self.return_claim(claim_id, request.actor, body["reason"])
+
+    @http("POST", "/claims/<string:claim_id>/reject")
+    def http_reject(self, request, claim_id: str):
+        body = load(schemas.DecisionBody, read_json(request), "审核")
+        return self.reject(claim_id, request.actor, body["reason"])
 
     @http("GET", "/claims/<string:claim_id>")
     def http_claim(self, request, claim_id: str):
@@ -394,6 +440,7 @@ class ClaimsService:
         content_base64: str | None = None,
         records: list[dict] | None = None,
     ) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.ImportSettlementsArgs,
             "结算记录",

@@ -191,16 +191,22 @@ def update_application(
 
 
 def enrolled_elsewhere(
-    session: Session, application: Application | _RosterTarget, *, include_own: bool = False
+    session: Session,
+    application: Application | _RosterTarget,
+    *,
+    include_own: bool = False,
+    name_other_units: bool = False,
 ) -> Callable[[set[str]], dict[str, str]]:
     """The roster reader's conflict look-up: who another unit's roster already names (and,
-    when adding joiners, who this roster already names)."""
+    when adding joiners, who this roster already names), with the unit's name. Another
+    unit's name only with ``name_other_units`` (issue 9: a clerk learns that the person is
+    enrolled elsewhere, not where; "" stands for "another unit")."""
 
     def lookup(id_numbers: set[str]) -> dict[str, str]:
         found: dict[str, str] = {}
         for among in any_of(session, RosterLine.id_number, sorted(id_numbers)):
             rows = session.execute(
-                select(RosterLine.id_number, Unit.name)
+                select(RosterLine.id_number, Unit.name, RosterLine.application_id)
                 .join(Application, RosterLine.application_id == Application.id)
                 .join(Unit, Application.unit_id == Unit.id)
                 .where(
@@ -210,7 +216,12 @@ def enrolled_elsewhere(
                     *([] if include_own else [RosterLine.application_id != application.id]),
                 )
             )
-            found.update({number: name for number, name in rows})
+            found.update(
+                {
+                    number: name if name_other_units or owner == application.id else ""
+                    for number, name, owner in rows
+                }
+            )
         return found
 
     return lookup
@@ -228,8 +239,12 @@ def import_roster(
     progress: Callable[[int, int], None] | None = None,
     today: date | None = None,
     limits: WorkbookLimits = DEFAULT_LIMITS,
+    name_other_units: bool = False,
 ) -> RosterResult:
     """Read, check and (only when the whole file is clean) store a roster.
+
+    A person another unit already enrolled is an error naming that unit only with
+    ``name_other_units`` (a reviewer's or the operator's view; a clerk's says "another unit").
 
     By default the file replaces the roster; with ``append`` its people join it (增员: the
     joiners after a carry-over), and a person already on this roster is an error too.
@@ -253,7 +268,9 @@ def import_roster(
     rules.require_editable(target.status)
     fmt = policy.roster_format(target.year)
     session.commit()  # nothing written: ends the read before the long part
-    lookup = enrolled_elsewhere(session, target, include_own=append)
+    lookup = enrolled_elsewhere(
+        session, target, include_own=append, name_other_units=name_other_units
+    )
 
     def decode(on_hub: OnHub) -> tuple[RosterResult, ApplicationSheet | None]:
         def on_session_thread(numbers: set[str]) -> dict[str, str]:
@@ -380,7 +397,7 @@ def store_lines(
         # the unique (city, year, id_number) index: another clerk's import won the race
         numbers.extend(line["id_number"] for line in lines)
         taken = enrolled_elsewhere(session, application)(set(numbers))
-        names = "、".join(f"{mask_id(k)}（{v}）" for k, v in sorted(taken.items())[:10])
+        names = "、".join(mask_id(k) for k in sorted(taken)[:10])  # not where: issue 9
         raise Conflict(f"名册中有人已被其他单位登记: {names or '请重新导入'}") from None
     return len(numbers)
 
@@ -454,12 +471,25 @@ def return_application(
     return application
 
 
+def _submitter(session: Session, application_id: str) -> str | None:
+    return session.scalars(
+        select(ApplicationTransition.actor)
+        .where(
+            ApplicationTransition.application_id == application_id,
+            ApplicationTransition.to_status == rules.SUBMITTED,
+        )
+        .order_by(ApplicationTransition.at.desc())
+        .limit(1)
+    ).first()
+
+
 def approve(
     session: Session, policy: CityPolicy, *, application_id: str, actor: str, record: Record
 ) -> Application:
     """审核通过: every roster line becomes a member enrolled for the city-year."""
     application = get_application(session, application_id, lock=True)
     to_status = rules.next_status(application.status, "approve")
+    rules.require_four_eyes(_submitter(session, application.id), actor)
     period = policy.period(application.year)
     lines = session.scalars(
         select(RosterLine).where(RosterLine.application_id == application.id)

@@ -117,6 +117,7 @@ def cmd_application_import(args) -> tuple[dict, int]:
             append=args.append,
             progress=progress.rows,
             today=args.clock.today(),
+            name_other_units=True,  # the operator on the database, not a unit's clerk
         )
         progress.done(
             f"已导入 {len(result.members)} 人"

@@ -443,7 +443,8 @@ def _check_rows(
         for number, unit in taken.items():
             row = first_seen.get(number)
             if row is not None:
-                reason = f"此人已由「{unit}」报名参保，同一人同一年度只能参保一次"
+                where = f"已由「{unit}」" if unit else "已在其他单位"  # unnamed to a clerk
+                reason = f"此人{where}报名参保，同一人同一年度只能参保一次"
                 errors.append(Issue(row, id_column.title, reason, id_column.col))
     errors.sort(key=lambda i: (i.row, i.col))
     return RosterResult(

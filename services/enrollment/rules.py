@@ -13,6 +13,7 @@ from __future__ import annotations
 from dataclasses import dataclass
 from datetime import date
 
+from services.access.identity import same_person
 from services.enrollment.exceptions import WorkflowError
 from services.kernel.periods import SchemePeriod
 from services.kernel.policy import Quote
@@ -44,6 +45,12 @@ def require_editable(status: str) -> None:
         raise WorkflowError(
             f"{_STATUS_LABELS.get(status, status)}的申请不能修改名册；如需修改请联系审核单位退回"
         )
+
+
+def require_four_eyes(submitter: str | None, reviewer: str) -> None:
+    """Nobody approves what they submitted (issue 9), compared by the token's subject."""
+    if submitter is not None and same_person(submitter, reviewer):
+        raise WorkflowError("不能审核自己上报的申请，请由另一位审核人员办理")
 
 
 def require_reason(reason: str | None) -> str:

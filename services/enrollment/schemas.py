@@ -123,6 +123,12 @@ class OpenApplicationSchema(Strict):
     staff_insured = fields.Integer(load_default=None, **_count)
 
 
+class OpenApplicationBody(OpenApplicationSchema):
+    """The body of POST /enrollment/applications: the application and its city."""
+
+    city = city()
+
+
 class OpenApplicationArgs(Strict):
     city = city()
     application = fields.Dict(required=True)
@@ -183,6 +189,12 @@ class ActionArgs(Strict):
 
 
 class ReturnArgs(ActionArgs):
+    reason = Text(REASON_LENGTH, multiline=True, required=True)
+
+
+class ReturnBody(Strict):
+    """The body of POST /enrollment/applications/<id>/return."""
+
     reason = Text(REASON_LENGTH, multiline=True, required=True)
 
 

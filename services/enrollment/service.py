@@ -8,8 +8,15 @@ HTTP (for the clerks' browser and the CLI):
     POST /enrollment/applications/<id>/roster?filename=<name>[&append=1]   body: the workbook
         200 {"imported": n, ...} | 422 {"errors": [...], "report": "/enrollment/uploads/<id>/report"}
     GET  /enrollment/uploads/<id>/report                          the error report workbook
-The caller is named by the X-Actor header until real authentication sits in front of it
-(a gateway's job; the seeds' "password = the handler's name" is what we replace).
+    POST /enrollment/applications                {"city", "unit_id", "year", "participants", …}
+    GET  /enrollment/applications/<id>           the application, its history
+    GET  /enrollment/applications/<id>/roster    the roster, masked
+    POST /enrollment/applications/<id>/submit | /approve | /return {"reason"}
+    GET  /enrollment/applications?city=…&year=…[&status=…]
+Every route needs a bearer token (services/access); who may call what on which unit is the
+table in access.py, checked by the Guard; the recorded actor is the token's person. An RPC
+call carrying a person's identity (context data) records that person; one without (another
+service, the CLI's scripts on the bus) states its `actor`.
 """
 
 from __future__ import annotations
@@ -21,10 +28,13 @@ from urllib.parse import quote
 
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
+from nameko.timer import timer
 from werkzeug.wrappers import Response
 
+from services.access.guard import Guard
 from services.enrollment import applications as ops
-from services.enrollment import handled_events, organisations, schemas
+from services.enrollment import handled_events, organisations, schemas, uploads
+from services.enrollment.access import POLICY
 from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
 from services.enrollment.report import report_data, write_report
@@ -38,7 +48,7 @@ from services.messaging.idempotency import first_time
 from services.messaging.logs import LogContext
 from services.messaging.offload import off_hub
 from services.messaging.openapi import Route
-from services.messaging.web import HttpError, http
+from services.messaging.web import HttpError, http, read_json
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (EnrollmentError, PolicyError, RosterUnreadable)
@@ -72,6 +82,7 @@ class EnrollmentService:
     today = Clock()
     config = Config()
     log_context = LogContext()
+    access = Guard(POLICY)
     http_errors = {NotFound: 404, EnrollmentError: 422, PolicyError: 422, RosterUnreadable: 422}
     # what each HTTP route takes, for the OpenAPI document (services/messaging/openapi.py)
     http_docs = {
@@ -81,6 +92,17 @@ class EnrollmentService:
             query={"filename": "文件名（.xlsx / .xls / .ods）", "append": "1：追加到已导入的名册"},
         ),
         "download_report": Route("下载名册错误报告（工作簿）"),
+        "http_open_application": Route(
+            "填写团体申请表（开启本年度申请）", schemas.OpenApplicationBody, created=True
+        ),
+        "http_list_applications": Route(
+            "本单位或本市的申请", query={"city": "城市", "year": "年度", "status": "状态"}
+        ),
+        "http_application": Route("查看申请"),
+        "http_roster": Route("查看名册（证件号、电话按权限遮蔽）"),
+        "http_submit": Route("提交申请"),
+        "http_approve": Route("审核通过（审核人不能是提交人）"),
+        "http_return": Route("退回申请，说明原因", schemas.ReturnBody),
     }
 
     # ---- units and applications ---------------------------------------------------------
@@ -135,7 +157,8 @@ class EnrollmentService:
         return organisations.organisation_actuals(self.db.session, city=city, year=year)
 
     @rpc(expected_exceptions=EXPECTED)
-    def open_application(self, city: str, application: dict, actor: str) -> dict:
+    def open_application(self, city: str, application: dict, actor: str | None = None) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.OpenApplicationArgs, "申请表", city=city, application=application, actor=actor
         )
@@ -144,7 +167,10 @@ class EnrollmentService:
         return _application(app)
 
     @rpc(expected_exceptions=EXPECTED)
-    def update_application(self, application_id: str, changes: dict, actor: str) -> dict:
+    def update_application(
+        self, application_id: str, changes: dict, actor: str | None = None
+    ) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.UpdateApplicationArgs,
             "修改",
@@ -197,12 +223,13 @@ class EnrollmentService:
         application_id: str,
         filename: str,
         content_base64: str,
-        actor: str,
+        actor: str | None = None,
         append: bool = False,
     ) -> dict:
         """Import a roster file (base64: RPC travels as JSON), replacing the roster or, with
         `append`, adding joiners to it; with any error nothing is stored and `report` names
         the upload whose error workbook `GET /enrollment/uploads/<id>/report` returns."""
+        actor = self.access.actor(actor)
         self._check_import(application_id, filename, actor, append)
         try:
             content = base64.b64decode(content_base64, validate=True)
@@ -256,7 +283,10 @@ class EnrollmentService:
         return answer
 
     @rpc(expected_exceptions=EXPECTED)
-    def remove_members(self, application_id: str, id_numbers: list[str], actor: str) -> dict:
+    def remove_members(
+        self, application_id: str, id_numbers: list[str], actor: str | None = None
+    ) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.RemoveMembersArgs,
             "减员",
@@ -271,8 +301,13 @@ class EnrollmentService:
 
     @rpc(expected_exceptions=EXPECTED)
     def carry_over(
-        self, application_id: str, to_year: int, actor: str, leavers: list[str] | None = None
+        self,
+        application_id: str,
+        to_year: int,
+        actor: str | None = None,
+        leavers: list[str] | None = None,
     ) -> dict:
+        actor = self.access.actor(actor)
         check(
             schemas.CarryOverArgs,
             "续保",
@@ -300,7 +335,8 @@ class EnrollmentService:
     # ---- workflow -------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
-    def submit(self, application_id: str, actor: str) -> dict:
+    def submit(self, application_id: str, actor: str | None = None) -> dict:
+        actor = self.access.actor(actor)
         check(schemas.ActionArgs, "提交", application_id=application_id, actor=actor)
         session = self.db.session
         app = ops.get_application(session, application_id)
@@ -315,7 +351,10 @@ class EnrollmentService:
         return _application(app)
 
     @rpc(expected_exceptions=EXPECTED)
-    def return_application(self, application_id: str, actor: str, reason: str) -> dict:
+    def return_application(
+        self, application_id: str, actor: str | None = None, reason: str | None = None
+    ) -> dict:
+        actor = self.access.actor(actor)
         check(schemas.ReturnArgs, "退回", application_id=application_id, actor=actor, reason=reason)
         app = ops.return_application(
             self.db.session,
@@ -327,7 +366,8 @@ class EnrollmentService:
         return _application(app)
 
     @rpc(expected_exceptions=EXPECTED)
-    def approve(self, application_id: str, actor: str) -> dict:
+    def approve(self, application_id: str, actor: str | None = None) -> dict:
+        actor = self.access.actor(actor)
         check(schemas.ActionArgs, "审核", application_id=application_id, actor=actor)
         session = self.db.session
         app = ops.get_application(session, application_id)
@@ -350,15 +390,61 @@ class EnrollmentService:
         ]
         return ops.cover(self.db.session, city=city, id_number=id_number, on_date=day)
 
+    # ---- personal data kept no longer than needed -------------------------------------------
+
+    @timer(interval=3600)
+    def purge_failed_uploads(self) -> int:
+        """Failed roster uploads (their reports hold full ID numbers) go after
+        ROSTER_UPLOAD_KEEP_DAYS days (uploads.py)."""
+        days = uploads.keep_days(self.config)
+        return uploads.purge_failed_uploads(self.db.session, today=self.today(), days=days)
+
     # ---- HTTP -----------------------------------------------------------------------------
 
-    @http("POST", "/enrollment/applications/<string:application_id>/roster", actor=True)
+    @http("POST", "/enrollment/applications/<string:application_id>/roster")
     def upload_roster(self, request, application_id: str):
         filename = request.args.get("filename") or "roster.xlsx"
         append = request.args.get("append", "") in ("1", "true", "yes")
         self._check_import(application_id, filename, request.actor, append)
         answer = self._import(application_id, filename, request.get_data(), request.actor, append)
         return 200 if not answer["errors"] else 422, answer
+
+    @http("POST", "/enrollment/applications")
+    def http_open_application(self, request):
+        body = read_json(request)
+        load(schemas.OpenApplicationBody, body, "申请")  # every key, the city among them
+        application = {key: value for key, value in body.items() if key != "city"}
+        return 201, self.open_application(body["city"], application, request.actor)
+
+    @http("GET", "/enrollment/applications")
+    def http_list_applications(self, request):
+        year = request.args.get("year", "")
+        return self.list_applications(
+            request.args.get("city"),
+            int(year) if year.isdigit() else year,
+            request.args.get("status"),
+        )
+
+    @http("GET", "/enrollment/applications/<string:application_id>")
+    def http_application(self, request, application_id: str):
+        return self.application(application_id)
+
+    @http("GET", "/enrollment/applications/<string:application_id>/roster")
+    def http_roster(self, request, application_id: str):
+        return self.roster(application_id)
+
+    @http("POST", "/enrollment/applications/<string:application_id>/submit")
+    def http_submit(self, request, application_id: str):
+        return self.submit(application_id, request.actor)
+
+    @http("POST", "/enrollment/applications/<string:application_id>/approve")
+    def http_approve(self, request, application_id: str):
+        return self.approve(application_id, request.actor)
+
+    @http("POST", "/enrollment/applications/<string:application_id>/return")
+    def http_return(self, request, application_id: str):
+        body = load(schemas.ReturnBody, read_json(request), "退回")
+        return self.return_application(application_id, request.actor, body["reason"])
 
     @http("GET", "/enrollment/uploads/<string:upload_id>/report")
     def download_report(self, request, upload_id: str):

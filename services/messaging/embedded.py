@@ -79,6 +79,7 @@ def embedded_config(
         },
         "DATABASE_CREATE_TABLES": True,
         "OUTBOX_RELAY_INTERVAL": 1.0,
+        "AUTH_KEY_DIR": str(var_dir / "auth"),  # the local issuer: mutual-aid token issue --var
     }
     config.update(overrides)
     return config

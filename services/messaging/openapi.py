@@ -35,7 +35,9 @@ from werkzeug.wrappers import Response
 
 from services.kernel.schemas import Amount, Text
 from services.messaging.http_listener import json_error, json_response, process_route
-from services.messaging.web import ACTOR_HEADER, MAX_BODY_KEY, HttpEntrypoint
+from services.messaging.web import MAX_BODY_KEY, HttpEntrypoint
+
+BEARER = "bearer"  # the OpenID Connect access token every person sends (services/access)
 
 VERSION = "0.1.0"
 FILE_BODY = "application/octet-stream"
@@ -84,6 +86,9 @@ def document(service_classes: Iterable[type], title: str = "mutual-aid") -> dict
         info={"description": "职工医疗互助保障平台的 HTTP 接口（由 marshmallow 模式生成）"},
     )
     marshmallow.converter.add_attribute_function(_kernel_fields)
+    spec.components.security_scheme(
+        BEARER, {"type": "http", "scheme": "bearer", "bearerFormat": "JWT"}
+    )
     spec.components.schema(
         "Error",
         {
@@ -141,8 +146,8 @@ def _operation(cls, name, entrypoint, route: Route, statuses: set[int]) -> dict[
         }
     }
     wanted = set(statuses)
-    if entrypoint.actor_required:
-        wanted.add(401)
+    if entrypoint.auth:  # a bearer token, and a scope the token may lack
+        wanted.update((401, 403))
     for status in sorted(wanted):
         answers[str(status)] = {"description": _REASONS.get(status, "请求未完成"), **error}
     operation: dict[str, Any] = {
@@ -161,16 +166,10 @@ def _operation(cls, name, entrypoint, route: Route, statuses: set[int]) -> dict[
         }
         for key, text in route.query.items()
     ]
-    if entrypoint.actor_required:
-        parameters.append(
-            {
-                "name": ACTOR_HEADER,
-                "in": "header",
-                "required": True,
-                "schema": {"type": "string"},
-                "description": "经办人",
-            }
-        )
+    if entrypoint.auth:
+        operation["security"] = [{BEARER: []}]
+    else:  # signed by the caller instead (bank and SMS callbacks)
+        operation["security"] = []
     if parameters:
         operation["parameters"] = parameters
     if isinstance(route.body, str):
@@ -190,7 +189,8 @@ def _operation(cls, name, entrypoint, route: Route, statuses: set[int]) -> dict[
 
 _REASONS = {
     400: "请求体不是 JSON 对象",
-    401: "缺少身份",
+    401: "缺少或无效的身份令牌（Authorization: Bearer）",
+    403: "无权访问，或没有这项记录",
     404: "没有这个对象",
     409: "与现状冲突",
     413: f"请求体超过上限（{MAX_BODY_KEY}）",

@@ -6,10 +6,15 @@
         name = "claims"
         log_context = LogContext()                     # services.messaging.logs
         http_errors = {NotFound: 404, ClaimsError: 422}  # expected exceptions -> status
+        access = Guard(POLICY)                          # services/access: who may call what
 
-        @http("POST", "/claims/<string:claim_id>/submit", actor=True, max_body=64 * 1024)
+        @http("POST", "/claims/<string:claim_id>/submit", max_body=64 * 1024)
         def http_submit(self, request, claim_id):
+            # request.actor: the verified token's person, "王芳 (sub)"
             return self.submit(claim_id, request.actor, read_json(request).get("not_applicable"))
+
+    (A bank's callback, signed instead: `@http("POST", "/payments/callbacks/bank/<code>",
+    auth=False)`. A route needing a token in a service without a Guard stops it at setup.)
 
 A drop-in for nameko's `http`. Each container's `WebEdge` joins the process's listener for
 its WEB_SERVER_ADDRESS (the first binds it, at setup, so an address in use stops the container
@@ -18,8 +23,11 @@ one out closes the socket); each request is handed to the entrypoint owning the 
 that container spawns the worker.
 
 The edge is the one place for, per request: the request id (made or taken by the listener,
-put in the worker's context data here, so logs and RPC calls carry it), the actor
-(`X-Actor`, read here only), the body limit (HTTP_MAX_BODY bytes, or the route's `max_body`;
+put in the worker's context data here, so logs and RPC calls carry it), the caller's identity
+(`Authorization: Bearer <JWT>`, verified here only, services/access/tokens.py: 401 when
+missing or bad; put in the context data as `identity`, where the service's Guard checks its
+access table, services/access/guard.py; only routes signed by their callers, bank and SMS
+callbacks, say `auth=False`), the body limit (HTTP_MAX_BODY bytes, or the route's `max_body`;
 refused with 413 by Content-Length before the body is read; a chunked body is read one byte
 past it at most), JSON error bodies, the mapping of a service's expected exceptions (its
 `http_errors`) to statuses, and a generic 500 with the request id for anything else (the
@@ -42,6 +50,9 @@ from werkzeug.exceptions import HTTPException
 from werkzeug.routing import Rule
 from werkzeug.wrappers import Request, Response
 
+from services.access.guard import IDENTITY_KEY, Guard
+from services.access.policy import Forbidden
+from services.access.tokens import AuthSettings, TokenRefused, TokenVerifier
 from services.messaging.http_address import parse_address
 from services.messaging.http_listener import GENERIC_ERROR, Listener, json_error, json_response
 
@@ -49,7 +60,6 @@ ADDRESS_KEY = "WEB_SERVER_ADDRESS"  # nameko's key, so `nameko run` configs keep
 DEFAULT_ADDRESS = "0.0.0.0:8000"
 MAX_BODY_KEY = "HTTP_MAX_BODY"
 DEFAULT_MAX_BODY = 16 * 1024 * 1024  # a roster workbook or an attachment, with room to spare
-ACTOR_HEADER = "X-Actor"  # until authentication (issue 9): read here and nowhere else
 
 
 class HttpError(Exception):
@@ -83,8 +93,10 @@ class WebEdge(ProviderCollector, SharedExtension):
         super().__init__()
         self.listener: Listener | None = None
         self.routes: list[HttpEntrypoint] = []
+        self.verifier: TokenVerifier | None = None
 
     def setup(self) -> None:
+        self.verifier = TokenVerifier(AuthSettings.from_config(self.container.config))
         address = parse_address(self.container.config.get(ADDRESS_KEY, DEFAULT_ADDRESS))
         self.listener = Listener.acquire(address, self)
 
@@ -114,17 +126,17 @@ ErrorMapping = dict[type[BaseException], "int | tuple[int, Callable[[Any], dict]
 
 
 class HttpEntrypoint(Entrypoint):
-    """`@http(method, url, actor=False, max_body=None)`: nameko's signature, plus `actor`
-    (the X-Actor header is required: 401 without it) and `max_body` (bytes, instead of
-    HTTP_MAX_BODY). The service's `http_errors` maps its expected exceptions to statuses
+    """`@http(method, url, auth=True, max_body=None)`: nameko's signature, plus `auth` (a
+    verified bearer token is required: 401 without it; False only for routes whose callers
+    sign their requests) and `max_body` (bytes, instead of HTTP_MAX_BODY). The service's `http_errors` maps its expected exceptions to statuses
     (the most specific class wins); a value may be `(status, extra)`, `extra(exc)` giving
     more keys for the JSON body."""
 
     edge = WebEdge()
 
-    def __init__(self, method: str, url: str, actor: bool = False, max_body=None, **kwargs):
+    def __init__(self, method: str, url: str, auth: bool = True, max_body=None, **kwargs):
         self.method, self.url = method, url
-        self.actor_required, self.route_max_body = actor, max_body
+        self.auth, self.route_max_body = auth, max_body
         self.stopping = False
         super().__init__(**kwargs)
 
@@ -140,8 +152,16 @@ class HttpEntrypoint(Entrypoint):
             *_as_tuple(self.expected_exceptions),
             *self.errors,
             HttpError,
+            Forbidden,
             HTTPException,
         )
+        if self.auth and not any(
+            isinstance(d, Guard) for d in self.container.dependencies
+        ):  # a verified token and no table would let every role in
+            raise ValueError(
+                f"{self.container.service_name}.{self.method_name}: a route needing a token in "
+                "a service without an access table (services/access/guard.py: Guard)"
+            )
         self.edge.register_provider(self)
 
     def stop(self) -> None:
@@ -167,13 +187,17 @@ class HttpEntrypoint(Entrypoint):
             request.environ["wsgi.input"] = io.BytesIO(body)
             request.environ["CONTENT_LENGTH"] = str(len(body))
             del request.environ["HTTP_TRANSFER_ENCODING"]  # werkzeug would ignore the length
-        request.shallow = False
-        request.actor = request.headers.get(ACTOR_HEADER) or None
-        if self.actor_required and not request.actor:
-            return json_error(401, f"缺少 {ACTOR_HEADER}（经办人）")
         context_data = {"request_id": request_id}
-        if request.actor:
+        request.identity = request.actor = None
+        if self.auth:
+            try:
+                request.identity = self.edge.verifier.verify(bearer_token(request))
+            except TokenRefused as exc:
+                return json_response(401, {"error": str(exc)}, {"WWW-Authenticate": "Bearer"})
+            request.actor = request.identity.actor  # for the access line and the logs
+            context_data[IDENTITY_KEY] = request.identity.to_context()
             context_data["actor"] = request.actor
+        request.shallow = False
         self.check_signature((request,), values)
         done = Event()
         self.container.spawn_worker(
@@ -201,6 +225,8 @@ def refusal(errors: ErrorMapping, exc: BaseException, request_id: str) -> Respon
     naming only the request id."""
     if isinstance(exc, HttpError):
         return json_error(exc.status, str(exc), **exc.extra)
+    if isinstance(exc, Forbidden):
+        return json_error(403, str(exc))
     if isinstance(exc, HTTPException):
         return json_error(exc.code or 500, f"请求有误（{exc.code} {exc.name}）")
     for cls in type(exc).__mro__:
@@ -212,6 +238,13 @@ def refusal(errors: ErrorMapping, exc: BaseException, request_id: str) -> Respon
     # nameko logged the traceback in the worker (masked, with the request id); the caller
     # learns nothing of SQL or data, only whom to quote
     return json_error(500, GENERIC_ERROR, request_id=request_id)
+
+
+def bearer_token(request: Request) -> str:
+    scheme, _, token = request.headers.get("Authorization", "").partition(" ")
+    if scheme.lower() != "bearer" or not token.strip():
+        raise TokenRefused("缺少 Authorization: Bearer 令牌")
+    return token.strip()
 
 
 def response_of(result: Any) -> Response:

@@ -35,6 +35,7 @@ from services.messaging.dependencies import Database, Outbox
 from services.messaging.handlers import event_handler
 from services.messaging.idempotency import first_time
 from services.messaging.logs import LogContext
+from services.messaging.openapi import Route
 from services.messaging.web import http
 from services.payments import (
     callbacks,
@@ -48,6 +49,7 @@ from services.payments import (
 from services.payments.background import BankLink
 from services.payments.exceptions import DeskError, NotFound, PaymentsError
 from services.payments.models import Invoice, Payout, metadata
+from services.payments.schemas import BankEventSchema
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (PaymentsError, PolicyError)
@@ -77,6 +79,12 @@ class PaymentsService:
     bank = BankLink()
     log_context = LogContext()
     http_errors = {NotFound: 404, PaymentsError: 422, PolicyError: 422}
+    http_docs = {
+        "http_callback": Route(
+            "银行（bank/<code>）或微信支付（wechatpay）的通知：原文先存，验签后受理，随后入账",
+            BankEventSchema,
+        ),
+    }
 
     # ---- events ---------------------------------------------------------------------------
 
@@ -123,7 +131,7 @@ class PaymentsService:
 
     # ---- callbacks --------------------------------------------------------------------------
 
-    @http("POST", "/payments/callbacks/<path:provider>", max_body=CALLBACK_MAX_BODY)
+    @http("POST", "/payments/callbacks/<path:provider>", auth=False, max_body=CALLBACK_MAX_BODY)
     def http_callback(self, request, provider: str):
         answer = callbacks.receive(
             self.db.session,

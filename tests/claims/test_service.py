@@ -23,6 +23,7 @@ from tests.claims.flow import pdf
 from tests.enrollment.files import xlsx_bytes
 from tests.enrollment.samples import person
 from tests.memory import peak_growth
+from tests.tokens import bearer
 
 pytestmark = pytest.mark.rabbit
 
@@ -48,6 +49,7 @@ def config_for(rabbit_config, tmp_path, enrol_day: str, claim_day: str):
         "OUTBOX_RELAY_INTERVAL": 0.2,
         # any free port: nameko's default 0.0.0.0:8000 is no longer shared between processes
         "WEB_SERVER_ADDRESS": "127.0.0.1:0",
+        "AUTH_KEY_DIR": f"{tmp_path}/auth",  # the `issuer` fixture's local issuer
     }
     return {**base, "FIXED_TODAY": enrol_day}, {**base, "FIXED_TODAY": claim_day}
 
@@ -64,7 +66,8 @@ def start(container_factory, enrollment_config, claims_config):
     return container  # the listener
 
 
-def enrol(rpc, city: str, year: int, people, sheet: str, header: list[str], row) -> None:
+def enrol(rpc, city: str, year: int, people, sheet: str, header: list[str], row) -> str:
+    """Enrol `people` in a unit of `city` (by the bus, as trusted callers); the unit's id."""
     unit = rpc.enrollment.register_unit(
         city,
         year,
@@ -84,6 +87,7 @@ def enrol(rpc, city: str, year: int, people, sheet: str, header: list[str], row)
     assert answer["errors"] == [], answer["errors"]
     rpc.enrollment.submit(app["application_id"], "clerk")
     rpc.enrollment.approve(app["application_id"], "reviewer")
+    return unit["unit_id"]
 
 
 def claim(rpc, city: str, year: int, who, facts: dict) -> dict:
@@ -226,7 +230,7 @@ def test_wujin_second_stay_tops_up_to_the_new_band(container_factory, rabbit_con
 
 
 def test_http_intake_creates_attaches_submits_and_reads(
-    container_factory, rabbit_config, web_config, web_config_port, tmp_path
+    container_factory, rabbit_config, web_config, web_config_port, tmp_path, issuer
 ):
     import requests
 
@@ -238,8 +242,8 @@ def test_http_intake_creates_attaches_submits_and_reads(
     people = [person(i) for i in range(10)]
     base = f"http://127.0.0.1:{web_config_port}"
     with ClusterRpcProxy(claims_config) as rpc, requests.Session() as web:
-        enrol(rpc, "zhangjiakou", 2024, people, "人员名册", ZJK_HEADER, zjk_row)
-        web.headers["X-Actor"] = "clerk"
+        unit = enrol(rpc, "zhangjiakou", 2024, people, "人员名册", ZJK_HEADER, zjk_row)
+        web.headers.update(bearer(issuer, city="zhangjiakou", unit=unit))
         body = {
             "city": "zhangjiakou",
             "year": 2024,
@@ -278,8 +282,11 @@ def test_http_intake_creates_attaches_submits_and_reads(
         assert submitted.status_code == 200 and submitted.json()["status"] == "submitted"
         read = web.get(f"{base}/claims/{claim_id}")
         assert read.json()["assessment"]["payable"] == "1000.00"
-        assert web.post(f"{base}/claims", json=body, headers={"X-Actor": ""}).status_code == 401
-        assert web.get(f"{base}/claims/none").status_code == 404
+        assert (
+            web.post(f"{base}/claims", json=body, headers={"Authorization": ""}).status_code == 401
+        )
+        # issue 9: "does not exist" answers as "not yours" does
+        assert web.get(f"{base}/claims/none").status_code == 403
         misspelt = web.post(f"{base}/claims", json={**body, "facs": {}})
         assert misspelt.status_code == 422 and "facs" in misspelt.json()["error"]
         text_year = web.post(f"{base}/claims", json={**body, "year": "2024"})
@@ -291,7 +298,7 @@ def test_http_intake_creates_attaches_submits_and_reads(
 
 
 def test_http_attachment_body_goes_to_storage_without_base64_copies(
-    container_factory, rabbit_config, web_config, web_config_port, tmp_path
+    container_factory, rabbit_config, web_config, web_config_port, tmp_path, issuer
 ):
     """A 10 MB upload takes a small multiple of 10 MB: the body as werkzeug reads it (its
     chunks, then the joined bytes) and SQLite's copies of the row; measured here 4.8 times
@@ -314,6 +321,8 @@ def test_http_attachment_body_goes_to_storage_without_base64_copies(
         created = rpc.claims.create_claim(
             "zhangjiakou", 2024, people[1].id_number, facts, "clerk", people[1].name
         )
+        # the draft is the one who made it: "clerk" on the bus, as the token's subject
+        web.headers.update(bearer(issuer, name="clerk", sub="clerk", city="zhangjiakou"))
         benefit = next(
             b
             for b in load_registry().get("zhangjiakou").benefits(2024)
@@ -328,7 +337,6 @@ def test_http_attachment_body_goes_to_storage_without_base64_copies(
                 url,
                 params={"document": both, "filename": "扫描.exe"},
                 data=body,
-                headers={"X-Actor": "clerk"},
             )
         assert attached.status_code == 201, attached.text
         answer = attached.json()
@@ -340,7 +348,6 @@ def test_http_attachment_body_goes_to_storage_without_base64_copies(
             url,
             params={"document": both[0]},
             data=pdf("scan", size=size + 1),
-            headers={"X-Actor": "clerk"},
         )
         assert too_big.status_code == 422
         assert "10,485,761 字节，比 10 MB（10,485,760 字节）的上限多 1 字节" in too_big.text
@@ -356,7 +363,7 @@ def test_http_attachment_body_goes_to_storage_without_base64_copies(
 
 
 def test_a_returned_claim_is_corrected_over_http_and_resubmitted(
-    container_factory, rabbit_config, web_config, web_config_port, tmp_path
+    container_factory, rabbit_config, web_config, web_config_port, tmp_path, issuer
 ):
     """Issue 8.12: PATCH /claims/<id> and DELETE /claims/<id>/attachments/<id> reach
     update_claim and remove_attachment, with the create's checks, only while the claim is a
@@ -371,8 +378,8 @@ def test_a_returned_claim_is_corrected_over_http_and_resubmitted(
     people = [person(i) for i in range(3)]
     base = f"http://127.0.0.1:{web_config_port}"
     with ClusterRpcProxy(claims_config) as rpc, requests.Session() as web:
-        enrol(rpc, "zhangjiakou", 2024, people, "人员名册", ZJK_HEADER, zjk_row)
-        web.headers["X-Actor"] = "clerk"
+        unit = enrol(rpc, "zhangjiakou", 2024, people, "人员名册", ZJK_HEADER, zjk_row)
+        web.headers.update(bearer(issuer, name="clerk", sub="clerk", city="zhangjiakou", unit=unit))
         facts = {
             "benefit": "general_illness",
             "total_cost": "20000",
@@ -416,8 +423,8 @@ def test_a_returned_claim_is_corrected_over_http_and_resubmitted(
         history = web.get(f"{base}/claims/{claim_id}").json()["history"]
         edits = [(h["actor"], h["to"], h["reason"]) for h in history if h["from"] == h["to"]]
         assert edits == [
-            ("clerk", "returned", "修改事实：结算单金额录错"),
-            ("clerk", "returned", f"删除材料「{first_document}」{first['filename']}"),
+            ("clerk (clerk)", "returned", "修改事实：结算单金额录错"),
+            ("clerk (clerk)", "returned", f"删除材料「{first_document}」{first['filename']}"),
         ]
         assert all(h["at"] for h in history)
         assert resubmitted.json()["assessment"]["payable"] != submitted["assessment"]["payable"]

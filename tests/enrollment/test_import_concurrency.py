@@ -22,6 +22,7 @@ from services.kernel.registry import load_registry
 from services.messaging.database import make_engine, make_session_factory, session_scope
 from tests.enrollment.files import xlsx_bytes
 from tests.enrollment.samples import person, quzhou_rows
+from tests.tokens import auth_config, bearer
 
 pytestmark = pytest.mark.rabbit
 
@@ -73,7 +74,7 @@ def rows_of(url: str, application_id: str) -> list[str]:
 
 
 def test_cli_import_while_the_service_imports_over_http(
-    container_factory, rabbit_config, web_config, web_config_port, database, tmp_path
+    container_factory, rabbit_config, web_config, web_config_port, database, tmp_path, issuer
 ):
     url, (cli_app, http_app) = database
     config = {
@@ -82,8 +83,10 @@ def test_cli_import_while_the_service_imports_over_http(
         "DATABASES": {"enrollment": url},
         "DATABASE_CREATE_TABLES": True,
         "FIXED_TODAY": TODAY,
+        **auth_config(issuer),
     }
     container_factory(EnrollmentService, config).start()
+    clerk = bearer(issuer, role="district_clerk", name="李", city="quzhou", district="龙游")
     upload = f"http://127.0.0.1:{web_config_port}/enrollment/applications/{http_app}/roster"
     cli_people = 0  # the CLI's files start at person 0, the service's far beyond
     http_people = 100 * ROWS
@@ -102,7 +105,7 @@ def test_cli_import_while_the_service_imports_over_http(
         uploads = 0
         while cli.poll() is None or uploads == 0:  # upload for as long as the CLI runs
             response = requests.post(
-                upload, data=body, headers={"X-Actor": "clerk:li"}, params={"filename": "名册.xlsx"}
+                upload, data=body, headers=clerk, params={"filename": "名册.xlsx"}
             )
             assert response.status_code == 200, response.text
             assert response.json()["imported"] == ROWS

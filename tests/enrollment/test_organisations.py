@@ -11,6 +11,7 @@ from datetime import date
 import pytest
 from nameko.testing.services import worker_factory
 
+from services.access.guard import Caller
 from services.enrollment import applications as ops
 from services.enrollment import organisations as orgs
 from services.enrollment.exceptions import Conflict, NotFound
@@ -37,7 +38,12 @@ def registry():
 
 @pytest.fixture
 def service(session, registry):
-    worker = worker_factory(EnrollmentService, policies=registry, today=lambda: date(2024, 11, 1))
+    worker = worker_factory(
+        EnrollmentService,
+        policies=registry,
+        today=lambda: date(2024, 11, 1),
+        access=Caller(None),  # a caller on the bus: the actor it states is recorded
+    )
     worker.db.session = session
     worker.outbox.record = functools.partial(record_event, session)
     return worker

@@ -20,6 +20,7 @@ import pytest
 from nameko.testing.services import worker_factory
 from sqlalchemy import func, select
 
+from services.access.guard import Caller
 from services.cli import main
 from services.enrollment.models import Application, RosterLine, RosterUpload, Unit, metadata
 from services.enrollment.schemas import InvalidRequest
@@ -43,7 +44,10 @@ def session(request, tmp_path):
 @pytest.fixture
 def service(session):
     worker = worker_factory(
-        EnrollmentService, policies=load_registry(), today=lambda: date(2024, 11, 1)
+        EnrollmentService,
+        policies=load_registry(),
+        today=lambda: date(2024, 11, 1),
+        access=Caller(None),  # a caller on the bus: the actor it states is recorded
     )
     worker.db.session = session
     worker.outbox.record = functools.partial(record_event, session)
@@ -134,7 +138,7 @@ def test_an_upload_named_with_nul_or_5000_characters_answers_422(
     assert count(session, RosterUpload) == 0 and count(session, RosterLine) == 0
 
 
-def test_a_200_character_x_actor_answers_422(service, session, application_id):
+def test_a_200_character_actor_from_the_edge_answers_422(service, session, application_id):
     status, body = upload(
         service, application_id, filename="名册.xlsx", actor="a" * 200, data=roster([person(0)])
     )

@@ -27,7 +27,7 @@ from services.messaging.web import http  # noqa: E402
 class Busy:
     name = "busy"
 
-    @http("GET", "/sleep/<float:seconds>")
+    @http("GET", "/sleep/<float:seconds>", auth=False)  # a test service: no access table
     def sleep(self, request, seconds: float):
         eventlet.sleep(seconds)
         return {"slept": seconds}

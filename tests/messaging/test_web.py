@@ -21,6 +21,8 @@ import requests
 from nameko.rpc import RpcProxy, rpc
 from sqlalchemy import text
 
+from services.access.guard import Guard
+from services.access.policy import Policy, Rule
 from services.kernel.privacy import MaskingFilter
 from services.messaging.database import make_engine
 from services.messaging.embedded import MEMORY_URI, install_memory_transport
@@ -29,6 +31,7 @@ from services.messaging.http_listener import GENERIC_ERROR, Listener
 from services.messaging.logs import JsonFormatter, LogContext
 from services.messaging.web import HttpError, http
 from tests.conftest import ROOT
+from tests.tokens import auth_config, bearer
 
 ID_NUMBER = "330817197210305822"
 calls: list[str] = []
@@ -42,21 +45,22 @@ class Alpha:
     name = "alpha"
     log_context = LogContext()
     http_errors = {Refused: 409}
+    access = Guard(Policy({"upload": Rule({"unit_clerk"})}))
 
-    @http("GET", "/alpha")
+    @http("GET", "/alpha", auth=False)
     def read(self, request):
         return {"service": "alpha"}
 
-    @http("POST", "/alpha/upload", actor=True, max_body=1000)
+    @http("POST", "/alpha/upload", max_body=1000)
     def upload(self, request):
         calls.append("upload")
         return 201, {"received": len(request.get_data()), "actor": request.actor}
 
-    @http("POST", "/alpha/refuse")
+    @http("POST", "/alpha/refuse", auth=False)
     def refuse(self, request):
         raise Refused("已经有了")
 
-    @http("POST", "/alpha/broken")
+    @http("POST", "/alpha/broken", auth=False)
     def broken(self, request):
         # what an unexpected database error looks like: SQL, and the row's values
         engine = make_engine("sqlite://")
@@ -66,7 +70,7 @@ class Alpha:
                 {"id_number": ID_NUMBER},
             )
 
-    @http("GET", "/alpha/teapot")
+    @http("GET", "/alpha/teapot", auth=False)
     def teapot(self, request):
         raise HttpError(418, "不是茶壶", hint="x")
 
@@ -75,11 +79,11 @@ class Beta:
     name = "beta"
     log_context = LogContext()
 
-    @http("GET", "/beta")
+    @http("GET", "/beta", auth=False)
     def read(self, request):
         return {"service": "beta"}
 
-    @http("POST", "/beta/echo")
+    @http("POST", "/beta/echo", auth=False)
     def echo(self, request):
         return {"length": len(request.get_data())}
 
@@ -90,9 +94,9 @@ def base(web_config_port):
 
 
 @pytest.fixture
-def both(container_factory, web_config):
+def both(container_factory, web_config, issuer):
     calls.clear()
-    config = {**web_config, "HTTP_MAX_BODY": 5000}
+    config = {**web_config, **auth_config(issuer), "HTTP_MAX_BODY": 5000}
     started = [container_factory(cls, config) for cls in (Alpha, Beta)]
     for container in started:
         container.start()
@@ -183,12 +187,16 @@ def test_the_listener_closes_when_the_last_container_stops(both, web_config_port
 # -- limits before work ---------------------------------------------------------------------------
 
 
-def test_a_body_over_the_limit_is_refused_by_its_length_before_it_is_read(both, web_config_port):
+def test_a_body_over_the_limit_is_refused_by_its_length_before_it_is_read(
+    both, web_config_port, issuer
+):
     started = time.monotonic()
+    token = bearer(issuer, name="clerk")["Authorization"]
     # 300 MB announced, none of it sent: only a server that does not wait for it answers
     answer = raw_request(
         web_config_port,
-        "POST /alpha/upload HTTP/1.1\nHost: x\nX-Actor: clerk\nContent-Length: 300000000\n",
+        f"POST /alpha/upload HTTP/1.1\nHost: x\nAuthorization: {token}\n"
+        "Content-Length: 300000000\n",
     )
 
     assert answer.startswith(b"HTTP/1.1 413")
@@ -197,14 +205,14 @@ def test_a_body_over_the_limit_is_refused_by_its_length_before_it_is_read(both, 
     assert calls == []  # no worker ran
 
 
-def test_the_route_limit_overrides_the_configured_one(both, base):
+def test_the_route_limit_overrides_the_configured_one(both, base, issuer):
     with requests.Session() as web:
-        web.headers["X-Actor"] = "clerk"
+        web.headers.update(bearer(issuer, name="clerk", sub="c1"))
         small = web.post(f"{base}/alpha/upload", data=b"x" * 1000)
         large = web.post(f"{base}/alpha/upload", data=b"x" * 1001)
         other = web.post(f"{base}/beta/echo", data=b"x" * 4000)  # HTTP_MAX_BODY: 5000
 
-    assert (small.status_code, small.json()) == (201, {"received": 1000, "actor": "clerk"})
+    assert (small.status_code, small.json()) == (201, {"received": 1000, "actor": "clerk (c1)"})
     assert large.status_code == 413
     assert other.json() == {"length": 4000}
 
@@ -249,7 +257,10 @@ def test_errors_are_json_and_expected_ones_keep_their_status(both, base):
     assert (teapot.status_code, teapot.json()) == (418, {"error": "不是茶壶", "hint": "x"})
     assert unknown.status_code == 404 and "/nowhere" in unknown.json()["error"]
     assert wrong_method.status_code == 405 and wrong_method.json()["error"]
-    assert (no_actor.status_code, no_actor.json()) == (401, {"error": "缺少 X-Actor（经办人）"})
+    assert (no_actor.status_code, no_actor.json()) == (
+        401,
+        {"error": "缺少 Authorization: Bearer 令牌"},
+    )
 
 
 def test_an_unexpected_error_answers_generically_and_logs_masked(both, base, log_lines):
@@ -266,11 +277,11 @@ def test_an_unexpected_error_answers_generically_and_logs_masked(both, base, log
     assert "[SQL parameters hidden due to hide_parameters=True]" in error["exc_info"]
 
 
-def test_one_access_line_per_request(both, base, log_lines):
+def test_one_access_line_per_request(both, base, log_lines, issuer):
     requests.post(
         f"{base}/alpha/upload",
         data=b"abc",
-        headers={"X-Actor": "clerk-wang", "X-Request-Id": "req-access-01"},
+        headers={**bearer(issuer, name="王", sub="clerk-wang"), "X-Request-Id": "req-access-01"},
     )
     requests.get(f"{base}/beta")
 
@@ -282,7 +293,7 @@ def test_one_access_line_per_request(both, base, log_lines):
     )
     assert (first["request_id"], first["actor"], first["service"]) == (
         "req-access-01",
-        "clerk-wang",
+        "王 (clerk-wang)",
         "alpha",
     )
     assert access[1]["message"].startswith("GET /beta 200 ") and access[1]["actor"] is None
@@ -294,6 +305,7 @@ def test_one_access_line_per_request(both, base, log_lines):
 class Front:
     name = "front"
     log_context = LogContext()
+    access = Guard(Policy({"read": Rule({"unit_clerk"})}))
     back = RpcProxy("back")
 
     @http("GET", "/front")
@@ -313,20 +325,20 @@ class Back:
 
 
 def test_the_request_id_and_actor_reach_the_logs_of_an_rpc_callee(
-    container_factory, web_config, web_config_port, memory_bus, log_lines
+    container_factory, web_config, web_config_port, memory_bus, log_lines, issuer
 ):
     install_memory_transport()
-    config = {**web_config, "AMQP_URI": MEMORY_URI}
+    config = {**web_config, **auth_config(issuer), "AMQP_URI": MEMORY_URI}
     for cls in (Front, Back):
         container_factory(cls, config).start()
 
     answer = requests.get(
         f"http://127.0.0.1:{web_config_port}/front",
-        headers={"X-Request-Id": "req-travels-01", "X-Actor": "clerk-li"},
+        headers={"X-Request-Id": "req-travels-01", **bearer(issuer, name="李", sub="clerk-li")},
     )
 
     assert answer.json() == {"answered": True}
     lines = {line["message"]: line for line in log_lines()}
     for message, service in (("asking back", "front"), ("answering", "back")):
         assert lines[message]["request_id"] == "req-travels-01"
-        assert (lines[message]["actor"], lines[message]["service"]) == ("clerk-li", service)
+        assert (lines[message]["actor"], lines[message]["service"]) == ("李 (clerk-li)", service)
