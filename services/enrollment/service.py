@@ -24,7 +24,7 @@ from nameko.rpc import rpc
 from werkzeug.wrappers import Response
 
 from services.enrollment import applications as ops
-from services.enrollment import organisations, schemas
+from services.enrollment import contacts, organisations, schemas
 from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
 from services.enrollment.report import report_data, write_report
@@ -323,6 +323,21 @@ class EnrollmentService:
             "on_date"
         ]
         return ops.cover(self.db.session, city=city, id_number=id_number, on_date=day)
+
+    # ---- for notify (full phones: it sends to them) ---------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def notice_recipients(self, application_id: str) -> dict:
+        check(schemas.ApplicationArgs, "查询", application_id=application_id)
+        return contacts.notice_recipients(self.db.session, application_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def unit_contact(self, unit_id: str) -> dict:
+        return contacts.unit_contact(self.db.session, str(unit_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def member_contact(self, member_id: str) -> dict:
+        return contacts.member_contact(self.db.session, str(member_id))
 
     # ---- HTTP -----------------------------------------------------------------------------
 

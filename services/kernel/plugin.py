@@ -51,6 +51,7 @@ from services.kernel.policy import (
     Quote,
     RosterFormat,
     RuleRef,
+    SmsTemplates,
     Target,
     TargetResult,
     Unit,
@@ -372,6 +373,28 @@ class DataPolicy:
             ctx.refuse(f"{disease} 不在规定的 {len(listed)} 种重大疾病内")
         else:
             ctx.step(f"{disease} 属规定的重大疾病")
+
+    # ---- SMS -------------------------------------------------------------------------
+
+    def sms_templates(self, year: int) -> SmsTemplates | None:
+        """The city's SMS texts from data/sms.yaml (one file for every year: a signature and
+        its texts outlive a scheme year); None without it. Checked by services/notify."""
+        path = self.data_dir / "sms.yaml"
+        if not path.exists():
+            return None
+        raw = read_yaml(path)
+        label = self._label(path.name)
+        if not isinstance(raw, dict):
+            raise PolicyDataError(label, None, "应为 signature、templates 等键的映射")
+        for key in ("signature", "templates"):
+            if key not in raw:
+                raise PolicyDataError(label, key, "缺少此项")
+        return SmsTemplates(
+            file=label,
+            signature=str(raw["signature"]),
+            templates=raw["templates"] or {},
+            advice=raw.get("payout_advice") or {},
+        )
 
     # ---- targets ---------------------------------------------------------------------
 
