@@ -297,8 +297,9 @@ def _service_class(name: str) -> type:
 def _service_classes() -> list[type]:
     from services.claims.service import ClaimsService
     from services.enrollment.service import EnrollmentService
+    from services.notify.service import NotifyService  # the embedded outbox gateway
 
-    return [EnrollmentService, ClaimsService]
+    return [EnrollmentService, ClaimsService, NotifyService]
 
 
 def _http_address(text: str) -> str:
