@@ -164,3 +164,32 @@ class FakeAliyunGateway:
                 pass  # a load run would print a line per request
 
         return Handler
+
+
+def main(argv: list[str] | None = None) -> int:
+    """Run on its own: `python -m services.notify.fake_gateway [--failure-rate 0.1] …`;
+    prints its endpoint on the first line, then serves until interrupted."""
+    import argparse
+
+    parser = argparse.ArgumentParser(prog="python -m services.notify.fake_gateway")
+    parser.add_argument("--failure-rate", type=float, default=0.0)
+    parser.add_argument("--throttle-rate", type=float, default=0.0)
+    parser.add_argument("--receipt-url")
+    parser.add_argument("--seed", type=int)
+    args = parser.parse_args(argv)
+    gateway = FakeAliyunGateway(
+        failure_rate=args.failure_rate,
+        throttle_rate=args.throttle_rate,
+        receipt_url=args.receipt_url,
+        seed=args.seed,
+    )
+    print(gateway.endpoint, flush=True)
+    try:
+        gateway.server.serve_forever()
+    except KeyboardInterrupt:
+        pass
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())

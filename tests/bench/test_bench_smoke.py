@@ -16,3 +16,11 @@ def test_the_benchmark_runs_on_a_small_roster(capsys):
         ["xls", "sqlite", "import", "500"],
     ]
     assert "memory against file size" in out
+
+
+def test_the_sms_benchmark_runs_on_a_few_messages(capsys):
+    from tests.bench import bench_sms
+
+    assert bench_sms.main(["--messages", "50"]) == 0
+    lines = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert lines == [["bare", "50"], ["sdk", "50"], ["service", "50"]]
