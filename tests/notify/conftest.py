@@ -36,10 +36,23 @@ def policies(zhangjiakou):
     return Policies(zhangjiakou)
 
 
-@pytest.fixture
-def session_factory(tmp_path):
-    url = f"sqlite:///{tmp_path}/notify.sqlite"
+def _factory(url):
     migrations.upgrade(url)
-    engine = make_engine(url, pool_size=5)
+    engine = make_engine(url, pool_size=12)
     yield make_session_factory(engine)
     engine.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgres", marks=pytest.mark.postgres)])
+def session_factory(request, tmp_path):
+    """notify's database, migrated: a SQLite file, and a fresh PostgreSQL database."""
+    if request.param == "sqlite":
+        yield from _factory(f"sqlite:///{tmp_path}/notify.sqlite")
+    else:
+        yield from _factory(request.getfixturevalue("fresh_postgres"))
+
+
+@pytest.fixture
+def sqlite_factory(tmp_path):
+    """SQLite only: for the load test, which says nothing more on PostgreSQL."""
+    yield from _factory(f"sqlite:///{tmp_path}/notify.sqlite")

@@ -60,8 +60,9 @@ def statuses(session_factory):
 
 
 def test_an_enrolment_s_members_none_lost_none_doubled_while_the_gateway_fails_and_throttles(
-    session_factory, zhangjiakou
+    sqlite_factory, zhangjiakou
 ):
+    session_factory = sqlite_factory
     assert queue(session_factory, enrolment_notices(zhangjiakou, MEMBERS)) == MEMBERS
     assert queue(session_factory, enrolment_notices(zhangjiakou, MEMBERS)) == 0  # redelivered
     with FakeAliyunGateway(failure_rate=0.10, throttle_rate=0.05, seed=11) as fake:
