@@ -20,7 +20,7 @@ from services.kernel.clock import SYSTEM
 from services.messaging.database import session_scope
 from services.messaging.dependencies import Database
 from services.messaging.errors import ConfigError
-from services.notify.gateways import make_gateway
+from services.notify.gateways import gateway_settings, make_gateway
 from services.notify.sending import Settings, requeue_stale, send_due
 
 _log = logging.getLogger(__name__)
@@ -50,6 +50,7 @@ class Sender(DependencyProvider):
         self.interval = float(config.get("SMS_SEND_INTERVAL", 1.0))
         self.concurrency = int(config.get("SMS_SEND_CONCURRENCY", 10))
         self.gateway_config = config.get("SMS_GATEWAY")
+        gateway_settings(self.gateway_config)  # a bad one stops the service at setup
         self.wake = green_threading.Event()
         self._running = False
         self._thread = None

@@ -152,18 +152,30 @@ class AliyunGateway:
         return SendResult(outcome, code=body.code, detail=(body.message or "")[:200])
 
 
-def make_gateway(config: dict[str, Any] | None, session_factory: sessionmaker[Session]):
-    """The gateway SMS_GATEWAY names (the outbox when unset)."""
+def gateway_settings(config: dict[str, Any] | None) -> tuple[str, dict[str, Any]]:
+    """SMS_GATEWAY checked (the outbox when unset): its kind and the adapter's arguments."""
     settings = dict(config or {"kind": "outbox"})
     kind = settings.pop("kind", "outbox")
-    if kind == "outbox":
-        return OutboxGateway(session_factory)
     if kind == "aliyun":
         missing = [k for k in ("access_key_id", "access_key_secret") if not settings.get(k)]
         if missing:
             raise ConfigError(f"SMS_GATEWAY (aliyun) needs {', '.join(missing)}")
-        try:
-            return AliyunGateway(**settings)
-        except TypeError as exc:
-            raise ConfigError(f"SMS_GATEWAY (aliyun): {exc}") from None
-    raise ConfigError(f"SMS_GATEWAY kind must be outbox or aliyun, not {kind!r}")
+        unknown = sorted(set(settings) - set(_ALIYUN_KEYS))
+        if unknown:
+            raise ConfigError(f"SMS_GATEWAY (aliyun): unknown key {unknown[0]}")
+    elif kind != "outbox" or settings:
+        raise ConfigError(
+            f"SMS_GATEWAY must be {{kind: outbox}} or {{kind: aliyun, …}}, not {config!r}"
+        )
+    return kind, settings
+
+
+_ALIYUN_KEYS = ("access_key_id", "access_key_secret", "endpoint", "protocol", "timeout_ms")
+
+
+def make_gateway(config: dict[str, Any] | None, session_factory: sessionmaker[Session]):
+    """The gateway SMS_GATEWAY names."""
+    kind, settings = gateway_settings(config)
+    if kind == "aliyun":
+        return AliyunGateway(**settings)
+    return OutboxGateway(session_factory)

@@ -166,8 +166,8 @@ class NotifyService:
 
     # Called by the SMS gateway, not by a person: it carries no bearer token. It is public
     # and authenticated by the secret token in its path (SMS_RECEIPT_TOKEN). COORDINATOR: when
-    # the edge's token auth lands (issue 9), declare this route signed/public the way the
-    # bank callbacks are (no Authorization required); the token check below stays.
+    # the edge's token auth lands (issue 9, services/messaging/web.py), add `auth=False` to
+    # this @http, as the bank callbacks do; the token check below stays.
     @http("POST", "/notify/receipts/<string:provider>/<string:token>")
     def http_receipts(self, request, provider: str, token: str):
         expected = str(self.config.get("SMS_RECEIPT_TOKEN") or "")
