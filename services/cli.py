@@ -376,6 +376,9 @@ def build_parser() -> argparse.ArgumentParser:
     p.set_defaults(run=cmd_template)
     enrollment_commands.add_to(sub, city_year, _year)
     events_commands.add_to(sub)
+    from services.onboarding import commands as city_commands  # argparse only; work is lazy
+
+    city_commands.add_to(sub, _year)
     p = sub.add_parser(
         "serve", help="run the services in one process (embedded mode: in-process bus, SQLite)"
     )

@@ -13,6 +13,7 @@ which exclusion and why (Wujin 六: 已发放的补助，予以追回).
 from __future__ import annotations
 
 from collections.abc import Mapping
+from datetime import date
 from typing import Any
 
 from sqlalchemy.orm import Session
@@ -21,6 +22,7 @@ from services.claims import accumulators, events, handled_events, rules
 from services.claims.claims import Record, get_claim, payload, transition
 from services.claims.exceptions import ClawbackRefused, WorkflowError
 from services.claims.models import ZERO, Claim, LedgerEntry
+from services.kernel.clock import SYSTEM
 from services.kernel.facts import load_claim
 from services.kernel.money import format_money
 from services.kernel.policy import CityPolicy
@@ -31,10 +33,12 @@ PAYMENTS = "payments"  # the actor of transitions made by payments' events
 
 
 def on_payout_succeeded(
-    session: Session, *, event: Mapping[str, Any], record: Record
+    session: Session, *, event: Mapping[str, Any], record: Record, today: date | None = None
 ) -> Claim | None:
     """payout_succeeded {claim_id, payout_id, amount, paid_on?}: the claim is paid. None if
-    this event was handled before, or the same payout was already recorded."""
+    this event was handled before, or the same payout was already recorded. Without the
+    bank's ``paid_on`` the claim is paid on ``today`` (the service's clock; the real day in
+    Asia/Shanghai when not given), never the host's UTC date."""
     event = handled_events.payout_succeeded(event)
     if not first_time(session, events.ON_PAYOUT_SUCCEEDED, event["event_id"]):
         return None
@@ -48,7 +52,7 @@ def on_payout_succeeded(
         raise WorkflowError(
             f"支付结果金额 {format_money(amount)} 与核定金额 {format_money(claim.payable)} 不一致（{payout_id}）"
         )
-    paid_on = event["paid_on"] or utc_now().date()
+    paid_on = event["paid_on"] or today or SYSTEM.today()
     claim.payout_id, claim.paid_on = payout_id, paid_on
     session.add(
         LedgerEntry(

@@ -325,7 +325,9 @@ class ClaimsService:
 
     @event_handler("payments", "payout_succeeded")
     def on_payout_succeeded(self, event: dict) -> None:
-        payouts.on_payout_succeeded(self.db.session, event=event, record=self.outbox.record)
+        payouts.on_payout_succeeded(
+            self.db.session, event=event, record=self.outbox.record, today=self.today()
+        )
 
     @event_handler("payments", "payout_failed")
     def on_payout_failed(self, event: dict) -> None:

@@ -9,7 +9,7 @@ paid headcount when their net paid amount is above zero.
 
 Uses: Zhangjiakou's per-period count of claims by disease category (附件2); Quzhou's
 reimbursement rate (claims paid ÷ premiums), the rule behind the preferential units of a later
-year (``quzhou_unit_stats`` → ``Quzhou.preferential_candidates``); Keqiao's claim KPI per
+year (``unit_year_stats`` → the city's ``preferential_candidates`` hook); Keqiao's claim KPI per
 sub-union (paid headcount against members, paid amount against premiums: ``by_organisation``).
 """
 
@@ -25,6 +25,7 @@ from sqlalchemy.orm import Session
 
 from services.claims import rules
 from services.claims.models import Claim, LedgerEntry
+from services.kernel.hooks import UnitYearStats, hook
 from services.kernel.money import format_money
 from services.kernel.policy import CityPolicy
 
@@ -263,11 +264,11 @@ def by_organisation(rows: Iterable[UnitRow]) -> list[dict]:
     ]
 
 
-def quzhou_unit_stats(session: Session, *, city: str, year: int, units: Mapping[str, UnitFigures]):
-    """Quzhou's ``UnitYearStats`` of a year for each unit given, its claims the net paid amount:
-    what ``Quzhou.preferential_candidates(year + lookback, stats)`` takes."""
-    from mutual_aid_quzhou.preferential import UnitYearStats  # the plugin's own type
-
+def unit_year_stats(
+    session: Session, *, city: str, year: int, units: Mapping[str, UnitFigures]
+) -> list[UnitYearStats]:
+    """Each unit's year (members, premiums, net paid claims) as the kernel's ``UnitYearStats``:
+    what a city's ``preferential_candidates`` hook takes."""
     paid = {row.unit_id: row.paid for row in by_unit(session, city=city, year=year, units=units)}
     return [
         UnitYearStats(
@@ -281,3 +282,15 @@ def quzhou_unit_stats(session: Session, *, city: str, year: int, units: Mapping[
         )
         for unit_id, figures in units.items()
     ]
+
+
+def preferential_candidates(
+    session: Session, policy: CityPolicy, *, year: int, units: Mapping[str, UnitFigures]
+) -> list[UnitYearStats]:
+    """The units that qualify for ``year``'s preferential price, from the records of the year
+    the city looks back to (Quzhou 2025 三: 2023). A city without the hook has none."""
+    basis = hook(policy, "preferential_basis_year")(year)
+    if basis is None:
+        return []
+    stats = unit_year_stats(session, city=policy.code, year=basis, units=units)
+    return hook(policy, "preferential_candidates")(year, stats)

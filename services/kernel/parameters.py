@@ -20,6 +20,7 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 
 from services.kernel.errors import PolicyDataError
 from services.kernel.facts import FACT_NAMES
+from services.kernel.hooks import PayoutAdvice
 from services.kernel.money import MoneyError, parse_money
 from services.kernel.periods import SchemePeriod
 from services.kernel.policy import (
@@ -160,6 +161,7 @@ class ExclusionSchema(_Strict):
     benefits = fields.List(fields.String(), load_default=list)
     recover = fields.Boolean(load_default=False)
     unless_causes = fields.List(fields.String(), load_default=list)
+    source = fields.String(load_default="")
 
 
 class TargetSchema(_Strict):
@@ -171,6 +173,16 @@ class TargetSchema(_Strict):
     figure = DecimalText(required=True)
     base = DecimalText(load_default=None)
     group = fields.String(load_default=None)
+
+
+class PayoutAdviceSchema(_Strict):
+    reason = fields.String(required=True)  # a payout failure reason code (payments' failures.py)
+    advice = fields.String(required=True)
+    source = fields.String(load_default="")
+
+    @post_load
+    def make(self, data, **kwargs):
+        return PayoutAdvice(**data)
 
 
 class YearSchema(_Strict):
@@ -188,7 +200,16 @@ class YearSchema(_Strict):
     exclusions = fields.List(fields.Nested(ExclusionSchema), load_default=list)
     targets = fields.List(fields.Nested(TargetSchema), load_default=list)
     targets_source = fields.String()
+    payout_advice = fields.List(fields.Nested(PayoutAdviceSchema), load_default=list)
     extra = fields.Dict(load_default=dict)  # plugin-specific parameters, checked by the plugin
+
+
+class ScheduleSchema(_Strict):
+    """A benefit schedule kept apart from the year file (Keqiao: its rates are not in the notice)."""
+
+    source = fields.String(required=True)
+    benefits = fields.List(fields.Nested(BenefitSchema), required=True)
+    exclusions = fields.List(fields.Nested(ExclusionSchema), load_default=list)
 
 
 @dataclass(frozen=True)
@@ -226,6 +247,33 @@ class YearData:
     targets: tuple[Target, ...]
     extra: dict[str, Any] = field(default_factory=dict)
     sources: dict[str, str] = field(default_factory=dict)
+    payout_advice: dict[str, PayoutAdvice] = field(default_factory=dict)
+
+
+UNCONFIRMED = "!unconfirmed"
+
+
+class YearLoader(getattr(yaml, "CSafeLoader", yaml.SafeLoader)):  # type: ignore[misc]
+    """The safe loader (the C one where present) that understands ``!unconfirmed``.
+
+    ``mutual-aid city new-year`` copies last year's numbers into the next year's file, each
+    tagged ``!unconfirmed`` until an operator checks it against the new notice and deletes
+    the tag. Loading reads the value under the tag as if it were untagged (the year works
+    for rehearsals and what-ifs); ``city check`` lists every tag still there.
+    """
+
+
+def _unconfirmed(loader: yaml.SafeLoader, node: yaml.Node) -> Any:
+    if isinstance(node, yaml.ScalarNode):
+        plain = not node.style  # quoted stays a string: "5000" is text, as everywhere
+        tag = loader.resolve(yaml.ScalarNode, node.value, (plain, not plain))
+        return loader.construct_object(yaml.ScalarNode(tag, node.value, style=node.style))
+    raise yaml.constructor.ConstructorError(
+        None, None, f"{UNCONFIRMED} 只能标在单个值上", node.start_mark
+    )
+
+
+YearLoader.add_constructor(UNCONFIRMED, _unconfirmed)
 
 
 def read_yaml(path: Path) -> Any:
@@ -235,7 +283,7 @@ def read_yaml(path: Path) -> Any:
     except FileNotFoundError:
         raise PolicyDataError(str(path), None, "文件不存在") from None
     try:
-        return yaml.safe_load(text)
+        return yaml.load(text, Loader=YearLoader)  # noqa: S506 - a safe loader
     except yaml.YAMLError as exc:
         raise PolicyDataError(label, None, f"不是有效的 YAML: {exc}") from None
 
@@ -248,7 +296,7 @@ def load_year(path: Path, label: str) -> YearData:
     try:
         data = YearSchema().load(raw)
     except ValidationError as exc:
-        key, message = _first_error(exc.messages)
+        key, message = first_error(exc.messages)
         raise PolicyDataError(label, key, message) from None
     expected = YEAR_FILE.match(path.name)
     if expected and int(expected.group(1)) != data["year"]:
@@ -256,15 +304,27 @@ def load_year(path: Path, label: str) -> YearData:
     return _build(label, data)
 
 
-def _first_error(messages, path: str = "") -> tuple[str, str]:
+def load_schedule(path: Path, label: str) -> tuple[dict[str, BenefitRule], tuple[Exclusion, ...]]:
+    """A separate benefit schedule file: its rules and exclusions, validated like a year's."""
+    raw = read_yaml(path)
+    try:
+        loaded = ScheduleSchema().load(raw if isinstance(raw, dict) else {})
+    except ValidationError as exc:
+        key, message = first_error(exc.messages)
+        raise PolicyDataError(label, key, message) from None
+    rules = build_rules(label, loaded["benefits"])
+    return rules, build_exclusions(label, loaded["exclusions"], rules)
+
+
+def first_error(messages, path: str = "") -> tuple[str, str]:
     if isinstance(messages, dict):
         key, value = next(iter(messages.items()))
-        return _first_error(value, f"{path}.{key}" if path else str(key))
+        return first_error(value, f"{path}.{key}" if path else str(key))
     if isinstance(messages, list) and messages and isinstance(messages[0], str):
         text = " ".join(messages)
         return path, "不认识的键（拼写错误？）" if text == "Unknown field." else text
     if isinstance(messages, list) and messages:
-        return _first_error(messages[0], path)
+        return first_error(messages[0], path)
     return path, str(messages)
 
 
@@ -306,8 +366,8 @@ def _build(label: str, d: dict) -> YearData:
         ),
     )
     claims = d["claims"] or {}
-    rules = _build_rules(label, d["benefits"])
-    exclusions = _build_exclusions(label, d["exclusions"], rules)
+    rules = build_rules(label, d["benefits"])
+    exclusions = build_exclusions(label, d["exclusions"], rules)
     targets = tuple(
         Target(
             t["organisation"],
@@ -341,6 +401,7 @@ def _build(label: str, d: dict) -> YearData:
         exclusions=exclusions,
         targets=targets,
         extra=d["extra"],
+        payout_advice={a.reason: a for a in d["payout_advice"]},
         sources={
             "fee": fee.get("source", ""),
             "participation": (d["participation"] or {}).get("source", ""),
@@ -351,7 +412,7 @@ def _build(label: str, d: dict) -> YearData:
     )
 
 
-def _build_rules(label: str, entries: list[dict]) -> dict[str, BenefitRule]:
+def build_rules(label: str, entries: list[dict]) -> dict[str, BenefitRule]:
     rules = {}
     for b in entries:
         for fact in [*b["needs"], *([b["counts_by"]] if b["counts_by"] else [])]:
@@ -382,10 +443,15 @@ def _build_rules(label: str, entries: list[dict]) -> dict[str, BenefitRule]:
     return rules
 
 
-def _build_exclusions(label: str, entries: list[dict], rules: dict) -> tuple[Exclusion, ...]:
+def build_exclusions(label: str, entries: list[dict], rules: dict) -> tuple[Exclusion, ...]:
     exclusions = tuple(
         Exclusion(
-            e["code"], e["label"], tuple(e["benefits"]), e["recover"], tuple(e["unless_causes"])
+            e["code"],
+            e["label"],
+            tuple(e["benefits"]),
+            e["recover"],
+            tuple(e["unless_causes"]),
+            e["source"],
         )
         for e in entries
     )

@@ -16,8 +16,6 @@ from datetime import date
 from decimal import Decimal
 from pathlib import Path
 
-from marshmallow import RAISE, Schema, ValidationError, fields
-
 from services.kernel import fees
 from services.kernel.errors import (
     FactError,
@@ -27,18 +25,9 @@ from services.kernel.errors import (
     UnknownYear,
 )
 from services.kernel.formulas import FACT_LABELS, GENERIC_KINDS, Context, Formula
+from services.kernel.hooks import CityHooks, PayoutAdvice
 from services.kernel.money import ZERO, round_money
-from services.kernel.parameters import (
-    YEAR_FILE,
-    BenefitSchema,
-    ExclusionSchema,
-    YearData,
-    _build_exclusions,
-    _build_rules,
-    _first_error,
-    load_year,
-    read_yaml,
-)
+from services.kernel.parameters import YEAR_FILE, YearData, load_schedule, load_year, read_yaml
 from services.kernel.periods import SchemePeriod
 from services.kernel.policy import (
     Account,
@@ -75,17 +64,12 @@ CAUSE_LABELS = {
 }
 
 
-class _ScheduleSchema(Schema):
-    class Meta:
-        unknown = RAISE
+class DataPolicy(CityHooks):
+    """A city plugin reading ``<package>/data/<year>.yaml``; subclass to add formula kinds.
 
-    source = fields.String(required=True)
-    benefits = fields.List(fields.Nested(BenefitSchema), required=True)
-    exclusions = fields.List(fields.Nested(ExclusionSchema), load_default=list)
-
-
-class DataPolicy:
-    """A city plugin reading ``<package>/data/<year>.yaml``; subclass to add formula kinds."""
+    The optional hooks (services/kernel/hooks.py) answer their defaults unless a city's data
+    or its subclass says more.
+    """
 
     code: str = ""
     name: str = ""
@@ -137,15 +121,7 @@ class DataPolicy:
         path = self.data_dir / data.benefit_schedule
         if not path.exists():
             return data  # assess() names the missing file; the catalogue is simply empty
-        label = self._label(data.benefit_schedule)
-        raw = read_yaml(path)
-        try:
-            loaded = _ScheduleSchema().load(raw if isinstance(raw, dict) else {})
-        except ValidationError as exc:
-            key, message = _first_error(exc.messages)
-            raise PolicyDataError(label, key, message) from None
-        rules = _build_rules(label, loaded["benefits"])
-        exclusions = _build_exclusions(label, loaded["exclusions"], rules)
+        rules, exclusions = load_schedule(path, self._label(data.benefit_schedule))
         return replace(data, rules=rules, exclusions=exclusions)
 
     def _check_kinds(self, data: YearData) -> None:
@@ -360,15 +336,17 @@ class DataPolicy:
         if "diseases" not in ctx.rule.params:
             return
         listed = ctx.rule.params["diseases"]
-        if listed is None:
-            ctx.refuse(
-                f"{ctx.data.file} 的 benefits.{ctx.code}.params.diseases 未配置（通知未列出病种），"
-                "无法核定所患疾病是否在规定病种内"
-            )
-            return
         disease = ctx.claim.disease
         if disease is None:
-            raise FactError(f"{ctx.code} 需要事实 disease（病种，如 {listed[0]}）")
+            example = f"，如 {listed[0]}" if listed else ""
+            raise FactError(f"{ctx.code} 需要事实 disease（病种{example}）")
+        if listed is None:
+            # The notice names no list (Wujin 五、2): the claim is assessed, and whether the
+            # disease qualifies is decided where the notice says — the year file's
+            # ``disease_review`` (Wujin: the quarterly review, 八、(二) 2).
+            review = ctx.rule.params.get("disease_review") or "病种由审核人员按通知确认"
+            ctx.step(f"{disease}：未配置病种名单，{review}")
+            return
         if disease not in listed:
             ctx.refuse(f"{disease} 不在规定的 {len(listed)} 种重大疾病内")
         else:
@@ -395,6 +373,11 @@ class DataPolicy:
             templates=raw["templates"] or {},
             advice=raw.get("payout_advice") or {},
         )
+
+    # ---- payouts ---------------------------------------------------------------------
+
+    def payout_failure_advice(self, year: int, reason: str) -> PayoutAdvice | None:
+        return self.year_data(year).payout_advice.get(reason)
 
     # ---- targets ---------------------------------------------------------------------
 

@@ -133,6 +133,7 @@ class Exclusion:
     benefits: tuple[str, ...]  # empty = every benefit
     recover: bool = False  # paid amounts are clawed back (Wujin: 予以追回)
     unless_causes: tuple[str, ...] = ()  # e.g. orthopaedic correction after an accident
+    source: str = ""  # where the notice says so
 
     def applies(self, benefit: str, cause: str) -> bool:
         if self.benefits and benefit not in self.benefits:
@@ -275,9 +276,9 @@ class SmsTemplates:
 class CityPolicy(Protocol):
     """What a city plugin provides. Years are scheme years (the cover year).
 
-    Optional, looked up with getattr so a plugin without it still loads:
-        sms_templates(year) -> SmsTemplates | None   the city's SMS texts (DataPolicy reads
-            data/sms.yaml); None: the platform's texts (services/notify/templates.py)
+    Beyond these, the optional hooks of services/kernel/hooks.py (preferential candidates,
+    KPI reports, payout-failure advice, SMS texts), each with a default; services call them through
+    ``hooks.hook(policy, name)`` and never import a city's package.
     """
 
     code: str

@@ -20,6 +20,7 @@ from typing import Any, Protocol
 
 from sqlalchemy.orm import Session
 
+from services.kernel.hooks import hook
 from services.kernel.money import format_money
 from services.notify import schemas
 from services.notify.sending import Notice, Settings, enqueue
@@ -184,6 +185,16 @@ def claim_event(template: str) -> Callable[[Context, object], int]:
     return handle
 
 
+def _advice(ctx: Context, claim: dict, texts: CityTemplates, reason: str | None) -> str:
+    """The SMS file's words for the reason, else the city's year data (the notice's advice,
+    the payout_failure_advice hook), else the SMS file's or the platform's default."""
+    if reason and reason in texts.advice:
+        return texts.advice[reason]
+    policy = ctx.policies.get(claim["city"])
+    found = hook(policy, "payout_failure_advice")(claim["year"], reason or "")
+    return found.advice if found is not None else texts.advice_for(reason)
+
+
 def _payout(ctx: Context, payload: object, template: str) -> int:
     event = schemas.load(schemas.PayoutEvent, payload, template)
     claim = ctx.directory.notice_details(event["claim_id"])
@@ -197,7 +208,7 @@ def _payout(ctx: Context, payload: object, template: str) -> int:
         claim_id=event["claim_id"],
         amount=_amount(event["amount"] or claim.get("payable")),
         card=claim.get("card_last4") or "",
-        advice=texts.advice_for(event["failure_reason"]),
+        advice=_advice(ctx, claim, texts, event["failure_reason"]),
     )
 
 

@@ -20,6 +20,7 @@ from string import Template as StringTemplate
 from typing import Any
 
 from services.kernel.errors import PolicyDataError
+from services.kernel.hooks import hook
 from services.kernel.policy import SmsTemplates
 from services.kernel.privacy import mask_text
 
@@ -225,8 +226,7 @@ def platform_templates(city_name: str) -> CityTemplates:
 
 def city_templates(policy: Any, year: int) -> CityTemplates:
     """The city's texts (its plugin's, falling back per event to the platform's)."""
-    hook = getattr(policy, "sms_templates", None)
-    found: SmsTemplates | None = hook(year) if hook is not None else None
+    found: SmsTemplates | None = hook(policy, "sms_templates")(year)
     if found is None:
         return platform_templates(policy.name)
     # the platform's text for an event the city did not write, under the city's signature

@@ -261,3 +261,15 @@ def test_payments_asks_for_what_it_pays(session, wujin, cover):
         1,
     )
     assert details["pay_due"] == "2024-06-24"  # monthly: 10 working days after the approval
+
+
+def test_a_payout_without_the_banks_date_is_paid_on_the_services_day(session, wujin, cover):
+    """No `paid_on` from the bank: the claim is paid on the service's today (its clock, in
+    Asia/Shanghai), not on the host's UTC date."""
+    cover.enrol("wujin", 2024, MEMBER)
+    claim = wujin_stay(session, wujin, cover)
+    event = {**succeeded(claim), "paid_on": None}
+    paid = payouts.on_payout_succeeded(
+        session, event=event, record=record(session), today=date(2024, 6, 21)
+    )
+    assert paid is claim and claim.paid_on == date(2024, 6, 21)

@@ -265,7 +265,7 @@ def test_settlements_feed_the_reimbursement_rate_and_the_preferential_candidates
     )
     assert imported.importable
 
-    stats = statistics.quzhou_unit_stats(session, city="quzhou", year=2025, units=units)
+    stats = statistics.unit_year_stats(session, city="quzhou", year=2025, units=units)
     assert [(s.unit, s.claims, s.premiums) for s in stats] == [
         ("龙游某纸业有限公司工会", Decimal("2999.99"), Decimal("6000")),  # 49.99997%: below 50%
         ("衢州某厂工会", Decimal("3750.00"), Decimal("7500")),  # 50%: not below
@@ -286,3 +286,11 @@ def test_settlements_feed_the_reimbursement_rate_and_the_preferential_candidates
     assert [(c.unit, c.district, c.code) for c in chosen] == [
         ("龙游某纸业有限公司工会", "龙游", "Q-A")
     ]
+    # the same through the hook, from the look-back year the city names (2027 → 2025)
+    via_hook = statistics.preferential_candidates(session, quzhou_2027, year=2027, units=units)
+    assert via_hook == chosen
+
+
+def test_a_city_without_the_preferential_hook_has_no_candidates(session, zhangjiakou):
+    units = {"unit-1": UnitFigures("某单位工会", members=500, premiums=Decimal("30000"))}
+    assert statistics.preferential_candidates(session, zhangjiakou, year=2024, units=units) == []

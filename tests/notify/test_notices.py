@@ -127,7 +127,7 @@ def test_payouts_say_sent_or_what_to_do(session_factory, policies):
     sent = next(t for t in found if "已转入" in t)
     what_to_do = next(t for t in found if "未能转入" in t)
     assert "800.00元已转入您尾号4321的" in sent
-    assert "工商银行张家口分行" in what_to_do and "激活" in what_to_do
+    assert "张家口银行" in what_to_do and "激活" in what_to_do
 
 
 def test_premium_paid_and_held_tell_the_unit(session_factory, policies):

@@ -104,6 +104,21 @@ def test_the_shipped_data_leaves_the_disease_list_unset():
     assert plugin.year_data(YEAR).rules["critical_illness"].params["diseases"] is None
 
 
+def test_without_a_list_the_claim_is_assessed_and_the_review_explained():
+    # 八、(二) 2: the quarterly review (重大疾病鉴定会) decides whether the disease is one of
+    # the 30; until a list is configured the claim is assessed, never refused for the list.
+    claim = {
+        "benefit": "critical_illness",
+        "disease": "再生障碍性贫血",
+        "diagnosis_date": "2024-05-01",
+    }
+    answer = assess(plugin, claim)
+    assert (answer.refused, answer.payable) == (False, Decimal("5000.00"))
+    review = [line for line in answer.explain if "重大疾病鉴定会" in line]
+    assert review and "再生障碍性贫血" in review[0] and "八、(二) 2" in review[0]
+    assert answer.rule.id == "wujin.2024.critical_illness"
+
+
 # ---- 五、1 inpatient: the conversion rates and the bands are data ------------------------------
 
 

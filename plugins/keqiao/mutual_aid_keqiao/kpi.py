@@ -12,12 +12,13 @@ from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
-from decimal import ROUND_DOWN, Decimal
+from decimal import Decimal
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
 from services.kernel.errors import PolicyDataError, PolicyError
 from services.kernel.formulas import pct, yuan
+from services.kernel.hooks import KpiRow, percent  # the kernel's value types (a hook's)
 from services.kernel.parameters import DecimalText, YearData
 from services.kernel.policy import Target, TargetResult
 
@@ -40,63 +41,6 @@ class KpiRule:
     points_group: str  # the target group whose members lose points
     points_exempt: tuple[str, ...]  # in that group's tables, but not subject to the deduction
     source: str = ""
-
-
-@dataclass(frozen=True)
-class KpiRow:
-    """One sub-union's year: enrolment, claim KPI, and (towns) the points it loses."""
-
-    organisation: str
-    group: str | None
-    enrolment_target: int
-    enrolled: int
-    enrolment_met: bool
-    base_headcount: int  # 去年参保基数 / 任务基数, as given
-    base_amount: Decimal  # its premium in yuan, as given
-    headcount_target: int
-    amount_target: Decimal
-    paid_headcount: int
-    paid_amount: Decimal
-    headcount_ratio: Decimal  # paid headcount / base headcount, unrounded
-    amount_ratio: Decimal  # paid amount / base premium, unrounded
-    headcount_met: bool
-    amount_met: bool
-    claim_met: bool
-    points_lost: Decimal | None  # None where the notice sets no deduction
-    explain: tuple[str, ...] = ()
-
-    def to_dict(self) -> dict:
-        return {
-            "organisation": self.organisation,
-            "group": self.group,
-            "enrolment": {
-                "target": self.enrolment_target,
-                "actual": self.enrolled,
-                "met": self.enrolment_met,
-            },
-            "claim_headcount": {
-                "target": self.headcount_target,
-                "actual": self.paid_headcount,
-                "base": self.base_headcount,
-                "ratio": percent(self.headcount_ratio),
-                "met": self.headcount_met,
-            },
-            "claim_amount": {
-                "target": yuan(self.amount_target),
-                "actual": yuan(self.paid_amount),
-                "base": yuan(self.base_amount),
-                "ratio": percent(self.amount_ratio),
-                "met": self.amount_met,
-            },
-            "claim_met": self.claim_met,
-            "points_lost": None if self.points_lost is None else str(self.points_lost),
-            "explain": list(self.explain),
-        }
-
-
-def percent(ratio: Decimal) -> str:
-    """Two decimals, cut not rounded: 68/3420 shows 1.98%, never a 2.00% it did not reach."""
-    return f"{(ratio * 100).quantize(Decimal('0.01'), rounding=ROUND_DOWN)}%"
 
 
 class _KpiSchema(Schema):

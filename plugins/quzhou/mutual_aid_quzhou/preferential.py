@@ -14,31 +14,11 @@ from decimal import Decimal
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
-from services.kernel.errors import FactError, PolicyDataError
+from services.kernel.errors import PolicyDataError
 from services.kernel.formulas import yuan
+from services.kernel.hooks import UnitYearStats  # the kernel's value type (a hook's)
 from services.kernel.money import round_money
 from services.kernel.parameters import DecimalText, YearData
-
-
-@dataclass(frozen=True)
-class UnitYearStats:
-    """What the records say about one unit in one scheme year (the look-back year)."""
-
-    year: int  # the scheme year these figures are for
-    unit: str  # the unit (union) name as enrolled
-    district: str  # its block: code, name or alias
-    members: int  # members enrolled that year
-    premiums: Decimal  # premiums (互助金) paid that year
-    claims: Decimal  # benefits paid out that year
-    code: str | None = None  # 医保编码 / 社保编码: the rule counts one code as one unit
-
-    def __post_init__(self) -> None:
-        if isinstance(self.members, bool) or not isinstance(self.members, int) or self.members < 0:
-            raise FactError(f"{self.unit}: 参保人数应为非负整数，填写的是 {self.members!r}")
-        for name, label in (("premiums", "已缴互助金"), ("claims", "已付互助金")):
-            value = getattr(self, name)
-            if not isinstance(value, Decimal) or value < 0:
-                raise FactError(f"{self.unit}: {label}应为非负的 Decimal 金额，填写的是 {value!r}")
 
 
 @dataclass(frozen=True)
