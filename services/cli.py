@@ -332,9 +332,10 @@ def _service_class(name: str) -> type:
 def _service_classes() -> list[type]:
     from services.claims.service import ClaimsService
     from services.enrollment.service import EnrollmentService
+    from services.notify.service import NotifyService  # the embedded outbox gateway
     from services.payments.service import PaymentsService
 
-    return [EnrollmentService, ClaimsService, PaymentsService]
+    return [EnrollmentService, ClaimsService, PaymentsService, NotifyService]
 
 
 def _http_address(text: str) -> str:

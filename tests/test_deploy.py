@@ -322,8 +322,10 @@ def test_event_queues_are_named_and_bound_as_nameko_does(definitions):
         events.add(match["event"])
 
     assert policy["definition"]["dead-letter-exchange"] in exchanges
-    enrollment_events = set(importlib.import_module("services.enrollment.events").EVENTS)
-    assert DESIGN_EVENTS | enrollment_events <= events
+    # the events DESIGN.md names all have a consumer; an event nobody handles (enrollment's
+    # application_approved, since payments invoices on submission) has no queue to fill up:
+    # test_pre_declared_queues_are_the_handlers_of_the_service matches queues to handlers
+    assert DESIGN_EVENTS <= events
 
 
 def event_handler_queues(service: str) -> set[str] | None:

@@ -310,6 +310,20 @@ class ClaimsService:
         check(schemas.ListClaimsArgs, "查询", city=city, year=year, status=status)
         return queues.list_claims(self.db.session, city=city, year=year, status=status)
 
+    @rpc(expected_exceptions=EXPECTED)
+    def notice_details(self, claim_id: str) -> dict:
+        """What notify tells the member: the latest reason, the card's last four digits only."""
+        check(schemas.ClaimArgs, "查询", claim_id=claim_id)
+        claim = ops.get_claim(self.db.session, claim_id)
+        reasons = [h["reason"] for h in ops.history(self.db.session, claim_id=claim_id)]
+        return {
+            **_claim(claim),
+            "member_id": claim.member_id,
+            "unit_id": claim.unit_id,
+            "reason": claim.returned_reason or next((r for r in reversed(reasons) if r), None),
+            "card_last4": (claim.payee_card or "")[-4:] or None,
+        }
+
     # ---- money ----------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)

@@ -33,7 +33,7 @@ from werkzeug.wrappers import Response
 
 from services.access.guard import Guard
 from services.enrollment import applications as ops
-from services.enrollment import handled_events, organisations, schemas, uploads
+from services.enrollment import contacts, handled_events, organisations, schemas, uploads
 from services.enrollment.access import POLICY
 from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
@@ -398,6 +398,21 @@ class EnrollmentService:
         ROSTER_UPLOAD_KEEP_DAYS days (uploads.py)."""
         days = uploads.keep_days(self.config)
         return uploads.purge_failed_uploads(self.db.session, today=self.today(), days=days)
+
+    # ---- for notify (full phones: it sends to them) ---------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def notice_recipients(self, application_id: str) -> dict:
+        check(schemas.ApplicationArgs, "查询", application_id=application_id)
+        return contacts.notice_recipients(self.db.session, application_id)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def unit_contact(self, unit_id: str) -> dict:
+        return contacts.unit_contact(self.db.session, str(unit_id))
+
+    @rpc(expected_exceptions=EXPECTED)
+    def member_contact(self, member_id: str) -> dict:
+        return contacts.member_contact(self.db.session, str(member_id))
 
     # ---- HTTP -----------------------------------------------------------------------------
 

@@ -17,6 +17,7 @@ from typing import Any
 
 from services.kernel.errors import FactError
 from services.kernel.money import format_money
+from services.kernel.policy import SmsTemplates
 
 
 @dataclass(frozen=True)
@@ -129,6 +130,11 @@ class CityHooks:
 
     def payout_failure_advice(self, year: int, reason: str) -> PayoutAdvice | None:
         """The city's own advice for a failed payout's reason; None: the platform's applies."""
+        return None
+
+    def sms_templates(self, year: int) -> SmsTemplates | None:
+        """The city's SMS texts (DataPolicy: data/sms.yaml, checked by services/notify);
+        None: the platform's texts (services/notify/templates.py)."""
         return None
 
 

@@ -27,7 +27,7 @@ from services.kernel.errors import (
 from services.kernel.formulas import FACT_LABELS, GENERIC_KINDS, Context, Formula
 from services.kernel.hooks import CityHooks, PayoutAdvice
 from services.kernel.money import ZERO, round_money
-from services.kernel.parameters import YEAR_FILE, YearData, load_schedule, load_year
+from services.kernel.parameters import YEAR_FILE, YearData, load_schedule, load_year, read_yaml
 from services.kernel.periods import SchemePeriod
 from services.kernel.policy import (
     Account,
@@ -40,6 +40,7 @@ from services.kernel.policy import (
     Quote,
     RosterFormat,
     RuleRef,
+    SmsTemplates,
     Target,
     TargetResult,
     Unit,
@@ -350,6 +351,28 @@ class DataPolicy(CityHooks):
             ctx.refuse(f"{disease} 不在规定的 {len(listed)} 种重大疾病内")
         else:
             ctx.step(f"{disease} 属规定的重大疾病")
+
+    # ---- SMS -------------------------------------------------------------------------
+
+    def sms_templates(self, year: int) -> SmsTemplates | None:
+        """The city's SMS texts from data/sms.yaml (one file for every year: a signature and
+        its texts outlive a scheme year); None without it. Checked by services/notify."""
+        path = self.data_dir / "sms.yaml"
+        if not path.exists():
+            return None
+        raw = read_yaml(path)
+        label = self._label(path.name)
+        if not isinstance(raw, dict):
+            raise PolicyDataError(label, None, "应为 signature、templates 等键的映射")
+        for key in ("signature", "templates"):
+            if key not in raw:
+                raise PolicyDataError(label, key, "缺少此项")
+        return SmsTemplates(
+            file=label,
+            signature=str(raw["signature"]),
+            templates=raw["templates"] or {},
+            advice=raw.get("payout_advice") or {},
+        )
 
     # ---- payouts ---------------------------------------------------------------------
 

@@ -8,7 +8,7 @@ and the services' schemas use.
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date
 from decimal import Decimal
 from typing import Protocol, runtime_checkable
@@ -260,12 +260,24 @@ class TargetResult:
     met: bool
 
 
+@dataclass(frozen=True)
+class SmsTemplates:
+    """A city's SMS texts as its data file gives them (services/notify/templates.py checks
+    and renders them): the signature (【…】), and per template name its raw entry."""
+
+    file: str  # the data file, named in every refusal
+    signature: str
+    templates: Mapping[str, Mapping[str, object]]
+    # what a member does after a payout failure, by payments' reason code (frozen_or_dormant…)
+    advice: Mapping[str, str] = field(default_factory=dict)
+
+
 @runtime_checkable
 class CityPolicy(Protocol):
     """What a city plugin provides. Years are scheme years (the cover year).
 
     Beyond these, the optional hooks of services/kernel/hooks.py (preferential candidates,
-    KPI reports, payout-failure advice), each with a default; services call them through
+    KPI reports, payout-failure advice, SMS texts), each with a default; services call them through
     ``hooks.hook(policy, name)`` and never import a city's package.
     """
 

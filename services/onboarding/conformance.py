@@ -243,8 +243,12 @@ def _sms_templates(policy: CityPolicy, year: int) -> list[Finding]:
     if templates is None:
         return []
     found = []
-    for name, template in dict(templates(year) or {}).items():
-        text = getattr(template, "text", template)
+    texts = templates(year)
+    # the hook answers kernel.policy.SmsTemplates (its raw entries under .templates, each
+    # {text, code, …}); notify checks segments and parameters itself when it loads them
+    for name, template in dict(getattr(texts, "templates", texts) or {}).items():
+        text = template.get("text", "") if isinstance(template, dict) else template
+        text = getattr(text, "text", text)
         limit = getattr(template, "limit", SMS_LIMIT)
         try:
             rendered = str(text).format_map(_Sample())

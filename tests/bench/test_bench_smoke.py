@@ -69,3 +69,11 @@ def test_the_relay_benchmark_runs(capsys):
     assert bench_relay.main(["--postgres", ADMIN_URL, "--events", "5", "--history", "10,20"]) == 0
     lines = capsys.readouterr().out.splitlines()[1:]
     assert [line.split()[:2] for line in lines] == [["10", "5"], ["20", "5"]]
+
+
+def test_the_sms_benchmark_runs_on_a_few_messages(capsys):
+    from tests.bench import bench_sms
+
+    assert bench_sms.main(["--messages", "50"]) == 0
+    lines = [line.split()[:2] for line in capsys.readouterr().out.splitlines()[1:]]
+    assert lines == [["bare", "50"], ["sdk", "50"], ["service", "50"]]

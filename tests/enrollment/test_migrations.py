@@ -235,12 +235,12 @@ def test_the_command_line_upgrades_checks_and_reports(tmp_path, capsys):
 
     assert main(["upgrade", "--config", str(config), "enrollment"]) == 0
     assert main(["check", "--url", url, "enrollment"]) == 0
-    assert main(["current", "--url", url, "notify"]) == 2
+    assert main(["current", "--url", url, "nosuch"]) == 2
 
     out, err = capsys.readouterr()
     assert "enrollment: sqlite:///" in out and f"at {migrations.MIGRATIONS.heads()[0]}" in out
     assert "matches the models" in out
-    assert "notify: no migrations" in err
+    assert "nosuch: no migrations" in err
 
 
 def test_models_without_a_metadata_function_get_the_outbox_tables_added():

@@ -95,8 +95,9 @@ def test_accounts_and_periods_are_checked(copied):
 
 
 def test_sms_templates_are_a_no_op_hook_until_a_city_has_them(copied):
-    policy, _ = copied("zhangjiakou", "copy_f")
-    assert not hasattr(policy, "sms_templates")
+    policy, package = copied("zhangjiakou", "copy_f")
+    (package / "data" / "sms.yaml").unlink(missing_ok=True)
+    assert policy.sms_templates(2024) is None  # DataPolicy's hook: no data/sms.yaml, no texts
     assert check_city(policy) == []
 
     class WithTemplates(type(policy)):
