@@ -649,6 +649,7 @@ def cover(session: Session, *, city: str, id_number: str, on_date: date) -> dict
         "year": enrolment.year,
         "unit_id": unit.id,
         "unit_name": unit.name,
+        "district": unit.district,  # a district clerk's scope over the claim (claims/access.py)
         "application_id": enrolment.application_id,
         "cover": [enrolment.cover_start.isoformat(), enrolment.cover_end.isoformat()],
     }
