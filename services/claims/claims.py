@@ -355,6 +355,7 @@ def submit(
     claim.review_batch = rules.review_batch(benefit, received)
     claim.not_applicable = waived or None
     claim.returned_reason = None
+    claim.submitted_by = actor  # four eyes: read from the row approve locks, no query of its own
     store_assessment(claim, assessment)
     # the row approvals lock exists before the first of them (accumulators.py)
     accumulators.ensure(session, city=claim.city, year=claim.year, id_number=claim.id_number)
@@ -385,16 +386,6 @@ def _review(
     )
 
 
-def submitter(session: Session, claim_id: str) -> str | None:
-    """Who last submitted the claim (four eyes)."""
-    return session.scalars(
-        select(ClaimTransition.actor)
-        .where(ClaimTransition.claim_id == claim_id, ClaimTransition.to_status == rules.SUBMITTED)
-        .order_by(ClaimTransition.at.desc())
-        .limit(1)
-    ).first()
-
-
 def approve(
     session: Session,
     policy: CityPolicy | Callable[[str], CityPolicy],
@@ -416,7 +407,7 @@ def approve(
     if not isinstance(policy, CityPolicy):
         policy = policy(claim.city)
     rules.next_status(claim.status, "approve")
-    rules.require_four_eyes(submitter(session, claim.id), actor)
+    rules.require_four_eyes(claim.submitted_by, actor)
     benefit = benefit_of(policy, claim.year, claim.benefit)
     accumulator, totals = accumulators.lock(
         session, city=claim.city, year=claim.year, id_number=claim.id_number
