@@ -1,0 +1,214 @@
+"""Issue 15's done-when, in headless Chromium: the clerk's autumn (template, a bad upload with
+its errors shown, the fixed upload, submit and the quote), a reviewer's approval of the
+application and of a claim with its explanation visible, and a clerk of another unit meeting
+the 403 page. Enrollment, claims and the console run in nameko containers on RabbitMQ, one
+listener; people sign in through the console's login page (the embedded local issuer)."""
+
+from __future__ import annotations
+
+import pytest
+import requests
+from nameko.standalone.rpc import ClusterRpcProxy
+from selenium.webdriver.common.by import By
+from selenium.webdriver.support.expected_conditions import staleness_of
+from selenium.webdriver.support.ui import WebDriverWait
+
+from services.claims.service import ClaimsService
+from services.console.service import ConsoleService
+from services.enrollment.service import EnrollmentService
+from services.kernel.registry import load_registry
+from tests.access.test_http import PEOPLE, roster_bytes
+from tests.claims.flow import pdf
+from tests.claims.test_service import config_for
+from tests.console.conftest import PHONE
+from tests.enrollment.samples import bad_check_digit
+from tests.tokens import bearer
+
+pytestmark = pytest.mark.rabbit
+CITY, YEAR = "zhangjiakou", 2024
+
+
+@pytest.fixture
+def console(container_factory, rabbit_config, web_config, web_config_port, tmp_path, issuer):
+    enrollment_config, claims_config = config_for(
+        rabbit_config, tmp_path, "2024-03-01", "2024-06-01"
+    )
+    enrollment_config = {**enrollment_config, **web_config}
+    claims_config = {**claims_config, **web_config}
+    containers = [
+        container_factory(EnrollmentService, enrollment_config),
+        container_factory(ClaimsService, claims_config),
+    ]
+    for container in containers:
+        container.start()
+    with ClusterRpcProxy(claims_config) as rpc:
+        unit_a, unit_b = (
+            rpc.enrollment.register_unit(
+                CITY,
+                YEAR,
+                {"unit_key": key, "name": f"{key}工会", "staff_total": 10, "staff_insured": 10},
+            )["unit_id"]
+            for key in ("A", "B")
+        )
+    users = [
+        {
+            "name": "王芳",
+            "sub": "wf-1",
+            "role": "unit_clerk",
+            "city": CITY,
+            "unit": unit_a,
+            "unit_name": "A工会",
+        },
+        {
+            "name": "赵六",
+            "sub": "zl-1",
+            "role": "unit_clerk",
+            "city": CITY,
+            "unit": unit_b,
+            "unit_name": "B工会",
+        },
+        {"name": "李审", "sub": "li-1", "role": "city_reviewer", "city": CITY},
+    ]
+    console_config = {**enrollment_config, "CONSOLE_DEMO_USERS": users}
+    container = container_factory(ConsoleService, console_config)
+    container.start()
+    return f"http://127.0.0.1:{web_config_port}", unit_a, unit_b
+
+
+def sign_in(driver, base: str, index: int) -> None:
+    driver.delete_all_cookies()
+    driver.get(f"{base}/console/login")
+    click(driver, By.ID, f"login-{index}")
+
+
+def click(driver, by, value) -> None:
+    """Click what submits a form or follows a link, and wait for the next page."""
+    page = driver.find_element(By.TAG_NAME, "html")
+    driver.find_element(by, value).click()
+    WebDriverWait(driver, 30).until(staleness_of(page))
+
+
+def text(driver, element_id: str) -> str:
+    return driver.find_element(By.ID, element_id).text
+
+
+def cookies_of(driver) -> dict:
+    return {c["name"]: c["value"] for c in driver.get_cookies()}
+
+
+def test_the_clerks_autumn_and_the_reviewers_approvals_in_the_browser(
+    console, browser, shot, tmp_path, issuer
+):
+    base, unit_a, _ = console
+    driver = browser(PHONE)  # a members' clerk on her phone
+    driver.get(f"{base}/console/applications")
+    assert driver.current_url.endswith("/console/login")  # not signed in: the login page
+    shot(driver, "login")
+    sign_in(driver, base, 0)
+    assert "本单位申请" in driver.find_element(By.TAG_NAME, "h1").text
+    driver.find_element(By.ID, "participants").send_keys(str(len(PEOPLE)))
+    click(driver, By.ID, "open")
+    assert "团体申请表" in driver.find_element(By.TAG_NAME, "h1").text
+    app_url = driver.current_url
+    shot(driver, "application")
+
+    # the city's template, fetched with the browser's session
+    template = requests.get(
+        driver.find_element(By.ID, "template").get_attribute("href"), cookies=cookies_of(driver)
+    )
+    assert template.status_code == 200 and template.content[:2] == b"PK"
+    assert "attachment" in template.headers["Content-Disposition"]
+
+    bad, good = tmp_path / "名册-有错.xlsx", tmp_path / "名册.xlsx"
+    bad.write_bytes(roster_bytes(PEOPLE, broken=True))
+    good.write_bytes(roster_bytes(PEOPLE))
+    driver.find_element(By.ID, "roster").send_keys(str(bad))
+    click(driver, By.ID, "upload")
+    errors = driver.find_elements(By.CSS_SELECTOR, "#errors tbody tr")
+    assert len(errors) == 1
+    row, column, cell, reason = (td.text for td in errors[0].find_elements(By.TAG_NAME, "td"))
+    assert (row, column, cell) == ("5", "身份证号", "D5") and "校验" in reason
+    (highlighted,) = driver.find_elements(By.CSS_SELECTOR, "#preview td.bad")
+    assert highlighted.text == bad_check_digit(PEOPLE[2].id_number)  # the cell as typed
+    shot(driver, "roster-errors")
+    report = requests.get(
+        driver.find_element(By.ID, "report").get_attribute("href"), cookies=cookies_of(driver)
+    )
+    assert report.status_code == 200 and report.content[:2] == b"PK"
+    assert "错误报告" in requests.utils.unquote(report.headers["Content-Disposition"])
+
+    driver.find_element(By.ID, "roster").send_keys(str(good))
+    click(driver, By.ID, "upload")
+    assert text(driver, "imported") == f"已导入 {len(PEOPLE)} 人。"
+    assert text(driver, "roster-rows") == str(len(PEOPLE))
+    click(driver, By.ID, "submit")
+    assert text(driver, "status") == "已提交"
+    total = text(driver, "total")
+    assert total.endswith(" 元") and total != "0.00 元"
+    assert "元" in text(driver, "capitals")  # the amount in capitals
+    assert text(driver, "account")  # the account to pay into
+    shot(driver, "quote")
+
+    # -- another unit's clerk: the 403 page, the same for what does not exist ---------------
+    sign_in(driver, base, 1)
+    driver.get(app_url)
+    assert "无权访问" in driver.find_element(By.TAG_NAME, "h1").text
+    assert "A工会" not in driver.page_source
+    shot(driver, "forbidden")
+    driver.get(f"{base}/console/applications/no-such-application")
+    assert "无权访问" in driver.find_element(By.TAG_NAME, "h1").text
+    assert requests.get(app_url, cookies=cookies_of(driver)).status_code == 403
+
+    # -- the reviewer approves the application, on a desktop --------------------------------
+    desk = browser()
+    sign_in(desk, base, 2)
+    assert "待审核申请" in desk.page_source
+    click(desk, By.LINK_TEXT, "A工会")
+    click(desk, By.CSS_SELECTOR, "button[value=approve]")
+    assert text(desk, "status") == "已审核"
+
+    # the clerk's claim for a member (by HTTP with her token), then the reviewer's page
+    clerk = requests.Session()
+    clerk.headers.update(
+        bearer(issuer, role="unit_clerk", name="王芳", sub="wf-1", city=CITY, unit=unit_a)
+    )
+    member = PEOPLE[3]
+    created = clerk.post(
+        f"{base}/claims",
+        json={
+            "city": CITY,
+            "year": YEAR,
+            "id_number": member.id_number,
+            "name": member.name,
+            "facts": {
+                "benefit": "general_illness",
+                "total_cost": "20000",
+                "admission_date": "2024-02-01",
+            },
+        },
+    )
+    assert created.status_code == 201, created.text
+    claim_id = created.json()["claim_id"]
+    benefit = next(
+        b for b in load_registry().get(CITY).benefits(YEAR) if b.code == "general_illness"
+    )
+    for i, document in enumerate(benefit.attachments):
+        attached = clerk.post(
+            f"{base}/claims/{claim_id}/attachments",
+            params={"document": document, "filename": f"{i}.pdf"},
+            data=pdf(str(i)),
+        )
+        assert attached.status_code == 201, attached.text
+    assert clerk.post(f"{base}/claims/{claim_id}/submit", json={}).status_code == 200
+
+    desk.get(f"{base}/console/review")
+    shot(desk, "review-queue")
+    click(desk, By.LINK_TEXT, member.name)
+    steps = [li.text for li in desk.find_elements(By.CSS_SELECTOR, "#explain li")]
+    assert steps and all(steps)
+    assert text(desk, "source").startswith("依据：")
+    assert text(desk, "payable").endswith(" 元")
+    shot(desk, "claim")
+    click(desk, By.ID, "approve")
+    assert text(desk, "status") == "已审核"
+    shot(desk, "claim-approved")
