@@ -65,6 +65,7 @@ class Refused(Exception):
 
 class ConsoleService:
     name = "console"
+    api_document = False  # HTML pages for people: not in /openapi.json (messaging/openapi.py)
 
     sessions = Sessions()
     enrollment = RpcProxy("enrollment")
@@ -232,10 +233,13 @@ class ConsoleService:
 
     # ---- clerk: applications --------------------------------------------------------------
 
-    @http("GET,POST", "/console/applications", auth=False, max_body=64 * 1024)
+    @http("GET", "/console/applications", auth=False)
     def applications(self, request):
-        post = request.method == "POST"
-        return self._page(request, self._applications, request, roles=CLERKS, post=post)
+        return self._page(request, self._applications, request, roles=CLERKS)
+
+    @http("POST", "/console/applications", auth=False, max_body=64 * 1024)
+    def open_application(self, request):
+        return self._page(request, self._applications, request, roles=CLERKS, post=True)
 
     def _applications(self, me, request):
         year = _int(request.values.get("year")) or self.today().year
