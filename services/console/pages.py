@@ -45,6 +45,54 @@ STATUS_NAMES = {
     "payout_pending": "待支付",
     "payout_failed": "支付失败",
 }
+# the claim facts' names (services/kernel/policy.py ClaimFacts) as the notices write them
+FACT_NAMES = {
+    "benefit": "保障项目",
+    "total_cost": "医疗总费用",
+    "self_borne": "个人自付",
+    "settled_by_insurance": "已经医保结算",
+    "settled_amount": "医院结算金额",
+    "cause": "原因",
+    "liability": "事故责任",
+    "liability_share": "责任比例",
+    "grade": "伤残等级",
+    "disease": "病种",
+    "patient": "就医人",
+    "patient_birth_date": "就医人出生日期",
+    "admission_date": "入院日期",
+    "discharge_date": "出院日期",
+    "diagnosis_date": "确诊日期",
+    "event_date": "事故日期",
+    "claim_date": "申请日期",
+    "place": "就医地",
+    "loss_amount": "损失金额",
+    "exclusion": "除外情形",
+}
+VALUE_NAMES = {
+    True: "是",
+    False: "否",
+    "illness": "疾病",
+    "accident": "意外",
+    "traffic": "交通事故",
+    "work_injury": "工伤",
+    "occupational_disease": "职业病",
+    "maternity": "生育",
+    "fire": "火灾",
+    "member": "本人",
+    "child": "子女",
+    "mainland": "境内",
+    "abroad": "境外",
+    "hong_kong": "香港",
+    "macao": "澳门",
+    "taiwan": "台湾",
+}
+
+
+def fact_value(value):
+    if isinstance(value, bool) or isinstance(value, str):
+        return VALUE_NAMES.get(value, value)
+    return value
+
 
 _env = Environment(
     loader=FileSystemLoader(HERE / "templates"),
@@ -52,7 +100,9 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_env.globals.update(role_names=ROLE_NAMES, status_names=STATUS_NAMES)
+_env.globals.update(
+    role_names=ROLE_NAMES, status_names=STATUS_NAMES, fact_names=FACT_NAMES, fact_value=fact_value
+)
 
 
 def render(name: str, status: int = 200, **context) -> Response:

@@ -374,7 +374,8 @@ class ConsoleService:
 
     def _claim(self, me, claim_id):
         claim = self.claims.claim(claim_id)
-        return self._render("claim.html", claim=claim)
+        names = {b.code: b.name for b in self.policies.get(claim["city"]).benefits(claim["year"])}
+        return self._render("claim.html", claim=claim, benefit_name=names.get(claim["benefit"]))
 
     @http("POST", "/console/claims/<string:claim_id>/decide", auth=False, max_body=64 * 1024)
     def decide(self, request, claim_id: str):

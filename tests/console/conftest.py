@@ -1,6 +1,8 @@
 """The console in a real browser: Debian's chromium and chromedriver (scripts/setup installs
 them), driven by Selenium with both paths given, so Selenium Manager downloads nothing.
 
+`console`: enrollment, claims, payments and the console in nameko containers on RabbitMQ,
+one listener, two units of Zhangjiakou registered and the demo users of the login page.
 `browser(width, height)` opens a headless window; `shot(driver, name)` saves a screenshot
 under var/screenshots/<test>/ (printed at the end of the run)."""
 
@@ -11,9 +13,17 @@ import shutil
 from pathlib import Path
 
 import pytest
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.claims.service import ClaimsService
+from services.console.service import ConsoleService
+from services.enrollment.service import EnrollmentService
+from services.payments.service import PaymentsService
+from tests.claims.test_service import config_for
 
 CHROMIUM, CHROMEDRIVER = "/usr/bin/chromium", "/usr/bin/chromedriver"
 PHONE, DESKTOP = (390, 844), (1280, 900)
+CITY, YEAR = "zhangjiakou", 2024
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
@@ -68,3 +78,61 @@ def shot(request):
 
     yield save
     print(f"\nscreenshots: {folder} ({len(taken)})")
+
+
+@pytest.fixture
+def console(container_factory, rabbit_config, web_config, web_config_port, tmp_path, issuer):
+    enrollment_config, claims_config = config_for(
+        rabbit_config, tmp_path, "2024-03-01", "2024-06-01"
+    )
+    enrollment_config = {**enrollment_config, **web_config}
+    claims_config = {**claims_config, **web_config}
+    payments_config = {
+        **claims_config,
+        "DATABASES": {
+            **claims_config["DATABASES"],
+            "payments": f"sqlite:///{tmp_path}/var/payments.sqlite",
+        },
+        "BANK_SIMULATOR": {"code": "sim", "secret": "test-secret", "delay": 0.1},
+    }
+    containers = [
+        container_factory(EnrollmentService, enrollment_config),
+        container_factory(ClaimsService, claims_config),
+        container_factory(PaymentsService, payments_config),
+    ]
+    for container in containers:
+        container.start()
+    with ClusterRpcProxy(claims_config) as rpc:
+        unit_a, unit_b = (
+            rpc.enrollment.register_unit(
+                CITY,
+                YEAR,
+                {"unit_key": key, "name": f"{key}工会", "staff_total": 10, "staff_insured": 10},
+            )["unit_id"]
+            for key in ("A", "B")
+        )
+    users = [
+        {
+            "name": "王芳",
+            "sub": "wf-1",
+            "role": "unit_clerk",
+            "city": CITY,
+            "unit": unit_a,
+            "unit_name": "A工会",
+        },
+        {
+            "name": "赵六",
+            "sub": "zl-1",
+            "role": "unit_clerk",
+            "city": CITY,
+            "unit": unit_b,
+            "unit_name": "B工会",
+        },
+        {"name": "李审", "sub": "li-1", "role": "city_reviewer", "city": CITY},
+        {"name": "钱财", "sub": "qc-1", "role": "finance", "city": CITY},
+        {"name": "孙运维", "sub": "sy-1", "role": "provincial_operator"},
+    ]
+    console_config = {**enrollment_config, "CONSOLE_DEMO_USERS": users}
+    container = container_factory(ConsoleService, console_config)
+    container.start()
+    return f"http://127.0.0.1:{web_config_port}", unit_a, unit_b

@@ -10,83 +10,19 @@ import time
 
 import pytest
 import requests
-from nameko.standalone.rpc import ClusterRpcProxy
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import WebDriverWait
 
-from services.claims.service import ClaimsService
-from services.console.service import ConsoleService
-from services.enrollment.service import EnrollmentService
 from services.kernel.registry import load_registry
 from services.messaging.database import make_engine, make_session_factory, session_scope
-from services.payments.service import PaymentsService
 from tests.access.test_http import PEOPLE, roster_bytes
 from tests.claims.flow import pdf
-from tests.claims.test_service import config_for
-from tests.console.conftest import PHONE
+from tests.console.conftest import CITY, PHONE, YEAR
 from tests.enrollment.samples import bad_check_digit
 from tests.tokens import bearer
 
 pytestmark = pytest.mark.rabbit
-CITY, YEAR = "zhangjiakou", 2024
-
-
-@pytest.fixture
-def console(container_factory, rabbit_config, web_config, web_config_port, tmp_path, issuer):
-    enrollment_config, claims_config = config_for(
-        rabbit_config, tmp_path, "2024-03-01", "2024-06-01"
-    )
-    enrollment_config = {**enrollment_config, **web_config}
-    claims_config = {**claims_config, **web_config}
-    payments_config = {
-        **claims_config,
-        "DATABASES": {
-            **claims_config["DATABASES"],
-            "payments": f"sqlite:///{tmp_path}/var/payments.sqlite",
-        },
-        "BANK_SIMULATOR": {"code": "sim", "secret": "test-secret", "delay": 0.1},
-    }
-    containers = [
-        container_factory(EnrollmentService, enrollment_config),
-        container_factory(ClaimsService, claims_config),
-        container_factory(PaymentsService, payments_config),
-    ]
-    for container in containers:
-        container.start()
-    with ClusterRpcProxy(claims_config) as rpc:
-        unit_a, unit_b = (
-            rpc.enrollment.register_unit(
-                CITY,
-                YEAR,
-                {"unit_key": key, "name": f"{key}工会", "staff_total": 10, "staff_insured": 10},
-            )["unit_id"]
-            for key in ("A", "B")
-        )
-    users = [
-        {
-            "name": "王芳",
-            "sub": "wf-1",
-            "role": "unit_clerk",
-            "city": CITY,
-            "unit": unit_a,
-            "unit_name": "A工会",
-        },
-        {
-            "name": "赵六",
-            "sub": "zl-1",
-            "role": "unit_clerk",
-            "city": CITY,
-            "unit": unit_b,
-            "unit_name": "B工会",
-        },
-        {"name": "李审", "sub": "li-1", "role": "city_reviewer", "city": CITY},
-        {"name": "钱财", "sub": "qc-1", "role": "finance", "city": CITY},
-    ]
-    console_config = {**enrollment_config, "CONSOLE_DEMO_USERS": users}
-    container = container_factory(ConsoleService, console_config)
-    container.start()
-    return f"http://127.0.0.1:{web_config_port}", unit_a, unit_b
 
 
 def sign_in(driver, base: str, index: int) -> None:
