@@ -57,6 +57,18 @@ CLERKS = {UNIT_CLERK, DISTRICT_CLERK}
 # a service's answers that mean "not yours, or not there": the same page for both
 REFUSED = {"Forbidden", "NotFound"}
 UPLOAD_LIMIT = 16 * 1024 * 1024
+# the facts the clerk's claim form asks (services/kernel/policy.py ClaimFacts); the rest of a
+# benefit's facts come with the claims service's own checks naming what is missing
+CLAIM_FACTS = (
+    "benefit",
+    "total_cost",
+    "self_borne",
+    "admission_date",
+    "discharge_date",
+    "diagnosis_date",
+    "disease",
+    "cause",
+)
 
 
 class Refused(Exception):
@@ -356,6 +368,65 @@ class ConsoleService:
         self.enrollment.submit(application_id)
         return redirect(f"/console/applications/{application_id}")
 
+    # ---- clerk: claims for members -------------------------------------------------------
+
+    @http("GET", "/console/claims/new", auth=False)
+    def new_claim(self, request):
+        return self._page(request, self._new_claim, request, roles=CLERKS)
+
+    def _new_claim(self, me, request, message=None):
+        year = _int(request.values.get("year")) or self.today().year
+        benefits = self.policies.get(me.city).benefits(year) if me.city else []
+        return self._render(
+            "new_claim.html", year=year, benefits=benefits, form=request.form, message=message
+        )
+
+    @http("POST", "/console/claims", auth=False, max_body=64 * 1024)
+    def create_claim(self, request):
+        return self._page(request, self._create_claim, request, roles=CLERKS, post=True)
+
+    def _create_claim(self, me, request):
+        form = request.form
+        year = _int(form.get("year")) or self.today().year
+        facts = {key: form.get(key, "").strip() for key in CLAIM_FACTS}
+        facts = {key: value for key, value in facts.items() if value}
+        created = self.claims.create_claim(
+            me.city,
+            year,
+            form.get("id_number", "").strip(),
+            facts,
+            name=form.get("name", "").strip() or None,
+        )
+        return redirect(f"/console/claims/{created['claim_id']}")
+
+    @http(
+        "POST", "/console/claims/<string:claim_id>/attachments", auth=False, max_body=UPLOAD_LIMIT
+    )
+    def attach(self, request, claim_id: str):
+        return self._page(request, self._attach, request, claim_id, roles=CLERKS, post=True)
+
+    def _attach(self, me, request, claim_id):
+        file = request.files.get("file")
+        document = request.form.get("document", "")
+        if file is None or not file.filename or not document:
+            raise RemoteError("InvalidRequest", "请选择材料名称和文件")
+        self.claims.add_attachment(
+            claim_id,
+            document,
+            file.filename,
+            base64.b64encode(file.read()).decode("ascii"),
+            actor=me.actor,  # claims' RPC takes it as given here: the same person as the token
+        )
+        return redirect(f"/console/claims/{claim_id}")
+
+    @http("POST", "/console/claims/<string:claim_id>/submit", auth=False, max_body=64 * 1024)
+    def submit_claim(self, request, claim_id: str):
+        return self._page(request, self._submit_claim, claim_id, roles=CLERKS, post=True)
+
+    def _submit_claim(self, me, claim_id):
+        self.claims.submit(claim_id)
+        return redirect(f"/console/claims/{claim_id}")
+
     # ---- reviewer -------------------------------------------------------------------------
 
     @http("GET", "/console/review", auth=False)
@@ -374,8 +445,18 @@ class ConsoleService:
 
     def _claim(self, me, claim_id):
         claim = self.claims.claim(claim_id)
-        names = {b.code: b.name for b in self.policies.get(claim["city"]).benefits(claim["year"])}
-        return self._render("claim.html", claim=claim, benefit_name=names.get(claim["benefit"]))
+        benefits = self.policies.get(claim["city"]).benefits(claim["year"])
+        benefit = next((b for b in benefits if b.code == claim["benefit"]), None)
+        attached = {d for a in claim.get("attachments") or [] for d in a.get("documents") or []}
+        documents = [
+            {"name": d, "attached": d in attached} for d in (benefit.attachments if benefit else ())
+        ]
+        return self._render(
+            "claim.html",
+            claim=claim,
+            benefit_name=benefit.name if benefit else None,
+            documents=documents,
+        )
 
     @http("POST", "/console/claims/<string:claim_id>/decide", auth=False, max_body=64 * 1024)
     def decide(self, request, claim_id: str):

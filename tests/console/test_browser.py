@@ -12,7 +12,7 @@ import pytest
 import requests
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.expected_conditions import staleness_of
-from selenium.webdriver.support.ui import WebDriverWait
+from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from services.kernel.registry import load_registry
 from services.messaging.database import make_engine, make_session_factory, session_scope
@@ -20,7 +20,6 @@ from tests.access.test_http import PEOPLE, roster_bytes
 from tests.claims.flow import pdf
 from tests.console.conftest import CITY, PHONE, YEAR
 from tests.enrollment.samples import bad_check_digit
-from tests.tokens import bearer
 
 pytestmark = pytest.mark.rabbit
 
@@ -117,39 +116,34 @@ def test_the_clerks_autumn_and_the_reviewers_approvals_in_the_browser(
     click(desk, By.CSS_SELECTOR, "button[value=approve]")
     assert text(desk, "status") == "已审核"
 
-    # the clerk's claim for a member (by HTTP with her token), then the reviewer's page
-    clerk = requests.Session()
-    clerk.headers.update(
-        bearer(issuer, role="unit_clerk", name="王芳", sub="wf-1", city=CITY, unit=unit_a)
-    )
+    # the clerk's claim for a member, in the console: the form, each document, submit
     member = PEOPLE[3]
-    created = clerk.post(
-        f"{base}/claims",
-        json={
-            "city": CITY,
-            "year": YEAR,
-            "id_number": member.id_number,
-            "name": member.name,
-            "facts": {
-                "benefit": "general_illness",
-                "total_cost": "20000",
-                "admission_date": "2024-02-01",
-            },
-        },
-    )
-    assert created.status_code == 201, created.text
-    claim_id = created.json()["claim_id"]
+    sign_in(driver, base, 0)
+    click(driver, By.ID, "new-claim")
+    driver.find_element(By.ID, "claim-name").send_keys(member.name)
+    driver.find_element(By.ID, "claim-id").send_keys(member.id_number)
+    Select(driver.find_element(By.ID, "claim-benefit")).select_by_value("general_illness")
+    driver.find_element(By.ID, "claim-cost").send_keys("20000")
+    driver.execute_script("document.getElementById('claim-admission').value = '2024-02-01'")
+    shot(driver, "claim-new")
+    click(driver, By.ID, "create-claim")
+    assert text(driver, "status") == "草稿"
     benefit = next(
         b for b in load_registry().get(CITY).benefits(YEAR) if b.code == "general_illness"
     )
-    for i, document in enumerate(benefit.attachments):
-        attached = clerk.post(
-            f"{base}/claims/{claim_id}/attachments",
-            params={"document": document, "filename": f"{i}.pdf"},
-            data=pdf(str(i)),
-        )
-        assert attached.status_code == 201, attached.text
-    assert clerk.post(f"{base}/claims/{claim_id}/submit", json={}).status_code == 200
+    missing = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#documents li")]
+    assert missing == [f"{d}：缺" for d in benefit.attachments]
+    for i, _ in enumerate(benefit.attachments):
+        document = tmp_path / f"{i}.pdf"
+        document.write_bytes(pdf(str(i)))
+        driver.find_element(By.NAME, "file").send_keys(str(document))
+        click(driver, By.ID, "attach")
+    done = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#documents li")]
+    assert done == [f"{d}：已上传" for d in benefit.attachments]
+    shot(driver, "claim-documents")
+    click(driver, By.ID, "submit-claim")
+    assert text(driver, "status") == "已提交"
+    assert text(driver, "payable").endswith(" 元")  # the amount the clerk can tell the member
 
     desk.get(f"{base}/console/review")
     shot(desk, "review-queue")
