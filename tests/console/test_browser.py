@@ -138,6 +138,8 @@ def test_the_clerks_autumn_and_the_reviewers_approvals_in_the_browser(
         document.write_bytes(pdf(str(i)))
         driver.find_element(By.NAME, "file").send_keys(str(document))
         click(driver, By.ID, "attach")
+        listed = driver.find_elements(By.CSS_SELECTOR, "#documents li")
+        assert listed[i].text.endswith("已上传")  # the form offered the next one missing
     done = [li.text for li in driver.find_elements(By.CSS_SELECTOR, "#documents li")]
     assert done == [f"{d}：已上传" for d in benefit.attachments]
     shot(driver, "claim-documents")
