@@ -1,10 +1,13 @@
 """The console's HTML: Jinja2 templates (autoescaped) rendered into werkzeug responses, the
-role's home page, and the bad cells of an uploaded roster for the error table's preview."""
+role's home page, the bad cells of an uploaded roster for the error table's preview, and
+what the page modules share (limits, the clerks' roles, the refusal answering the 403 page,
+downloads)."""
 
 from __future__ import annotations
 
 import io
 from pathlib import Path
+from urllib.parse import quote, unquote
 
 from jinja2 import Environment, FileSystemLoader, select_autoescape
 from werkzeug.wrappers import Response
@@ -168,3 +171,46 @@ def bad_rows(content: bytes, filename: str, answer: dict, limit: int = 50) -> li
         return preview
     finally:
         book.close()
+
+
+XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
+CLERKS = {UNIT_CLERK, DISTRICT_CLERK}
+# a service's answers that mean "not yours, or not there": the same page for both
+REFUSED = {"Forbidden", "NotFound"}
+UPLOAD_LIMIT = 16 * 1024 * 1024
+# the facts the clerk's claim form asks (services/kernel/policy.py ClaimFacts); the rest of a
+# benefit's facts come with the claims service's own checks naming what is missing
+CLAIM_FACTS = (
+    "benefit",
+    "total_cost",
+    "self_borne",
+    "admission_date",
+    "discharge_date",
+    "diagnosis_date",
+    "disease",
+    "cause",
+)
+
+
+class Refused(Exception):
+    """The 403 page: another unit's (or city's) page, or one that does not exist."""
+
+
+def number(text) -> int | None:
+    text = (text or "").strip() if isinstance(text, str) else text
+    return int(text) if isinstance(text, str) and text.isdigit() else None
+
+
+def download(data: bytes, filename: str, content_type: str) -> Response:
+    return Response(
+        data,
+        content_type=content_type,
+        headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
+def filename_of(disposition: str) -> str | None:
+    marker = "filename*=UTF-8''"
+    if marker in disposition:
+        return unquote(disposition.split(marker, 1)[1].split(";", 1)[0])
+    return None
