@@ -682,6 +682,7 @@ def list_applications(
             "application_id": a.id,
             "unit": name,
             "unit_key": key,
+            "unit_id": a.unit_id,
             "status": a.status,
             "participants": a.participants,
             "roster_rows": n,
