@@ -28,19 +28,21 @@ Configuration (nameko config dict; secrets from the config, never from code):
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from eventlet.green import threading as green_threading
 from nameko.extensions import DependencyProvider
 from sqlalchemy import select
 
+from services.kernel.clock import SYSTEM
 from services.messaging.database import session_scope, utc_now
 from services.messaging.dependencies import Database
 from services.messaging.errors import ConfigError
 from services.messaging.outbox import record_event
 from services.payments import bank, bank_sim, callbacks, payouts, wechatpay
 from services.payments.models import Payout
+from services.providers import Clock
 
 _log = logging.getLogger(__name__)
 CALLBACK_PATH = "/payments/callbacks/"
@@ -187,9 +189,16 @@ class BankLink(DependencyProvider):
     def _record(self, session):
         return lambda event_type, payload: record_event(session, event_type, payload)
 
+    def _today(self) -> date:
+        """The service clock's today (Asia/Shanghai; FIXED_TODAY pins it), for paid_on."""
+        clock = next((d for d in self.container.dependencies if isinstance(d, Clock)), None)
+        return clock.clock.today() if clock is not None else SYSTEM.today()
+
     def apply_callbacks(self, limit: int = 100) -> int:
         with session_scope(self.database.session_factory) as session:
-            return callbacks.apply_pending(session, record=self._record(session), limit=limit)
+            return callbacks.apply_pending(
+                session, record=self._record(session), limit=limit, today=self._today
+            )
 
     def send_payouts(self) -> int:
         sent = 0
@@ -222,6 +231,7 @@ class BankLink(DependencyProvider):
                     now=utc_now(),
                     after=self.query_after,
                     record=self._record(session),
+                    today=self._today(),
                 )
         return moved
 

@@ -17,13 +17,14 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
+from services.kernel.clock import SHANGHAI
 from services.messaging.database import utc_now
 from services.payments import payouts, receipts, signatures, wechatpay
 from services.payments.exceptions import CallbackRefused, PaymentsError
@@ -181,7 +182,12 @@ def prune_nonces(session: Session, before: datetime) -> int:
 
 
 def apply_pending(
-    session: Session, *, record: Record, actor: str = "bank", limit: int = 100
+    session: Session,
+    *,
+    record: Record,
+    actor: str = "bank",
+    limit: int = 100,
+    today: Callable[[], date] | None = None,
 ) -> int:
     """Apply up to ``limit`` verified callbacks, oldest first; return how many were taken.
     Each is applied in a savepoint: one that the domain refuses (an unknown payout) is marked
@@ -198,7 +204,7 @@ def apply_pending(
         taken += 1
         try:
             with session.begin_nested():
-                row.status = apply_event(session, row, record=record, actor=actor)
+                row.status = apply_event(session, row, record=record, actor=actor, today=today)
         except PaymentsError as exc:
             row.status, row.detail = FAILED, str(exc)
         row.applied_at = utc_now()
@@ -206,7 +212,14 @@ def apply_pending(
     return taken
 
 
-def apply_event(session: Session, row: Callback, *, record: Record, actor: str) -> str:
+def apply_event(
+    session: Session,
+    row: Callback,
+    *,
+    record: Record,
+    actor: str,
+    today: Callable[[], date] | None = None,
+) -> str:
     event = row.event or {}
     kind = event.get("type")
     if kind == "premium.received":
@@ -225,9 +238,18 @@ def apply_event(session: Session, row: Callback, *, record: Record, actor: str) 
             failure_message=event.get("failure_message"),
             amount=event.get("amount"),
             record=record,
+            paid_on=_bank_day(event) or (today() if today else None),
         )
         return APPLIED if changed else IGNORED
     return IGNORED  # a WeChat Pay notification of another kind (a refund …): stored, not ours
+
+
+def _bank_day(event: Mapping[str, Any]) -> date | None:
+    """The day the bank says it happened, in Asia/Shanghai (the payer's and the scheme's day)."""
+    occurred = event.get("occurred_at")
+    if not occurred:
+        return None
+    return datetime.fromisoformat(occurred).astimezone(SHANGHAI).date()
 
 
 def list_failed(session: Session, limit: int = 200) -> list[dict[str, Any]]:
