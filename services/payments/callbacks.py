@@ -26,7 +26,7 @@ from sqlalchemy.orm import Session
 
 from services.kernel.clock import SHANGHAI
 from services.messaging.database import utc_now
-from services.payments import payouts, receipts, signatures, wechatpay
+from services.payments import payouts, premium_batch, receipts, signatures, wechatpay
 from services.payments.exceptions import CallbackRefused, PaymentsError
 from services.payments.models import Callback, new_id
 from services.payments.schemas import load_bank_event
@@ -190,8 +190,10 @@ def apply_pending(
     today: Callable[[], date] | None = None,
 ) -> int:
     """Apply up to ``limit`` verified callbacks, oldest first; return how many were taken.
-    Each is applied in a savepoint: one that the domain refuses (an unknown payout) is marked
-    ``failed`` with the reason and the rest go on. Rows another worker holds are skipped."""
+    Premiums go set-based (premium_batch.py: a few statements for the lot); a payout result,
+    or a premium the fast path leaves, is applied alone in a savepoint: one that the domain
+    refuses (an unknown payout) is marked ``failed`` with the reason and the rest go on. Rows
+    another worker holds are skipped."""
     query = (
         select(Callback)
         .where(Callback.status == VERIFIED)
@@ -199,17 +201,45 @@ def apply_pending(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    taken = 0
-    for row in session.scalars(query).all():
-        taken += 1
+    rows = session.scalars(query).all()
+    run: list[Callback] = []
+
+    def one(row: Callback) -> str:
         try:
             with session.begin_nested():
                 row.status = apply_event(session, row, record=record, actor=actor, today=today)
         except PaymentsError as exc:
             row.status, row.detail = FAILED, str(exc)
-        row.applied_at = utc_now()
-        session.flush()
-    return taken
+        return row.status
+
+    def apply_run() -> None:
+        """Premiums, set-based (premium_batch.py), in the order received."""
+        if not run:
+            return
+        by_id = {row.id: row for row in run}
+        outcome = premium_batch.apply(
+            session,
+            [premium_batch.Item(row.id, row.provider, row.event) for row in run],
+            record=record,
+            actor=actor,
+            one_by_one=lambda item: one(by_id[item.callback_id]),
+        )
+        for row in run:
+            row.status = outcome[row.id]
+        run.clear()
+
+    for row in rows:  # payout results one by one, in their place in the order
+        if (row.event or {}).get("type") == "premium.received":
+            run.append(row)
+        else:
+            apply_run()
+            one(row)
+    apply_run()
+    now = utc_now()
+    for row in rows:
+        row.applied_at = now
+    session.flush()
+    return len(rows)
 
 
 def apply_event(
