@@ -20,7 +20,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -65,15 +65,15 @@ _STATUS_OF_REASON = {"malformed": 400, "unknown_provider": 404}
 
 
 def receive(
-    session: Session,
+    session: Session | Connection,
     provider: str,
     headers: Mapping[str, str],
     body: bytes,
     providers: Providers,
     now: datetime,
 ) -> Answer:
-    """Verify one request, then store it with the outcome: the caller commits and answers at
-    once. The inbox row is written whatever the outcome (refused ones kept for audit).
+    """Verify one request, then store it with the outcome: the caller commits (or gives an
+    autocommit connection: each statement stands alone) and answers at once. The inbox row is written whatever the outcome (refused ones kept for audit).
 
     The hot path is ONE statement: the verified row inserted with its nonce and event key,
     ``ON CONFLICT DO NOTHING``; the unique indexes on (provider, nonce) and on the event key
@@ -109,7 +109,7 @@ def receive(
 
 
 def _store(
-    session: Session,
+    session: Session | Connection,
     row: dict[str, Any],
     status: str,
     *,
@@ -125,7 +125,8 @@ def _store(
         values["event_id"] = event_id
     if refused is not None:
         values.update(reason=refused.reason, detail=str(refused))
-    insert = _INSERT[session.get_bind().dialect.name]
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    insert = _INSERT[dialect.name]
     stored = session.execute(
         insert(_CALLBACKS).values(values).on_conflict_do_nothing().returning(_CALLBACKS.c.id)
     ).scalar()

@@ -358,3 +358,49 @@ def test_paid_on_is_the_banks_day_in_shanghai_else_the_service_clocks_today(
 
     paid = {p["claim_id"]: p["paid_on"] for p in record.of(events.PAYOUT_SUCCEEDED)}
     assert paid == {"claim-early": "2024-03-01", "claim-undated": "2024-03-09"}
+
+
+@pytest.mark.postgres
+def test_on_an_autocommit_connection_each_request_stands_alone(fresh_postgres, providers):
+    """The service receives on PostgreSQL without a transaction (background.BankLink.receive):
+    the accepted one, its duplicate and a replay each leave their row, decided by the unique
+    indexes alone."""
+    from services.messaging.database import make_engine
+    from services.payments.models import metadata
+
+    engine = make_engine(fresh_postgres, pool_size=2)
+    metadata().create_all(engine)
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    event = {
+        "event_id": "ICBC-A1",
+        "type": "payout.succeeded",
+        "occurred_at": "2024-03-01T17:20:00+08:00",
+        "payout_id": "p-1",
+    }
+    first_headers, first_body = signed(event)
+    try:
+        with autocommit.connect() as connection:
+            answers = [
+                callbacks.receive(connection, "bank/icbc", h, b, providers, NOW)
+                for h, b in ((first_headers, first_body), signed(event))
+            ]
+            answers.append(
+                callbacks.receive(
+                    connection, "bank/icbc", first_headers, first_body, providers, NOW
+                )
+            )
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(Callback.id, Callback.status, Callback.reason, Callback.nonce)
+            ).all()
+    finally:
+        engine.dispose()
+    assert [(a.status, a.outcome) for a in answers] == [
+        (200, "accepted"),
+        (200, "duplicate"),
+        (401, "refused"),
+    ]
+    by_id = {row.id: row for row in rows}
+    assert [by_id[a.callback_id].status for a in answers] == ["verified", "duplicate", "refused"]
+    assert by_id[answers[2].callback_id].reason == "replay"
+    assert by_id[answers[2].callback_id].nonce is None  # the first one holds it
