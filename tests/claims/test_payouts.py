@@ -315,6 +315,7 @@ def test_payout_details_carry_the_units_district_asked_of_enrollment(
 ):
     cover.enrol("wujin", 2024, MEMBER)
     claim = wujin_stay(session, wujin, cover)
+    claim.district = None  # a claim made before claims kept the unit's district
     worker = worker_factory(ClaimsService, policies=registry)
     worker.db.session = session
     worker.enrollment.unit_contact.return_value = {"unit_id": claim.unit_id, "district": "柯城区"}
@@ -323,3 +324,14 @@ def test_payout_details_carry_the_units_district_asked_of_enrollment(
 
     assert details["district"] == "柯城区" and details["unit_id"] == claim.unit_id
     worker.enrollment.unit_contact.assert_called_once_with(claim.unit_id)
+
+
+def test_payout_details_carry_the_claims_own_district(session, registry, wujin, cover):
+    cover.enrol("wujin", 2024, MEMBER)
+    claim = wujin_stay(session, wujin, cover)
+    claim.district = "柯城区"
+    worker = worker_factory(ClaimsService, policies=registry)
+    worker.db.session = session
+
+    assert worker.payout_details(claim.id)["district"] == "柯城区"
+    worker.enrollment.unit_contact.assert_not_called()
