@@ -340,9 +340,15 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def payout_details(self, claim_id: str) -> dict:
-        """What payments needs to pay an approved claim (amount, payee card, member)."""
+        """What payments needs to pay an approved claim (amount, payee card, member), and the
+        unit's district, so that payments pays from the account the city routes the unit's
+        premiums to (Quzhou: by district block): the claim's own, else (a claim made before
+        claims kept it) enrollment's."""
         check(schemas.ClaimArgs, "查询", claim_id=claim_id)
-        return payouts.payout_details(self.db.session, claim_id=claim_id)
+        details = payouts.payout_details(self.db.session, claim_id=claim_id)
+        if details.get("district") is None and details.get("unit_id"):
+            details["district"] = self.enrollment.unit_contact(details["unit_id"]).get("district")
+        return details
 
     @rpc(expected_exceptions=EXPECTED)
     def retry_payout(

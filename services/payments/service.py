@@ -32,7 +32,6 @@ from werkzeug.wrappers import Response
 
 from services.kernel.errors import PolicyError
 from services.kernel.schemas import load_or_raise
-from services.messaging.database import utc_now
 from services.messaging.dependencies import Database, Outbox
 from services.messaging.handlers import event_handler
 from services.messaging.idempotency import first_time
@@ -135,13 +134,8 @@ class PaymentsService:
 
     @http("POST", "/payments/callbacks/<path:provider>", auth=False, max_body=CALLBACK_MAX_BODY)
     def http_callback(self, request, provider: str):
-        answer = callbacks.receive(
-            self.db.session,
-            provider,
-            request.headers,
-            request.get_data(cache=False),
-            self.bank.providers,
-            utc_now(),
+        answer = self.bank.receive(
+            self.db, provider, request.headers, request.get_data(cache=False)
         )
         if provider == callbacks.WECHATPAY:  # WeChat Pay's shapes: 204, or code/message
             if answer.status < 300:
