@@ -78,8 +78,9 @@ def _only(data: dict, source: str, allowed: set[str], required: set[str]) -> Non
 
 
 def cmd_cities(args) -> dict:
-    # Listing needs each plugin's name and years (its file names), not its parsed data: a
-    # city whose data is broken says so, by file and key, when it is used.
+    # Listing needs each plugin's name and years, not its validated data: each year file is
+    # only parsed (libyaml), so a plugin whose file does not parse is listed under "failed";
+    # a key that does not validate is named, by file and key, when the city is used.
     registry = load_registry(validate=False)
     return {
         "cities": [
