@@ -86,6 +86,8 @@ class EventPublisher:
             confirmed = _Confirms(len(events))
             try:
                 channel = self._channel()
+                if not hasattr(channel, "confirm_select"):
+                    return self._one_by_one(events)
                 confirmed.base = self._published
                 channel.events["basic_ack"].add(confirmed.ack)
                 channel.events["basic_nack"].add(confirmed.nack)
@@ -121,6 +123,14 @@ class EventPublisher:
                 self._close()
                 raise PartlyPublished(confirmed.prefix(), exc) from exc
 
+    def _one_by_one(self, events: Sequence[OutgoingEvent]) -> None:
+        # a transport without publisher confirms (the embedded suite's in-memory broker)
+        for n, event in enumerate(events):
+            try:
+                self(event)
+            except Exception as exc:
+                raise PartlyPublished(n, exc) from exc
+
     def _channel(self):
         if self._connection is None:
             options = {**DEFAULT_TRANSPORT_OPTIONS, "confirm_publish": False}
@@ -133,7 +143,8 @@ class EventPublisher:
             )
             connection.ensure_connection(max_retries=1)
             channel = connection.channel()
-            channel.confirm_select()
+            if hasattr(channel, "confirm_select"):
+                channel.confirm_select()
             self._connection, self._confirm_channel = connection, channel
             self._published = 0  # a confirm channel's delivery tags count from 1
         return self._confirm_channel
