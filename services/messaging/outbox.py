@@ -42,6 +42,7 @@ from sqlalchemy import (
     func,
     insert,
     select,
+    text,
     update,
 )
 from sqlalchemy.orm import Session
@@ -276,7 +277,13 @@ def _take_relay_lock(session: Session) -> bool:
         return True
     # keyed by schema too: services sharing a database (a schema each) relay independently
     key = func.hashtextextended(func.concat(RELAY_LOCK_NAME, func.current_schema()), 0)
-    return bool(session.execute(select(func.pg_try_advisory_xact_lock(key))).scalar())
+    taken = bool(session.execute(select(func.pg_try_advisory_xact_lock(key))).scalar())
+    if taken:
+        # The marks need not wait for the disk: a mark lost in a crash only publishes its
+        # event again, which at-least-once delivery already allows (consumers are idempotent).
+        # Half of a relay run was this commit's flush (issue 14).
+        session.execute(text("SET LOCAL synchronous_commit TO OFF"))
+    return taken
 
 
 def call_after_commit_with_events(
