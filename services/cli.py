@@ -78,8 +78,9 @@ def _only(data: dict, source: str, allowed: set[str], required: set[str]) -> Non
 
 
 def cmd_cities(args) -> dict:
-    # Listing needs each plugin's name and years (its file names), not its parsed data: a
-    # city whose data is broken says so, by file and key, when it is used.
+    # Listing needs each plugin's name and years, not its validated data: each year file is
+    # only parsed (libyaml), so a plugin whose file does not parse is listed under "failed";
+    # a key that does not validate is named, by file and key, when the city is used.
     registry = load_registry(validate=False)
     return {
         "cities": [
@@ -198,6 +199,7 @@ def cmd_targets(args) -> dict:
 
 def cmd_roster_check(args) -> tuple[dict, int]:
     from services.enrollment.roster import read_roster
+    from services.enrollment.workbook import open_workbook
 
     fmt = load_city(args.city).roster_format(args.year)
     try:
@@ -205,15 +207,16 @@ def cmd_roster_check(args) -> tuple[dict, int]:
     except OSError as exc:
         raise UsageError(f"cannot read {args.file}: {exc.strerror}") from None
     name = Path(args.file).name
+    book = open_workbook(data, name)  # once, for the check and the report
     # No database here: conflicts with other units are checked by the enrollment service.
-    result = read_roster(data, name, fmt, today=args.clock.today())
+    result = read_roster(book, name, fmt, today=args.clock.today())
     answer = {"file": args.file, "city": args.city, "year": args.year, **result.to_dict()}
     answer["report"] = None
     if args.report and (result.errors or result.warnings):
         from services.enrollment.report import write_report  # openpyxl: only when asked
 
         try:
-            answer["report"] = str(write_report(data, result, args.report, name))
+            answer["report"] = str(write_report(book, result, args.report))
         except OSError as exc:
             raise UsageError(f"cannot write {args.report}: {exc.strerror}") from None
     return answer, 1 if result.errors else 0

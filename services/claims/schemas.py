@@ -187,6 +187,9 @@ class ReviewQueueArgs(Strict):
     city = city()
     year = year(load_default=None)
     within_days = fields.Integer(strict=True, validate=Range(min=0, max=366))
+    # a page is what a screen shows; 1000 bounds what one call may make the database load
+    limit = fields.Integer(strict=True, validate=Range(min=1, max=1000))
+    offset = fields.Integer(strict=True, validate=Range(min=0))
 
 
 class ListClaimsArgs(Strict):

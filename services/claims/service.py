@@ -311,10 +311,32 @@ class ClaimsService:
         return data
 
     @rpc(expected_exceptions=EXPECTED)
-    def review_queue(self, city: str, year: int | None = None, within_days: int = 3) -> dict:
-        check(schemas.ReviewQueueArgs, "查询", city=city, year=year, within_days=within_days)
+    def review_queue(
+        self,
+        city: str,
+        year: int | None = None,
+        within_days: int = 3,
+        limit: int = queues.PAGE,
+        offset: int = 0,
+    ) -> dict:
+        """One page of the city's queue (``limit`` claims from ``offset``, most urgent first)."""
+        check(
+            schemas.ReviewQueueArgs,
+            "查询",
+            city=city,
+            year=year,
+            within_days=within_days,
+            limit=limit,
+            offset=offset,
+        )
         return queues.review_queue(
-            self.db.session, city=city, today=self.today(), within_days=within_days, year=year
+            self.db.session,
+            city=city,
+            today=self.today(),
+            within_days=within_days,
+            year=year,
+            limit=limit,
+            offset=offset,
         )
 
     @rpc(expected_exceptions=EXPECTED)

@@ -17,6 +17,7 @@ from decimal import Decimal
 from itertools import islice
 from typing import Any
 
+from python_calamine import CalamineWorkbook
 from sqlalchemy import delete, func, insert, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
@@ -242,8 +243,13 @@ def import_roster(
     today: date | None = None,
     limits: WorkbookLimits = DEFAULT_LIMITS,
     name_other_units: bool = False,
+    report: Callable[[CalamineWorkbook, RosterResult], Any] | None = None,
 ) -> RosterResult:
     """Read, check and (only when the whole file is clean) store a roster.
+
+    ``report(book, result)`` is called, after the transaction ends, when the result has errors
+    or warnings, with the workbook the check opened: the error report is written from that
+    opening (report.write_report), not by opening the upload again (issue 14).
 
     A person another unit already enrolled is an error naming that unit only with
     ``name_other_units`` (a reviewer's or the operator's view; a clerk's says "another unit").
@@ -274,19 +280,20 @@ def import_roster(
         session, target, include_own=append, name_other_units=name_other_units
     )
 
-    def decode(on_hub: OnHub) -> tuple[RosterResult, ApplicationSheet | None]:
+    def decode(
+        on_hub: OnHub,
+    ) -> tuple[RosterResult, ApplicationSheet | None, CalamineWorkbook]:
         def on_session_thread(numbers: set[str]) -> dict[str, str]:
             return on_hub(lookup, numbers)
 
-        book = open_workbook(data, filename, limits)  # once, for both sheets
+        book = open_workbook(data, filename, limits)  # once: both sheets and the report
         result = read_roster(book, filename, fmt, on_session_thread, progress=progress, today=today)
         if application_sheet_name(book, fmt) in (None, result.sheet):
-            return result, None
-        return result, read_application_sheet(book, filename, fmt)
+            return result, None, book
+        return result, read_application_sheet(book, filename, fmt), book
 
-    # decoded in a worker thread (a running service answers others meanwhile); the parsed
-    # workbook is not kept while the lines are stored
-    result, form = off_hub(decode)
+    # decoded in a worker thread (a running service answers others meanwhile)
+    result, form, book = off_hub(decode)
     session.commit()  # ends the look-up's read: the rest of the file needs no database
 
     application = get_application(session, application_id, lock=True)
@@ -294,6 +301,8 @@ def import_roster(
     if form is not None:
         result = _with_form(session, application, result, form, append)
     if result.importable:
+        if report is None or not result.warnings:
+            book = None  # no report to write: the parsed workbook is not kept while storing
         if not append:
             session.execute(delete(RosterLine).where(RosterLine.application_id == application.id))
         store_lines(session, application, _lines_from(result))
@@ -303,6 +312,8 @@ def import_roster(
             reason += f"；{_take_figures(application, form, fmt)}"
         _transition(session, application, application.status, actor, reason)
     session.commit()
+    if report is not None and book is not None and (result.errors or result.warnings):
+        report(book, result)
     return result
 
 

@@ -106,6 +106,11 @@ def cmd_application_import(args) -> tuple[dict, int]:
     path = Path(args.file)
     data = path.read_bytes()
     progress = _progress(args)
+    written: list[str] = []
+
+    def report(book, result) -> None:  # from the workbook the import opened (issue 14)
+        written.append(str(write_report(book, result, args.report)))
+
     with _session_scope(args) as session:
         result = ops.import_roster(
             session,
@@ -118,6 +123,7 @@ def cmd_application_import(args) -> tuple[dict, int]:
             progress=progress.rows,
             today=args.clock.today(),
             name_other_units=True,  # the operator on the database, not a unit's clerk
+            report=report if args.report else None,
         )
         progress.done(
             f"已导入 {len(result.members)} 人"
@@ -126,8 +132,8 @@ def cmd_application_import(args) -> tuple[dict, int]:
         )
         answer = report_data(result)
         answer["imported"] = len(result.members)
-    if args.report and (result.errors or result.warnings):
-        answer["report"] = str(write_report(data, result, args.report, filename=path.name))
+    if written:
+        answer["report"] = written[0]
     return answer, 0 if result.importable else 1
 
 

@@ -20,6 +20,7 @@ from openpyxl.cell import WriteOnlyCell
 from openpyxl.cell.cell import ILLEGAL_CHARACTERS_RE
 from openpyxl.styles import Alignment, Font, PatternFill
 from openpyxl.utils import get_column_letter
+from python_calamine import CalamineWorkbook
 
 from services.enrollment.roster import Issue, RosterResult, load_source, sheet_rows
 from services.enrollment.workbook import DEFAULT_LIMITS, WorkbookLimits, open_workbook
@@ -41,16 +42,21 @@ def report_data(result: RosterResult) -> dict:
 
 
 def write_report(
-    source: bytes | str | os.PathLike,
+    source: bytes | str | os.PathLike | CalamineWorkbook,
     result: RosterResult,
     out: str | os.PathLike,
     filename: str | None = None,
     limits: WorkbookLimits = DEFAULT_LIMITS,
 ) -> Path:
-    """Write the report workbook for the upload ``source`` that produced ``result`` (read
-    under the same ``limits`` as the import was)."""
-    data, filename = load_source(source, filename)
-    uploaded = open_workbook(data, filename, limits).get_sheet_by_name(result.sheet)
+    """Write the report workbook for the upload ``source`` that produced ``result``: the
+    workbook the check already opened (an upload is opened once, issue 14), or its bytes or
+    path (opened under the same ``limits`` as the import was)."""
+    if isinstance(source, CalamineWorkbook):
+        book = source
+    else:
+        data, filename = load_source(source, filename)
+        book = open_workbook(data, filename, limits)
+    uploaded = book.get_sheet_by_name(result.sheet)
     fills: dict[tuple[int, int], PatternFill] = {}
     reasons: dict[int, list[str]] = defaultdict(list)
     for kind, issue in _issues(result):

@@ -30,6 +30,7 @@ from urllib.parse import quote
 from nameko.dependency_providers import Config
 from nameko.rpc import rpc
 from nameko.timer import timer
+from python_calamine import CalamineWorkbook
 from werkzeug.wrappers import Response
 
 from services.access.guard import Guard
@@ -261,6 +262,11 @@ class EnrollmentService:
         app = ops.get_application(session, application_id)
         policy = self.policies.get(app.city)
         limits = WorkbookLimits.from_config(self.config.get("WORKBOOK_LIMITS"))
+        written: list[bytes] = []
+
+        def report(book, result) -> None:  # from the workbook the check opened (issue 14)
+            written.append(off_hub(lambda _: _report_bytes(book, result)))
+
         result = ops.import_roster(
             session,
             policy,
@@ -271,6 +277,7 @@ class EnrollmentService:
             append=append,
             today=self.today(),
             limits=limits,
+            report=report,
         )
         answer = report_data(result)
         answer["imported"] = len(result.members)
@@ -284,7 +291,7 @@ class EnrollmentService:
                 filename=filename,
                 actor=actor,
                 result={**answer, "conflicts": conflicts},
-                report=off_hub(lambda _: _report_bytes(content, result, filename, limits)),
+                report=written[0],
             )
             session.add(upload)
             session.flush()
@@ -486,10 +493,6 @@ class EnrollmentService:
         )
 
 
-def _report_bytes(
-    content: bytes, result: RosterResult, filename: str, limits: WorkbookLimits
-) -> bytes:
+def _report_bytes(book: CalamineWorkbook, result: RosterResult) -> bytes:
     with tempfile.TemporaryDirectory() as folder:
-        target = Path(folder) / "report.xlsx"
-        path = write_report(content, result, target, filename=filename, limits=limits)
-        return path.read_bytes()
+        return write_report(book, result, Path(folder) / "report.xlsx").read_bytes()

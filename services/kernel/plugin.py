@@ -134,6 +134,23 @@ class DataPolicy(CityHooks):
     def _formulas(self) -> dict[str, Formula]:
         return {**GENERIC_KINDS, **self.kinds}
 
+    def check_files(self) -> None:
+        """What listing the cities can afford (issue 14, CLI start): every year file parses
+        (libyaml) as a mapping whose ``year`` is its file name's, without validating the rest
+        (``validate`` does, when the city is used); the registry reports a plugin that fails."""
+        if not self.years():
+            raise PolicyDataError(str(self.data_dir), None, "没有任何年度数据文件")
+        for year, path in self._year_files.items():
+            raw = read_yaml(path)
+            if not isinstance(raw, dict):
+                raise PolicyDataError(self._label(path.name), None, "应为一个映射（key: value）")
+            if raw.get("year") != year:
+                raise PolicyDataError(
+                    self._label(path.name),
+                    "year",
+                    f"文件名是 {path.name}，但 year 写的是 {raw.get('year')}",
+                )
+
     def validate(self) -> None:
         """Load every year file: the registry reports a plugin whose data is broken."""
         if not self.years():

@@ -68,7 +68,8 @@ def load_one(ep: EntryPoint, *, validate: bool = True) -> Installed | Broken:
             raise TypeError(f"{ep.value} 没有实现 CityPolicy 接口")
         if policy.code != ep.name:
             raise ValueError(f"入口点名 {ep.name!r} 与插件 code {policy.code!r} 不一致")
-        check = getattr(policy, "validate", None) if validate else None
+        # listing (validate=False) still reports a plugin whose files do not parse, cheaply
+        check = getattr(policy, "validate" if validate else "check_files", None)
         if check is not None:
             check()
     except Exception as exc:  # a broken plugin is reported, never fatal
@@ -77,7 +78,8 @@ def load_one(ep: EntryPoint, *, validate: bool = True) -> Installed | Broken:
 
 
 def load_registry(*, validate: bool = True) -> Registry:
-    """Every installed plugin; ``validate=False`` skips reading their data (listing them)."""
+    """Every installed plugin; ``validate=False`` (listing them) parses their year files without
+    validating them (``DataPolicy.check_files``)."""
     registry = Registry()
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
         loaded = load_one(ep, validate=validate)

@@ -55,6 +55,7 @@ def test_the_approvals_benchmark_runs(capsys):
 
     assert bench_approvals.main(["--postgres", ADMIN_URL, "--claims", "2"]) == 0
     lines = capsys.readouterr().out.splitlines()[1:]
+    # four eyes (issue 9) reads who submitted from the claim row approve locks anyway
     assert [(line.split()[0], line.split()[3]) for line in lines] == [
         ("before", "12.0"),
         ("now", "9.0"),

@@ -255,3 +255,33 @@ def test_a_settlement_record_of_1e400_is_a_row_error_not_a_500(service, session,
         (1, "1e400 超过 99999999.99 元，不是一次住院的金额")
     ]
     assert count(session, Claim) == 0
+
+
+def test_the_review_queue_rpc_pages_with_limit_and_offset(service, session, zhangjiakou):
+    """Issue 14: `review_queue` takes the page it is asked for (the SQL paging in queues.py),
+    and a limit or offset no page can have is refused naming it."""
+    documents = next(
+        b for b in zhangjiakou.benefits(2024) if b.code == "critical_illness"
+    ).attachments
+    submitted = []
+    for _ in range(3):
+        claim_id = draft(service)["claim_id"]
+        for i, document in enumerate(documents):
+            content = base64.b64encode(pdf(f"{claim_id}{i}")).decode()
+            service.add_attachment(claim_id, document, f"{i}.pdf", content, "clerk")
+        service.submit(claim_id, "clerk")
+        submitted.append(claim_id)
+
+    def page(**kwargs) -> list[str]:
+        queue = service.review_queue("zhangjiakou", **kwargs)
+        return [r["claim_id"] for k in ("overdue", "due_soon", "later") for r in queue[k]]
+
+    whole = page()
+    assert sorted(whole) == sorted(submitted)
+    assert page(limit=2) == whole[:2]
+    assert page(limit=2, offset=2) == whole[2:]
+    assert page(offset=3) == []
+    refused(lambda: service.review_queue("zhangjiakou", limit=0), "limit")
+    refused(lambda: service.review_queue("zhangjiakou", limit=1001), "limit")
+    refused(lambda: service.review_queue("zhangjiakou", limit="2"), "limit")
+    refused(lambda: service.review_queue("zhangjiakou", offset=-1), "offset")

@@ -469,3 +469,68 @@ def test_the_upload_is_opened_once_for_both_sheets(session, quzhou, quzhou_templ
     )
     assert result.importable and app.participants == 3
     assert opened == ["a.xlsx"]
+
+
+def test_an_upload_with_errors_is_opened_once_for_the_check_and_its_report(
+    session, quzhou, quzhou_template, monkeypatch, tmp_path
+):
+    """Issue 14: the error report is written from the workbook the check opened; the report is
+    the one the upload's bytes give (write_report from the bytes, as test_report checks)."""
+    from python_calamine import CalamineWorkbook
+
+    import services.enrollment.workbook as workbook_module
+
+    app = quzhou_application(session, quzhou)
+    people = [person(i) for i in range(5)]
+    people[2] = Person(people[2].name, people[2].sex, bad_check_digit(people[2].id_number), "")
+    data = quzhou_upload(quzhou_template, people, {"参加医疗互助人数": 6})
+    opened = []
+
+    class Counting:  # the one opener every path goes through (workbook.open_workbook)
+        @staticmethod
+        def from_filelike(handle):
+            opened.append(1)
+            return CalamineWorkbook.from_filelike(handle)
+
+    monkeypatch.setattr(workbook_module, "CalamineWorkbook", Counting)
+    written = []
+    result = ops.import_roster(
+        session,
+        quzhou,
+        application_id=app.id,
+        data=data,
+        filename="a.xlsx",
+        actor="c",
+        report=lambda book, result: written.append(write_report(book, result, tmp_path / "r.xlsx")),
+    )
+    assert not result.importable and len(opened) == 1 and len(written) == 1
+    monkeypatch.undo()
+    again = write_report(data, result, tmp_path / "again.xlsx", "a.xlsx")
+
+    def cells(path):
+        book = openpyxl.load_workbook(path)
+        return {
+            name: [
+                [(c.value, c.fill.fgColor.rgb if c.fill.fill_type else None) for c in row]
+                for row in book[name].iter_rows()
+            ]
+            for name in book.sheetnames
+        }
+
+    assert cells(written[0]) == cells(again)
+
+
+def test_a_clean_upload_calls_no_report(session, quzhou, quzhou_template):
+    app = quzhou_application(session, quzhou)
+    data = quzhou_upload(quzhou_template, [person(i) for i in range(3)], {"参加医疗互助人数": 3})
+    called = []
+    result = ops.import_roster(
+        session,
+        quzhou,
+        application_id=app.id,
+        data=data,
+        filename="a.xlsx",
+        actor="c",
+        report=lambda *args: called.append(args),
+    )
+    assert result.importable and called == []

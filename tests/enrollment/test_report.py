@@ -139,3 +139,43 @@ def test_an_xls_upload_gets_an_xlsx_report(tmp_path):
     assert sheet["B4"].value == "=王伟1" and sheet["B4"].data_type == "s"
     assert sheet["D4"].value == person(1).id_number
     assert [c.value for c in sheet[3]] == [*QUZHOU_HEADER, REASON_TITLE]
+
+
+def test_roster_check_opens_the_file_once_for_the_check_and_the_report(
+    faulty_roster, tmp_path, monkeypatch
+):
+    """Issue 14: `mutual-aid roster check --report` writes the report from the workbook the
+    check opened."""
+    from python_calamine import CalamineWorkbook
+
+    import services.enrollment.workbook as workbook_module
+    from services.cli import main
+
+    opened = []
+
+    class Counting:
+        @staticmethod
+        def from_filelike(handle):
+            opened.append(1)
+            return CalamineWorkbook.from_filelike(handle)
+
+    monkeypatch.setattr(workbook_module, "CalamineWorkbook", Counting)
+    upload = tmp_path / "名册.xlsx"
+    upload.write_bytes(faulty_roster.data)
+    out = tmp_path / "r.xlsx"
+    code = main(
+        [
+            "--today",
+            "2024-06-01",
+            "roster",
+            "check",
+            "--city",
+            "zhangjiakou",
+            "--year",
+            "2024",
+            str(upload),
+            "--report",
+            str(out),
+        ]
+    )
+    assert code == 1 and out.exists() and len(opened) == 1

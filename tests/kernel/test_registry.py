@@ -230,3 +230,44 @@ def test_asking_for_the_broken_city_gives_its_reason_in_one_line(throwaway_plugi
     assert run.stderr.count("\n") == 1
     assert "brokenville 加载失败" in run.stderr
     assert "RuntimeError" in run.stderr
+
+
+class _EntryPoint:
+    """What load_one reads of an importlib.metadata entry point, for a policy built here."""
+
+    def __init__(self, name, policy):
+        self.name, self.value, self.dist, self._policy = name, f"{name}:plugin", None, policy
+
+    def load(self):
+        return self._policy
+
+
+@pytest.mark.parametrize(
+    "text, needle",
+    [
+        ("year: 2031\nperiod: [unclosed\n", "不是有效的 YAML"),
+        ("- a list\n", "应为一个映射"),
+        ("year: 2030\n", "year 写的是 2030"),
+    ],
+    ids=["yaml", "not-a-mapping", "wrong-year"],
+)
+def test_listing_without_validating_still_reports_a_file_that_does_not_parse(
+    tmp_path, text, needle
+):
+    """Issue 14: `cities` lists plugins without validating their data (start time), but a
+    year file that does not parse still puts its plugin under `failed`, naming the file."""
+    from services.kernel.plugin import DataPolicy
+    from services.kernel.registry import Broken, Installed, load_one
+
+    class Brokenville(DataPolicy):
+        code, name = "brokenville", "坏市"
+
+    (tmp_path / "2031.yaml").write_text(text, encoding="utf-8")
+    loaded = load_one(_EntryPoint("brokenville", Brokenville(tmp_path)), validate=False)
+    assert isinstance(loaded, Broken), loaded
+    assert needle in loaded.reason and "2031.yaml" in loaded.reason
+
+    (tmp_path / "2031.yaml").write_text("year: 2031\nnot_a_key: 1\n", encoding="utf-8")
+    listed = load_one(_EntryPoint("brokenville", Brokenville(tmp_path)), validate=False)
+    assert isinstance(listed, Installed)  # parses: its keys are checked when it is used
+    assert isinstance(load_one(_EntryPoint("brokenville", Brokenville(tmp_path))), Broken)

@@ -8,6 +8,7 @@ from services.messaging.errors import EventPayloadError
 from services.messaging.outbox import (
     OUTBOX,
     RELAY_LOCK_NAME,
+    PartlyPublished,
     call_after_commit_with_events,
     check_event,
     new_event_id,
@@ -245,3 +246,42 @@ def test_history_older_than_the_age_is_purged_and_nothing_else(session_factory):
     with session_scope(session_factory) as session:
         assert [r.event_id for r in session.execute(select(PROCESSED_EVENTS))] == ["e-new"]
     assert purge_history(session_factory, now - timedelta(days=30), processed_events=True) == (0, 0)
+
+
+class BatchBroker:
+    """A publisher with `many`: takes the whole batch at once; the broker confirms only the
+    first ``confirms`` of it when told to."""
+
+    def __init__(self, confirms=None):
+        self.batches = []
+        self.confirms = confirms
+
+    def __call__(self, event):
+        raise AssertionError("a publisher with many() gets the batch, not one event at a time")
+
+    def many(self, events):
+        self.batches.append([event.body["claim_id"] for event in events])
+        if self.confirms is not None:
+            raise PartlyPublished(self.confirms, ConnectionError("broker away"))
+
+
+def test_a_batch_publisher_gets_the_whole_batch_and_only_confirmed_rows_are_marked(
+    session_factory,
+):
+    """Issue 14: the relay hands a publisher with `many` the batch (its confirms pipelined);
+    of a batch the broker confirmed only in part, the confirmed first rows are marked, the
+    first unconfirmed one carries the error and the rest wait, in order."""
+    record(session_factory, "c1", "c2", "c3", "c4")
+    partly = BatchBroker(confirms=2)
+    assert relay_pending(session_factory, partly) == 2
+    assert partly.batches == [["c1", "c2", "c3", "c4"]]
+    kept = rows(session_factory)
+    assert kept["c1"].published_at is not None and kept["c2"].published_at is not None
+    assert kept["c3"].published_at is None
+    assert kept["c3"].attempts == 1 and kept["c3"].last_error == "ConnectionError: broker away"
+    assert kept["c4"].published_at is None and kept["c4"].attempts == 0
+
+    up = BatchBroker()
+    assert relay_pending(session_factory, up) == 2
+    assert up.batches == [["c3", "c4"]]
+    assert all(row.published_at is not None for row in rows(session_factory).values())

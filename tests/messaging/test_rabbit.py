@@ -1,6 +1,7 @@
 """Outbox events on the real broker: nameko's consumers receive them, and the broker's
 confirm (or refusal) decides whether a row counts as published."""
 
+import amqp
 import pytest
 from kombu import Connection, Exchange, Queue
 from nameko.events import event_handler
@@ -83,6 +84,56 @@ def test_a_message_the_broker_refuses_stays_in_the_outbox(rabbit_config, session
     assert "NOT_FOUND" in row.last_error
 
     assert relay_pending(session_factory, event_publisher(rabbit_config, "claims")) == 1
+
+
+@on_sqlite
+def test_a_batch_is_published_with_its_confirms_awaited_together(
+    rabbit_config, session_factory, monkeypatch
+):
+    """Issue 14: a relay run publishes its batch on one confirm-mode channel and then waits
+    for the acks: 300 events arrive in order, each confirmed (all marked), and no wait for a
+    confirm comes between two publishes (waiting per message put one after each)."""
+    exchange = Exchange("claims.events", type="topic", durable=True)
+    audit = Queue("audit-batch", exchange=exchange, routing_key="claim_approved", durable=True)
+    publisher = event_publisher(rabbit_config, "claims")
+    steps = []
+    publish, drain = amqp.Channel._basic_publish, amqp.Connection.drain_events
+
+    def publishing(self, *args, **kwargs):
+        steps.append("publish")
+        return publish(self, *args, **kwargs)
+
+    def waiting(self, timeout=None, *args, **kwargs):
+        if timeout != 0:  # a publish polls (timeout 0) for connection.blocked; not a wait
+            steps.append("wait")
+        return drain(self, timeout, *args, **kwargs)
+
+    # basic_publish is _basic_publish, or basic_publish_confirm (which calls _basic_publish)
+    monkeypatch.setattr(amqp.Channel, "_basic_publish", publishing)
+    monkeypatch.setattr(amqp.Channel, "basic_publish", publishing)
+    monkeypatch.setattr(amqp.Connection, "drain_events", waiting)
+    with Connection(rabbit_config["AMQP_URI"]) as conn:
+        audit(conn.channel()).declare()
+        with session_scope(session_factory) as session:
+            ids = [
+                record_event(session, "claim_approved", {"v": 1, "claim_id": f"c{i}"})
+                for i in range(300)
+            ]
+        steps.clear()
+        assert relay_pending(session_factory, publisher, batch=300) == 300
+        first = steps.index("publish")
+        assert steps[first : first + 300] == ["publish"] * 300, steps[first : first + 310]
+        assert steps.count("publish") == 300 and "wait" in steps
+        queue = conn.SimpleQueue(audit)
+        got = [queue.get(timeout=5).payload["event_id"] for _ in ids]
+    assert got == ids
+    with session_scope(session_factory) as session:
+        assert all(r.published_at is not None for r in session.execute(OUTBOX.select()))
+
+    # the connection is kept: the next batch's tags count on from this one's
+    with session_scope(session_factory) as session:
+        record_event(session, "claim_approved", {"v": 1, "claim_id": "next"})
+    assert relay_pending(session_factory, publisher) == 1
 
 
 def test_services_with_database_and_outbox_on_rabbitmq(rabbit_config, container_factory, tmp_path):

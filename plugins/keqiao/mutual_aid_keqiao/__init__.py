@@ -9,10 +9,15 @@ the premium; it gives no benefit rates, so the benefits come from a separate sch
 from __future__ import annotations
 
 from collections.abc import Mapping
+from typing import TYPE_CHECKING
 
-from mutual_aid_keqiao import kpi
-from mutual_aid_keqiao.kpi import ActualsError, KpiRow, KpiRule
 from services.kernel.plugin import DataPolicy
+
+if TYPE_CHECKING:
+    from mutual_aid_keqiao.kpi import KpiRow, KpiRule
+
+# kpi.py (its marshmallow schema) is imported by the methods that use it: listing the cities
+# imports every plugin's package and must not pay for it (issue 14, CLI start)
 
 
 class Keqiao(DataPolicy):
@@ -21,6 +26,8 @@ class Keqiao(DataPolicy):
 
     def kpi_rule(self, year: int) -> KpiRule:
         """The year's ``extra.kpi``, checked against its targets."""
+        from mutual_aid_keqiao import kpi
+
         return kpi.load_rule(self.year_data(year))
 
     def validate(self) -> None:
@@ -34,6 +41,9 @@ class Keqiao(DataPolicy):
         ``actuals`` is keyed by (organisation, kind) as ``evaluate_targets`` takes it; an
         organisation may be named by its code, name or alias; what is not given counts 0.
         """
+        from mutual_aid_keqiao import kpi
+        from mutual_aid_keqiao.kpi import ActualsError
+
         rule = self.kpi_rule(year)
         canonical: dict[tuple[str, str], object] = {}
         for (organisation, kind), value in actuals.items():

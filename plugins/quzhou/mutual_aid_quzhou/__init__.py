@@ -11,11 +11,18 @@ from __future__ import annotations
 
 from collections.abc import Iterable
 from dataclasses import replace
+from typing import TYPE_CHECKING
 
-from mutual_aid_quzhou.preferential import PreferentialRule, UnitYearStats, preferential_rule
 from services.kernel.errors import FactError
 from services.kernel.fees import normalise_name
+from services.kernel.hooks import UnitYearStats
 from services.kernel.plugin import DataPolicy
+
+if TYPE_CHECKING:
+    from mutual_aid_quzhou.preferential import PreferentialRule
+
+# preferential.py (its marshmallow schema) is imported where the rule is read: listing the
+# cities imports every plugin's package and must not pay for it (issue 14, CLI start)
 
 
 class Quzhou(DataPolicy):
@@ -23,12 +30,16 @@ class Quzhou(DataPolicy):
     name = "衢州市"
 
     def validate(self) -> None:
+        from mutual_aid_quzhou.preferential import preferential_rule
+
         super().validate()
         for year in self.years():
             if self.year_data(year).preferential_rule:
                 preferential_rule(self.year_data(year))
 
     def preferential_rule(self, year: int) -> PreferentialRule:
+        from mutual_aid_quzhou.preferential import preferential_rule
+
         return preferential_rule(self.year_data(year))
 
     def preferential_basis_year(self, year: int) -> int:
@@ -68,5 +79,14 @@ class Quzhou(DataPolicy):
 
 
 plugin = Quzhou(package=__name__)
+
+
+def __getattr__(name: str):
+    if name == "PreferentialRule":  # exported, imported when asked (see above)
+        from mutual_aid_quzhou.preferential import PreferentialRule
+
+        return PreferentialRule
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+
 
 __all__ = ["Quzhou", "UnitYearStats", "PreferentialRule", "plugin"]
