@@ -23,6 +23,7 @@ from pathlib import Path
 # command imports its own modules, so `cities` or `quote` does not pay for SQLAlchemy, nameko
 # or the spreadsheet readers (issue 14; tests/test_cli_imports.py).
 from services.access import commands as token_commands
+from services.demo import commands as demo_commands
 from services.enrollment import commands as enrollment_commands
 from services.enrollment.exceptions import EnrollmentError, RosterUnreadable
 from services.kernel.clock import SYSTEM, Clock, parse_day
@@ -414,6 +415,7 @@ def build_parser() -> argparse.ArgumentParser:
     events_commands.add_to(sub)
     payments_commands.add_to(sub)
     token_commands.add_to(sub)
+    demo_commands.add_to(sub)
     from services.onboarding import commands as city_commands  # argparse only; work is lazy
 
     city_commands.add_to(sub, _year)
