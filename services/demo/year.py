@@ -49,10 +49,10 @@ class DemoUnit:
 def demo_units(start: int = 0) -> list[DemoUnit]:
     """Two Zhangjiakou units and two Quzhou units in different district blocks; fictional
     people numbered from ``start`` (a second demo on the same data uses other people)."""
-    sizes = [("zhangjiakou", 2024, "张家口市第一中学工会", None, 8),
-             ("zhangjiakou", 2024, "张家口市桥西区供热公司工会", None, 6),
-             ("quzhou", 2025, "衢州市柯城区某机械厂工会", "柯城区", 5),
-             ("quzhou", 2025, "衢州市衢江区某纺织公司工会", "衢江区", 5)]  # fmt: skip
+    sizes = [("zhangjiakou", 2024, "张家口市第一中学工会", None, 40),
+             ("zhangjiakou", 2024, "张家口市桥西区供热公司工会", None, 30),
+             ("quzhou", 2025, "衢州市柯城区某机械厂工会", "柯城区", 10),
+             ("quzhou", 2025, "衢州市衢江区某纺织公司工会", "衢江区", 10)]  # fmt: skip
     units, n = [], start
     for i, (city, year, name, district, size) in enumerate(sizes):
         people = [person(n + k) for k in range(size)]
@@ -290,8 +290,8 @@ class Year:
             self.say(f"   提交人自己审批被拒 / the submitter may not approve: {exc.value}")
         else:
             raise StepFailed("review: the clerk who submitted a claim approved it")
-        for claim in self.claims:
-            approved = self.rpc.claims.approve(claim["claim_id"], REVIEWER)
+        for n, claim in enumerate(self.claims):
+            approved = self.claims[n] = self.rpc.claims.approve(claim["claim_id"], REVIEWER)
             self.say(f"   {claim['claim_id'][:8]}: 核定 {approved['payable']} 元 / approved")
 
     def payouts(self) -> None:
