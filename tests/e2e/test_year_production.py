@@ -30,6 +30,7 @@ from tests.test_serve import Serving
 
 pytestmark = [
     pytest.mark.postgres,
+    pytest.mark.slow,  # about a minute: four processes, a broker started twice
     pytest.mark.skipif(not private_broker.installed(), reason="needs rabbitmq-server installed"),
 ]
 SERVICES = ("enrollment", "claims", "payments", "notify")
@@ -133,8 +134,9 @@ def test_the_demo_year_in_production_survives_a_broker_restart(tmp_path, broker,
             year_checks.check_claims_and_payouts(year)
             year_checks.check_ledger(year, databases["payments"])
         assert {s: dead_letters(url) for s, url in databases.items()} == dict.fromkeys(SERVICES, 0)
-        for process in processes:
+        for process in processes:  # each lived through the outage and reconnected
             assert process.process.poll() is None, process.stderr()[-3000:]
+            assert "Connection to broker lost" in process.stderr()
     finally:
         for process in processes:
             if process.process.poll() is None:
