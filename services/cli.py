@@ -351,11 +351,12 @@ def _service_class(name: str) -> type:
 
 def _service_classes() -> list[type]:
     from services.claims.service import ClaimsService
+    from services.console.service import ConsoleService  # the web console, /console/
     from services.enrollment.service import EnrollmentService
     from services.notify.service import NotifyService  # the embedded outbox gateway
     from services.payments.service import PaymentsService
 
-    return [EnrollmentService, ClaimsService, PaymentsService, NotifyService]
+    return [EnrollmentService, ClaimsService, PaymentsService, NotifyService, ConsoleService]
 
 
 def _http_address(text: str) -> str:

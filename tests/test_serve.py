@@ -130,7 +130,7 @@ def test_idle_serve_exits_within_two_seconds_of_sigterm(serving):
     assert took < 2, f"took {took:.1f} s"
     assert serving.process.returncode == 0
     assert json.loads(serving.process.stdout.read()) == {
-        "stopped": "enrollment, claims, payments, notify"
+        "stopped": "enrollment, claims, payments, notify, console"
     }
     assert "Traceback" not in serving.stderr()
 

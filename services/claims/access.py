@@ -7,20 +7,48 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from services.access.identity import CITY_REVIEWER, FINANCE, HELP_DESK, PROVINCIAL_OPERATOR
-from services.access.policy import CLERKS, Policy, Rule, Scope, request_json
+from services.access.identity import (
+    CITY_REVIEWER,
+    FINANCE,
+    HELP_DESK,
+    PROVINCIAL_OPERATOR,
+    Identity,
+)
+from services.access.policy import (
+    CLERKS,
+    Forbidden,
+    Policy,
+    Rule,
+    Scope,
+    request_json,
+    within,
+)
 from services.claims.models import Claim
 
 
 def claim_scope(service: Any, arguments: Mapping) -> Scope | None:
-    """A claim's unit once submitted (cover names it); before that, the clerk who made it.
-    The district is not on the claim: a district clerk reaches it through the unit's clerk."""
+    """A claim's unit and its district once cover named them (at creation when the facts
+    give the date that counts, else at submission); before that, the clerk who made it."""
     claim = service.db.session.get(Claim, arguments.get("claim_id") or "")
     if claim is None:
         return None
     if claim.unit_id is None:
         return Scope(city=claim.city, owner=claim.created_by)
-    return Scope(city=claim.city, unit=claim.unit_id)
+    return Scope(city=claim.city, district=claim.district, unit=claim.unit_id)
+
+
+def admit_cover(identity: Identity | None, covered: Mapping | None) -> None:
+    """A clerk creates and submits claims only for members their own unit (a district clerk:
+    their district's units) covers: another unit's member is refused with the same 403 as
+    anything not theirs, before anything is stored. A caller without a token (the bus) and a
+    person nobody covers (submit says so) pass."""
+    if identity is None or covered is None:
+        return
+    scope = Scope(
+        city=covered.get("city"), district=covered.get("district"), unit=covered.get("unit_id")
+    )
+    if not within(identity, scope):
+        raise Forbidden()
 
 
 def city_scope(service: Any, arguments: Mapping) -> Scope | None:

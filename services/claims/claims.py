@@ -108,6 +108,31 @@ def _id_number(value: str) -> str:
     return check.number
 
 
+def take_cover(claim: Claim, covered: Mapping[str, Any]) -> None:
+    """The enrolment that covers the claim (enrollment.cover's answer): member, unit, the
+    unit's district (a district clerk's scope) and application."""
+    claim.member_id = covered.get("member_id")
+    claim.unit_id, claim.unit_name = covered.get("unit_id"), covered.get("unit_name")
+    claim.district = covered.get("district")
+    claim.application_id = covered.get("application_id")
+    claim.name = claim.name or covered.get("name")
+
+
+def _cover_on_counting_date(
+    policy: CityPolicy, year: int, facts: ClaimFacts, id_number: str, cover: Cover | None
+) -> Mapping[str, Any] | None:
+    """cover's answer on the date that counts for the benefit, when the facts give it (a
+    benefit or date not known yet: None, and submit checks them)."""
+    if cover is None:
+        return None
+    try:
+        benefit = next((b for b in policy.benefits(year) if b.code == facts.benefit), None)
+    except PolicyError:  # the city-year's catalogue missing: submit names it
+        return None
+    day = getattr(facts, benefit.counts_by, None) if benefit and benefit.counts_by else None
+    return cover(policy.code, id_number, day) if isinstance(day, date) else None
+
+
 def transition(
     session: Session,
     claim: Claim,
@@ -169,24 +194,33 @@ def create_claim(
     actor: str,
     name: str | None = None,
     payee_card: str | None = None,
+    cover: Cover | None = None,
 ) -> Claim:
     """A draft claim for a member of the city-year; the facts are checked (a misspelt or
-    malformed fact is a FactError naming it), the rest when it is submitted."""
+    malformed fact is a FactError naming it), the rest when it is submitted.
+
+    With ``cover`` and the date that counts among the facts, the member's unit (and its
+    district) is learnt now: the draft is then the unit's, and the service's ``cover`` may
+    refuse a member of a unit outside the clerk's scope before anything is stored."""
     policy.period(year)  # an unknown year is refused by name
     loaded = load_claim(facts)
+    number = _id_number(id_number)
+    covered = _cover_on_counting_date(policy, year, loaded, number, cover)
     claim = Claim(
         city=policy.code,
         year=year,
         kind="member",
         benefit=loaded.benefit,
         status=rules.DRAFT,
-        id_number=_id_number(id_number),
+        id_number=number,
         name=(name or "").strip() or None,
         facts=facts_json(loaded),
         disease=loaded.disease,
         payee_card=payee_card,
         created_by=actor,
     )
+    if covered is not None and covered.get("year") == year:
+        take_cover(claim, covered)
     session.add(claim)
     session.flush()
     transition(session, claim, rules.DRAFT, actor, "新建申请", new=True)
@@ -314,16 +348,14 @@ def submit(
         raise SubmissionRefused(problems)
 
     if covered is not None:
-        claim.member_id = covered.get("member_id")
-        claim.unit_id, claim.unit_name = covered.get("unit_id"), covered.get("unit_name")
-        claim.application_id = covered.get("application_id")
-        claim.name = claim.name or covered.get("name")
+        take_cover(claim, covered)
     claim.counts_on = day
     claim.received_on = received
     claim.review_due = rules.review_due(benefit, received)
     claim.review_batch = rules.review_batch(benefit, received)
     claim.not_applicable = waived or None
     claim.returned_reason = None
+    claim.submitted_by = actor  # four eyes: read from the row approve locks, no query of its own
     store_assessment(claim, assessment)
     # the row approvals lock exists before the first of them (accumulators.py)
     accumulators.ensure(session, city=claim.city, year=claim.year, id_number=claim.id_number)
@@ -354,16 +386,6 @@ def _review(
     )
 
 
-def submitter(session: Session, claim_id: str) -> str | None:
-    """Who last submitted the claim (four eyes)."""
-    return session.scalars(
-        select(ClaimTransition.actor)
-        .where(ClaimTransition.claim_id == claim_id, ClaimTransition.to_status == rules.SUBMITTED)
-        .order_by(ClaimTransition.at.desc())
-        .limit(1)
-    ).first()
-
-
 def approve(
     session: Session,
     policy: CityPolicy | Callable[[str], CityPolicy],
@@ -385,7 +407,7 @@ def approve(
     if not isinstance(policy, CityPolicy):
         policy = policy(claim.city)
     rules.next_status(claim.status, "approve")
-    rules.require_four_eyes(submitter(session, claim.id), actor)
+    rules.require_four_eyes(claim.submitted_by, actor)
     benefit = benefit_of(policy, claim.year, claim.benefit)
     accumulator, totals = accumulators.lock(
         session, city=claim.city, year=claim.year, id_number=claim.id_number

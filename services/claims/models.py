@@ -72,6 +72,10 @@ class Claim(Base):
     member_id: Mapped[str | None] = mapped_column(String(36))
     unit_id: Mapped[str | None] = mapped_column(String(36), index=True)
     unit_name: Mapped[str | None] = mapped_column(String(200))
+    # the unit's district (cover names it): a district clerk's scope (access.py)
+    district: Mapped[str | None] = mapped_column(String(60))
+    # who last submitted it, as recorded ("王芳 (sub)"): nobody approves their own (rules.py)
+    submitted_by: Mapped[str | None] = mapped_column(String(100))
     application_id: Mapped[str | None] = mapped_column(String(36))
     facts: Mapped[dict] = mapped_column(JSON)  # as services.kernel.facts.load_claim reads them
     disease: Mapped[str | None] = mapped_column(String(60))  # for the statistics by disease

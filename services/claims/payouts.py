@@ -253,6 +253,7 @@ def payout_details(session: Session, *, claim_id: str) -> dict[str, Any]:
         "name": claim.name,
         "id_number": claim.id_number,
         "unit_id": claim.unit_id,
+        "district": claim.district,  # payments pays from the account premiums go to (Quzhou)
         "payee_card": claim.payee_card,
         "amount": format_money(claim.payable),
         "attempt": claim.payout_attempt,

@@ -31,7 +31,7 @@ from nameko.rpc import RpcProxy, rpc
 from services.access.guard import Guard
 from services.claims import attachments, payouts, queues, schemas, settlements, statistics
 from services.claims import claims as ops
-from services.claims.access import POLICY
+from services.claims.access import POLICY, admit_cover
 from services.claims.exceptions import ClaimsError, NotFound, SubmissionRefused
 from services.claims.models import metadata
 from services.claims.schemas import InvalidRequest, check, load
@@ -110,6 +110,12 @@ class ClaimsService:
     def _cover(self, city: str, id_number: str, on_date: date):
         return self.enrollment.cover(city, id_number, on_date.isoformat())
 
+    def _clerks_cover(self, city: str, id_number: str, on_date: date):
+        """cover, refused (403) when it names a unit outside the calling clerk's scope."""
+        covered = self._cover(city, id_number, on_date)
+        admit_cover(self.access.identity, covered)
+        return covered
+
     # ---- intake ---------------------------------------------------------------------------
 
     @rpc(expected_exceptions=EXPECTED)
@@ -136,7 +142,13 @@ class ClaimsService:
             payee_card=payee_card,
         )
         city, actor = request.pop("city"), request.pop("actor")
-        claim = ops.create_claim(self.db.session, self.policies.get(city), actor=actor, **request)
+        claim = ops.create_claim(
+            self.db.session,
+            self.policies.get(city),
+            actor=actor,
+            cover=self._clerks_cover,
+            **request,
+        )
         return _claim(claim)
 
     @rpc(expected_exceptions=EXPECTED)
@@ -204,7 +216,7 @@ class ClaimsService:
             claim_id=claim_id,
             actor=actor,
             today=self.today(),
-            cover=self._cover,
+            cover=self._clerks_cover,
             record=self.outbox.record,
             not_applicable=not_applicable,
         )
@@ -328,9 +340,15 @@ class ClaimsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def payout_details(self, claim_id: str) -> dict:
-        """What payments needs to pay an approved claim (amount, payee card, member)."""
+        """What payments needs to pay an approved claim (amount, payee card, member), and the
+        unit's district, so that payments pays from the account the city routes the unit's
+        premiums to (Quzhou: by district block): the claim's own, else (a claim made before
+        claims kept it) enrollment's."""
         check(schemas.ClaimArgs, "查询", claim_id=claim_id)
-        return payouts.payout_details(self.db.session, claim_id=claim_id)
+        details = payouts.payout_details(self.db.session, claim_id=claim_id)
+        if details.get("district") is None and details.get("unit_id"):
+            details["district"] = self.enrollment.unit_contact(details["unit_id"]).get("district")
+        return details
 
     @rpc(expected_exceptions=EXPECTED)
     def retry_payout(

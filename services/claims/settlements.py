@@ -265,6 +265,7 @@ def _record_one(session, policy, batch, actor, number, row, covered, facts, asse
         member_id=covered.get("member_id"),
         unit_id=covered.get("unit_id"),
         unit_name=covered.get("unit_name"),
+        district=covered.get("district"),
         application_id=covered.get("application_id"),
         facts=facts_json(facts),
         disease=row["disease"],

@@ -11,6 +11,7 @@ from services.access.identity import (
     CITY_REVIEWER,
     HELP_DESK,
     PROVINCIAL_OPERATOR,
+    Identity,
 )
 from services.access.policy import CLERKS, Policy, Rule, Scope, request_json
 from services.enrollment.models import Application, RosterUpload, Unit
@@ -91,3 +92,9 @@ POLICY = Policy(
 )
 """Unit and district clerks work on their units' applications; the city reviewer reviews
 them; help desk reads (masked); the provincial operator sees lists, no rosters."""
+
+
+def names_other_units(identity: Identity | None) -> bool:
+    """Roster conflicts name the unit that already enrolled the person only to a reviewer
+    (and to the bus itself: the CLI's operator); a clerk learns only that it is another."""
+    return identity is None or identity.role in REVIEW

@@ -39,7 +39,7 @@ from services.enrollment.models import (
     Unit,
     new_id,
 )
-from services.enrollment.roster import RosterResult, read_roster
+from services.enrollment.roster import Enrolled, RosterResult, read_roster
 from services.enrollment.workbook import DEFAULT_LIMITS, WorkbookLimits, open_workbook
 from services.kernel import policy as kernel_policy
 from services.kernel.idcard import parse_id
@@ -200,10 +200,10 @@ def enrolled_elsewhere(
     """The roster reader's conflict look-up: who another unit's roster already names (and,
     when adding joiners, who this roster already names), with the unit's name. Another
     unit's name only with ``name_other_units`` (issue 9: a clerk learns that the person is
-    enrolled elsewhere, not where; "" stands for "another unit")."""
+    enrolled elsewhere, not where: the name is kept for a reviewer's view, Issue.other_unit)."""
 
-    def lookup(id_numbers: set[str]) -> dict[str, str]:
-        found: dict[str, str] = {}
+    def lookup(id_numbers: set[str]) -> dict[str, Enrolled]:
+        found: dict[str, Enrolled] = {}
         for among in any_of(session, RosterLine.id_number, sorted(id_numbers)):
             rows = session.execute(
                 select(RosterLine.id_number, Unit.name, RosterLine.application_id)
@@ -218,7 +218,9 @@ def enrolled_elsewhere(
             )
             found.update(
                 {
-                    number: name if name_other_units or owner == application.id else ""
+                    number: Enrolled(
+                        name, name_other_units or owner == application.id, owner == application.id
+                    )
                     for number, name, owner in rows
                 }
             )
@@ -649,6 +651,7 @@ def cover(session: Session, *, city: str, id_number: str, on_date: date) -> dict
         "year": enrolment.year,
         "unit_id": unit.id,
         "unit_name": unit.name,
+        "district": unit.district,  # a district clerk's scope over the claim (claims/access.py)
         "application_id": enrolment.application_id,
         "cover": [enrolment.cover_start.isoformat(), enrolment.cover_end.isoformat()],
     }
@@ -679,6 +682,7 @@ def list_applications(
             "application_id": a.id,
             "unit": name,
             "unit_key": key,
+            "unit_id": a.unit_id,
             "status": a.status,
             "participants": a.participants,
             "roster_rows": n,

@@ -21,7 +21,12 @@ def _unit(session: Session, unit_id: str) -> Unit:
 
 def unit_contact(session: Session, unit_id: str) -> dict[str, Any]:
     unit = _unit(session, unit_id)
-    return {"unit_id": unit.id, "name": unit.name, "contact_phone": unit.contact_phone}
+    return {
+        "unit_id": unit.id,
+        "name": unit.name,
+        "contact_phone": unit.contact_phone,
+        "district": unit.district,  # claims' payout_details: the account a payout comes from
+    }
 
 
 def member_contact(session: Session, member_id: str) -> dict[str, Any]:

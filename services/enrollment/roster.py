@@ -22,7 +22,7 @@ import os
 import re
 import unicodedata
 from collections.abc import Callable, Iterator, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from datetime import date, datetime, time
 from pathlib import Path
 from types import MappingProxyType
@@ -40,7 +40,20 @@ __all__ = ["FoundColumn", "Issue", "Member", "RosterResult", "RosterUnreadable",
 
 HEADER_SEARCH_ROWS = 20  # the header is looked for among this many rows at the top of a sheet
 PROGRESS_EVERY = 5000  # rows between two progress calls
-EnrolledElsewhere = Callable[[set[str]], Mapping[str, str]]
+
+
+class Enrolled(NamedTuple):
+    """Where a person on the file is already enrolled this city-year: the unit's name,
+    whether the reader may be told it (issue 9: a clerk learns only "another unit"; their
+    own roster they may), and whether it is this very roster (adding joiners)."""
+
+    unit: str
+    named: bool = True
+    own: bool = False
+
+
+# {id_number: Enrolled}; a plain name stands for Enrolled(name, named=bool(name))
+EnrolledElsewhere = Callable[[set[str]], Mapping[str, "Enrolled | str"]]
 Progress = Callable[[int, int], None]
 
 _BLANKS = re.compile(r"\s+")
@@ -63,6 +76,9 @@ class Issue:
     reason: str
     col: int = 0  # Excel column number (1 = A), for highlighting the cell in the report
     sheet: str | None = None  # set only for a sheet other than the roster's (Sheet1, 申请表)
+    # a person another unit enrolled: that unit's name, for a reviewer's eyes only (the
+    # reason a clerk reads may not name it; to_dict leaves it out)
+    other_unit: str | None = field(default=None, compare=False)
 
     def to_dict(self) -> dict:
         found = {"row": self.row, "column": self.column, "reason": self.reason}
@@ -440,12 +456,14 @@ def _check_rows(
         )
     if enrolled_elsewhere is not None and first_seen:
         taken = enrolled_elsewhere(set(first_seen))
-        for number, unit in taken.items():
+        for number, found in taken.items():
             row = first_seen.get(number)
             if row is not None:
-                where = f"已由「{unit}」" if unit else "已在其他单位"  # unnamed to a clerk
+                found = Enrolled(found, bool(found)) if isinstance(found, str) else found
+                where = f"已由「{found.unit}」" if found.named else "已在其他单位"
                 reason = f"此人{where}报名参保，同一人同一年度只能参保一次"
-                errors.append(Issue(row, id_column.title, reason, id_column.col))
+                other = None if found.own else found.unit or None
+                errors.append(Issue(row, id_column.title, reason, id_column.col, other_unit=other))
     errors.sort(key=lambda i: (i.row, i.col))
     return RosterResult(
         sheet=sheet,

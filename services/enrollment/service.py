@@ -9,7 +9,8 @@ HTTP (for the clerks' browser and the CLI):
         200 {"imported": n, ...} | 422 {"errors": [...], "report": "/enrollment/uploads/<id>/report"}
     GET  /enrollment/uploads/<id>/report                          the error report workbook
     POST /enrollment/applications                {"city", "unit_id", "year", "participants", …}
-    GET  /enrollment/applications/<id>           the application, its history
+    GET  /enrollment/applications/<id>           the application, its history, the last failed
+        upload's conflicts (the other unit named to a reviewer only)
     GET  /enrollment/applications/<id>/roster    the roster, masked
     POST /enrollment/applications/<id>/submit | /approve | /return {"reason"}
     GET  /enrollment/applications?city=…&year=…[&status=…]
@@ -34,7 +35,7 @@ from werkzeug.wrappers import Response
 from services.access.guard import Guard
 from services.enrollment import applications as ops
 from services.enrollment import contacts, handled_events, organisations, schemas, uploads
-from services.enrollment.access import POLICY
+from services.enrollment.access import POLICY, names_other_units
 from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
 from services.enrollment.report import report_data, write_report
@@ -192,6 +193,11 @@ class EnrollmentService:
         data["unit_name"] = application.unit.name  # payments' invoice names the unit in full
         data["roster_rows"] = ops.roster_count(session, application_id)
         data["history"] = ops.history(session, application_id=application_id)
+        data["last_failed_upload"] = uploads.last_failed_upload(
+            session,
+            application_id=application_id,
+            name_other_units=names_other_units(self.access.identity),
+        )
         return data
 
     @rpc(expected_exceptions=EXPECTED)
@@ -269,11 +275,15 @@ class EnrollmentService:
         answer = report_data(result)
         answer["imported"] = len(result.members)
         if not result.importable or result.warnings:
+            # kept with the upload: which unit holds each conflicting person, for a reviewer
+            conflicts = [
+                {"row": i.row, "unit": i.other_unit} for i in result.errors if i.other_unit
+            ]
             upload = RosterUpload(
                 application_id=application_id,
                 filename=filename,
                 actor=actor,
-                result=answer,
+                result={**answer, "conflicts": conflicts},
                 report=off_hub(lambda _: _report_bytes(content, result, filename, limits)),
             )
             session.add(upload)

@@ -103,6 +103,8 @@ def document(service_classes: Iterable[type], title: str = "mutual-aid") -> dict
     )
     paths: dict[str, dict[str, Any]] = {}
     for cls in service_classes:
+        if not getattr(cls, "api_document", True):
+            continue  # browser pages (the console), not an API
         docs: dict[str, Route] = getattr(cls, "http_docs", {})
         statuses = _error_statuses(cls)
         for name, entrypoint in http_entrypoints(cls):

@@ -28,19 +28,21 @@ Configuration (nameko config dict; secrets from the config, never from code):
 from __future__ import annotations
 
 import logging
-from datetime import timedelta
+from datetime import date, timedelta
 from typing import Any
 
 from eventlet.green import threading as green_threading
 from nameko.extensions import DependencyProvider
 from sqlalchemy import select
 
+from services.kernel.clock import SYSTEM
 from services.messaging.database import session_scope, utc_now
 from services.messaging.dependencies import Database
 from services.messaging.errors import ConfigError
 from services.messaging.outbox import record_event
 from services.payments import bank, bank_sim, callbacks, payouts, wechatpay
 from services.payments.models import Payout
+from services.providers import Clock
 
 _log = logging.getLogger(__name__)
 CALLBACK_PATH = "/payments/callbacks/"
@@ -79,6 +81,7 @@ class BankLink(DependencyProvider):
         self.query_interval = float(config.get("PAYOUT_QUERY_INTERVAL", 30))
         self.payout_bank = config.get("PAYOUT_BANK")
         self.database = next(d for d in self.container.dependencies if isinstance(d, Database))
+        self._autocommit = None  # PostgreSQL's inbox connections, made at start
         self.adapters: dict[str, bank.HttpBankAdapter] = {}
         self.simulator: bank_sim.BankSimulator | None = None
         self._server = None
@@ -89,6 +92,9 @@ class BankLink(DependencyProvider):
         self._threads: list[Any] = []
 
     def start(self) -> None:
+        engine = self.database.engine
+        if engine.dialect.name == "postgresql":
+            self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         if self.simulator_config:
             self._start_simulator()
         for code, settings in self.banks.items():
@@ -182,14 +188,35 @@ class BankLink(DependencyProvider):
         if worker_ctx.entrypoint.method_name == "on_claim_approved":
             self._wake_send.set()
 
+    def receive(self, unit_of_work, provider: str, headers, body: bytes) -> callbacks.Answer:
+        """Store one callback (callbacks.receive). On PostgreSQL on an autocommit connection:
+        the hot path is one INSERT, so a transaction around it would only add a BEGIN and a
+        COMMIT round trip per request; each statement of the rarer paths (duplicate, replay)
+        stands alone and leaves a complete row. SQLite (one connection) uses the worker's own
+        transaction."""
+        now = utc_now()
+        if self._autocommit is None:
+            return callbacks.receive(
+                unit_of_work.session, provider, headers, body, self.providers, now
+            )
+        with self._autocommit.connect() as connection:
+            return callbacks.receive(connection, provider, headers, body, self.providers, now)
+
     # ---- the loops ---------------------------------------------------------------------
 
     def _record(self, session):
         return lambda event_type, payload: record_event(session, event_type, payload)
 
+    def _today(self) -> date:
+        """The service clock's today (Asia/Shanghai; FIXED_TODAY pins it), for paid_on."""
+        clock = next((d for d in self.container.dependencies if isinstance(d, Clock)), None)
+        return clock.clock.today() if clock is not None else SYSTEM.today()
+
     def apply_callbacks(self, limit: int = 100) -> int:
         with session_scope(self.database.session_factory) as session:
-            return callbacks.apply_pending(session, record=self._record(session), limit=limit)
+            return callbacks.apply_pending(
+                session, record=self._record(session), limit=limit, today=self._today
+            )
 
     def send_payouts(self) -> int:
         sent = 0
@@ -222,6 +249,7 @@ class BankLink(DependencyProvider):
                     now=utc_now(),
                     after=self.query_after,
                     record=self._record(session),
+                    today=self._today(),
                 )
         return moved
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import logging
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any, Protocol
 
 import requests
@@ -83,9 +83,11 @@ def query_unfinished(
     record: Record,
     actor: str = "query",
     limit: int = 500,
+    today: date | None = None,
 ) -> int:
     """Ask the bank about payouts submitted at least ``after`` ago with no final state; apply
-    each answer. Returns how many moved."""
+    each answer (a payment the answer says succeeded is dated ``today``, the service clock's).
+    Returns how many moved."""
     due = payouts.due_for_query(session, now=now, after=after, limit=limit)
     if not due:
         return 0
@@ -108,6 +110,7 @@ def query_unfinished(
                     failure_code=state.failure_code,
                     failure_message=state.failure_message,
                     amount=state.amount,
+                    paid_on=today,
                 )
         except PaymentsError as exc:  # a contradiction: left for a person, the rest go on
             _log.warning("payout %s: %s", payout.id, exc)

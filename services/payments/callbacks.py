@@ -1,12 +1,12 @@
 """The callback inbox: every provider request is stored verbatim, then verified; applying it is
 a separate step (``apply_pending``), run by its own worker after the answer has gone.
 
-``receive`` stores the headers and the raw body first, then checks the request
-(signatures.py for ``bank/<code>``, wechatpay.py for ``wechatpay``), records its nonce (a
-nonce seen before is a replay) and claims the event's key (provider + event id): a genuine
-event delivered again is answered 200 and marked ``duplicate``, applied once. Bad, stale,
-replayed or unreadable requests stay in the inbox, refused with their reason, for audit;
-nothing of theirs is applied.
+``receive`` checks the request (signatures.py for ``bank/<code>``, wechatpay.py for
+``wechatpay``) and stores the headers and the raw body verbatim with the outcome, in one
+INSERT on the hot path: the row's nonce (a nonce seen before is a replay) and the event's key
+(provider + event id) are unique, so a genuine event delivered again is answered 200 and
+marked ``duplicate``, applied once. Bad, stale, replayed or unreadable requests stay in the
+inbox, refused with their reason, for audit; nothing of theirs is applied.
 
 ``apply_pending`` takes verified callbacks in the order received and hands each event to
 receipts.py (money in) or payouts.py (payout results).
@@ -17,18 +17,18 @@ from __future__ import annotations
 import json
 from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import date, datetime
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Connection, select
 from sqlalchemy.dialects import postgresql, sqlite
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
+from services.kernel.clock import SHANGHAI
 from services.messaging.database import utc_now
-from services.payments import payouts, receipts, signatures, wechatpay
+from services.payments import payouts, premium_batch, receipts, signatures, wechatpay
 from services.payments.exceptions import CallbackRefused, PaymentsError
-from services.payments.models import Callback, CallbackNonce, new_id
+from services.payments.models import Callback, new_id
 from services.payments.schemas import load_bank_event
 
 Record = Callable[[str, dict[str, Any]], str]
@@ -39,6 +39,7 @@ _INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 WECHATPAY = "wechatpay"
 BANK_PREFIX = "bank/"
 _STORED_HEADERS = 40  # a request with more headers keeps the first 40
+_CALLBACKS = Callback.__table__
 
 
 @dataclass(frozen=True)
@@ -64,42 +65,72 @@ _STATUS_OF_REASON = {"malformed": 400, "unknown_provider": 404}
 
 
 def receive(
-    session: Session,
+    session: Session | Connection,
     provider: str,
     headers: Mapping[str, str],
     body: bytes,
     providers: Providers,
     now: datetime,
 ) -> Answer:
-    """Store, then verify one request. The caller commits and answers at once."""
-    row = Callback(
-        id=new_id(),
-        provider=provider[:60],
-        headers={str(k)[:100]: str(v)[:1000] for k, v in list(headers.items())[:_STORED_HEADERS]},
-        body=bytes(body),
-        status=RECEIVED,
-        received_at=utc_now(),
-    )
-    session.add(row)
-    session.flush()  # stored before anything else is looked at
+    """Verify one request, then store it with the outcome: the caller commits (or gives an
+    autocommit connection: each statement stands alone) and answers at once. The inbox row is written whatever the outcome (refused ones kept for audit).
+
+    The hot path is ONE statement: the verified row inserted with its nonce and event key,
+    ``ON CONFLICT DO NOTHING``; the unique indexes on (provider, nonce) and on the event key
+    decide replays and duplicates, also between two requests racing. Only when that insert
+    meets a conflict do a second (a duplicate, its nonce kept) and maybe a third (a replay)
+    statement follow. Verifying before the insert changes nothing stored: the row is written
+    in the same transaction either way."""
+    row = {
+        "id": new_id(),
+        "provider": provider[:60],
+        "headers": {
+            str(k)[:100]: str(v)[:1000] for k, v in list(headers.items())[:_STORED_HEADERS]
+        },
+        "body": bytes(body),
+        "received_at": utc_now(),
+    }
     try:
         event, nonce = _verify(provider, headers, body, providers, now.timestamp())
-        row.event_id = str(event["event_id"])[:100]
-        if not _first_nonce(session, provider, nonce):
-            raise CallbackRefused("replay", "该 nonce 已使用过（重放）")
     except CallbackRefused as refused:
-        row.status, row.reason, row.detail = REFUSED, refused.reason, str(refused)
-        row.event_id = row.event_id or _claimed_event_id(body)
-        session.flush()
-        return Answer(_STATUS_OF_REASON.get(refused.reason, 401), "refused", row.id, str(refused))
-    row.event = event
-    if not _claim_event(session, row, f"{provider}:{row.event_id}"):
-        row.status = DUPLICATE
-        session.flush()
-        return Answer(200, "duplicate", row.id, "已收到过该事件")
-    row.status = VERIFIED
-    session.flush()
-    return Answer(200, "accepted", row.id)
+        _store(session, row, REFUSED, event_id=_claimed_event_id(body), refused=refused)
+        return Answer(
+            _STATUS_OF_REASON.get(refused.reason, 401), "refused", row["id"], str(refused)
+        )
+    event_id = str(event["event_id"])[:100]
+    row.update(event_id=event_id, event=event)
+    if _store(session, row, VERIFIED, nonce=nonce, event_key=f"{provider}:{event_id}"):
+        return Answer(200, "accepted", row["id"])
+    if _store(session, row, DUPLICATE, nonce=nonce):
+        return Answer(200, "duplicate", row["id"], "已收到过该事件")
+    replay = CallbackRefused("replay", "该 nonce 已使用过（重放）")
+    _store(session, {**row, "event": None}, REFUSED, event_id=event_id, refused=replay)
+    return Answer(401, "refused", row["id"], str(replay))
+
+
+def _store(
+    session: Session | Connection,
+    row: dict[str, Any],
+    status: str,
+    *,
+    nonce: str | None = None,
+    event_key: str | None = None,
+    event_id: str | None = None,
+    refused: CallbackRefused | None = None,
+) -> bool:
+    """Insert the inbox row with ``status``; False if a unique index (nonce, event key) holds
+    it already. A row without nonce and event key never conflicts (its id is new)."""
+    values = {**row, "status": status, "nonce": nonce, "event_key": event_key}
+    if event_id is not None:
+        values["event_id"] = event_id
+    if refused is not None:
+        values.update(reason=refused.reason, detail=str(refused))
+    dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
+    insert = _INSERT[dialect.name]
+    stored = session.execute(
+        insert(_CALLBACKS).values(values).on_conflict_do_nothing().returning(_CALLBACKS.c.id)
+    ).scalar()
+    return stored is not None
 
 
 def _verify(
@@ -137,36 +168,14 @@ def _claimed_event_id(body: bytes) -> str | None:
     return str(claimed)[:100] if claimed is not None else None
 
 
-def _first_nonce(session: Session, provider: str, nonce: str) -> bool:
-    insert = _INSERT[session.get_bind().dialect.name]
-    inserted = session.execute(
-        insert(CallbackNonce)
-        .values(provider=provider, nonce=nonce, seen_at=utc_now())
-        .on_conflict_do_nothing()
-        .returning(CallbackNonce.nonce)
-    ).scalar()
-    return inserted is not None
-
-
-def _claim_event(session: Session, row: Callback, key: str) -> bool:
-    """Set the row's unique event key; False if a verified callback holds it already (also
-    when the other one is committing at this moment: the unique index decides)."""
-    if session.scalar(select(Callback.id).where(Callback.event_key == key)) is not None:
-        return False
-    try:
-        with session.begin_nested():
-            row.event_key = key
-            session.flush()
-    except IntegrityError:
-        row.event_key = None
-        return False
-    return True
-
-
 def prune_nonces(session: Session, before: datetime) -> int:
     """Forget nonces older than the timestamp tolerance allows anyway (a request that old is
     refused as stale before its nonce is looked at)."""
-    rows = session.execute(CallbackNonce.__table__.delete().where(CallbackNonce.seen_at < before))
+    rows = session.execute(
+        _CALLBACKS.update()
+        .where(_CALLBACKS.c.nonce.is_not(None), _CALLBACKS.c.received_at < before)
+        .values(nonce=None)
+    )
     return rows.rowcount or 0
 
 
@@ -174,11 +183,18 @@ def prune_nonces(session: Session, before: datetime) -> int:
 
 
 def apply_pending(
-    session: Session, *, record: Record, actor: str = "bank", limit: int = 100
+    session: Session,
+    *,
+    record: Record,
+    actor: str = "bank",
+    limit: int = 100,
+    today: Callable[[], date] | None = None,
 ) -> int:
     """Apply up to ``limit`` verified callbacks, oldest first; return how many were taken.
-    Each is applied in a savepoint: one that the domain refuses (an unknown payout) is marked
-    ``failed`` with the reason and the rest go on. Rows another worker holds are skipped."""
+    Premiums go set-based (premium_batch.py: a few statements for the lot); a payout result,
+    or a premium the fast path leaves, is applied alone in a savepoint: one that the domain
+    refuses (an unknown payout) is marked ``failed`` with the reason and the rest go on. Rows
+    another worker holds are skipped."""
     query = (
         select(Callback)
         .where(Callback.status == VERIFIED)
@@ -186,20 +202,55 @@ def apply_pending(
         .limit(limit)
         .with_for_update(skip_locked=True)
     )
-    taken = 0
-    for row in session.scalars(query).all():
-        taken += 1
+    rows = session.scalars(query).all()
+    run: list[Callback] = []
+
+    def one(row: Callback) -> str:
         try:
             with session.begin_nested():
-                row.status = apply_event(session, row, record=record, actor=actor)
+                row.status = apply_event(session, row, record=record, actor=actor, today=today)
         except PaymentsError as exc:
             row.status, row.detail = FAILED, str(exc)
-        row.applied_at = utc_now()
-        session.flush()
-    return taken
+        return row.status
+
+    def apply_run() -> None:
+        """Premiums, set-based (premium_batch.py), in the order received."""
+        if not run:
+            return
+        by_id = {row.id: row for row in run}
+        outcome = premium_batch.apply(
+            session,
+            [premium_batch.Item(row.id, row.provider, row.event) for row in run],
+            record=record,
+            actor=actor,
+            one_by_one=lambda item: one(by_id[item.callback_id]),
+        )
+        for row in run:
+            row.status = outcome[row.id]
+        run.clear()
+
+    for row in rows:  # payout results one by one, in their place in the order
+        if (row.event or {}).get("type") == "premium.received":
+            run.append(row)
+        else:
+            apply_run()
+            one(row)
+    apply_run()
+    now = utc_now()
+    for row in rows:
+        row.applied_at = now
+    session.flush()
+    return len(rows)
 
 
-def apply_event(session: Session, row: Callback, *, record: Record, actor: str) -> str:
+def apply_event(
+    session: Session,
+    row: Callback,
+    *,
+    record: Record,
+    actor: str,
+    today: Callable[[], date] | None = None,
+) -> str:
     event = row.event or {}
     kind = event.get("type")
     if kind == "premium.received":
@@ -218,9 +269,18 @@ def apply_event(session: Session, row: Callback, *, record: Record, actor: str) 
             failure_message=event.get("failure_message"),
             amount=event.get("amount"),
             record=record,
+            paid_on=_bank_day(event) or (today() if today else None),
         )
         return APPLIED if changed else IGNORED
     return IGNORED  # a WeChat Pay notification of another kind (a refund …): stored, not ours
+
+
+def _bank_day(event: Mapping[str, Any]) -> date | None:
+    """The day the bank says it happened, in Asia/Shanghai (the payer's and the scheme's day)."""
+    occurred = event.get("occurred_at")
+    if not occurred:
+        return None
+    return datetime.fromisoformat(occurred).astimezone(SHANGHAI).date()
 
 
 def list_failed(session: Session, limit: int = 200) -> list[dict[str, Any]]:

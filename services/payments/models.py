@@ -158,12 +158,23 @@ class Invoice(Base):
 
 
 class Callback(Base):
-    """A provider's request, verbatim (headers and raw body), stored before it is verified.
+    """A provider's request, verbatim (headers and raw body), stored with its verification.
     Only verified callbacks carry ``event_key`` (provider + event id), unique: a forged
     request cannot take a genuine event's place, and a genuine event is applied once."""
 
     __tablename__ = "callbacks"
-    __table_args__ = (Index("ix_callbacks_status", "status"),)
+    __table_args__ = (
+        Index("ix_callbacks_status", "status"),
+        # a nonce seen before with a good signature is a replay: the insert decides, once
+        Index(
+            "ix_callbacks_provider_nonce",
+            "provider",
+            "nonce",
+            unique=True,
+            postgresql_where=text("nonce IS NOT NULL"),
+            sqlite_where=text("nonce IS NOT NULL"),
+        ),
+    )
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True, default=new_id)
     provider: Mapped[str] = mapped_column(String(60))  # bank/<code> | wechatpay
@@ -171,6 +182,8 @@ class Callback(Base):
     body: Mapped[bytes] = mapped_column(LargeBinary)
     event_id: Mapped[str | None] = mapped_column(String(100))  # as the body says, if readable
     event_key: Mapped[str | None] = mapped_column(String(170), unique=True)
+    # a good signature's nonce; cleared once older than the timestamp tolerance
+    nonce: Mapped[str | None] = mapped_column(String(100))
     # received → refused | duplicate | verified → applied | held | ignored | failed
     status: Mapped[str] = mapped_column(String(20), default="received")
     reason: Mapped[str | None] = mapped_column(String(40))  # bad_signature, stale, replay …
@@ -178,16 +191,6 @@ class Callback(Base):
     event: Mapped[dict | None] = mapped_column(JSON)  # the normalised event, once verified
     received_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
     applied_at: Mapped[datetime | None] = mapped_column(UtcDateTime)
-
-
-class CallbackNonce(Base):
-    """A nonce seen with a good signature: the same nonce again is a replay."""
-
-    __tablename__ = "callback_nonces"
-
-    provider: Mapped[str] = mapped_column(String(60), primary_key=True)
-    nonce: Mapped[str] = mapped_column(String(100), primary_key=True)
-    seen_at: Mapped[datetime] = mapped_column(UtcDateTime, default=utc_now)
 
 
 class Receipt(Base):

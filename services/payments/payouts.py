@@ -24,12 +24,13 @@ from __future__ import annotations
 
 import re
 from collections.abc import Callable, Mapping
-from datetime import datetime, timedelta
+from datetime import date, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.kernel.clock import SHANGHAI
 from services.kernel.money import format_money, parse_money
 from services.kernel.policy import CityPolicy
 from services.kernel.privacy import mask_card
@@ -226,10 +227,13 @@ def apply_result(
     failure_code: str | None = None,
     failure_message: str | None = None,
     amount: str | None = None,
+    paid_on: date | None = None,
 ) -> bool:
     """A result from a callback or a query: processing, succeeded, failed or returned. True if
     it moved the payout; False if the payout is there already or further on. PayoutError if
-    it contradicts a final state or the amount differs (a person must look)."""
+    it contradicts a final state or the amount differs (a person must look). ``paid_on`` is
+    the bank's date of the payment, else the service clock's today; without either, today in
+    Asia/Shanghai (never the host's UTC date: at 23:30 UTC it is tomorrow in Shanghai)."""
     payout = get_payout(session, payout_id, lock=True)
     if payout.status == result or (_ORDER[result] < _ORDER[payout.status] and result != RETURNED):
         return False  # the same answer twice, or a late one overtaken by a later answer
@@ -245,7 +249,9 @@ def apply_result(
         record(
             events.PAYOUT_SUCCEEDED,
             events.payout_payload(
-                payout, amount=format_money(payout.amount), paid_on=now.date().isoformat()
+                payout,
+                amount=format_money(payout.amount),
+                paid_on=(paid_on or now.astimezone(SHANGHAI).date()).isoformat(),
             ),
         )
     elif result == FAILED:

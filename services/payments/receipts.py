@@ -28,7 +28,7 @@ from services.kernel.money import format_money, parse_money
 from services.messaging.database import utc_now
 from services.payments import events, invoices, ledger
 from services.payments.exceptions import NotFound
-from services.payments.models import Invoice, LedgerAccount, Receipt, new_id
+from services.payments.models import ZERO, Invoice, LedgerAccount, Receipt, new_id
 
 Record = Callable[[str, dict[str, Any]], str]
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the day a payment was made, as the payer sees it
@@ -99,6 +99,15 @@ def receive_premium(
 def _hold_reason(
     session: Session, provider: str, receipt: Receipt, invoice: Invoice | None
 ) -> tuple[str | None, str | None]:
+    received = received_for(session, invoice.id) if invoice is not None else ZERO
+    return hold_reason(provider, receipt, invoice, received)
+
+
+def hold_reason(
+    provider: str, receipt: Any, invoice: Any, received: Decimal
+) -> tuple[str | None, str | None]:
+    """Why ``receipt`` must be held (reason, detail), or (None, None) to apply it; ``received``
+    is what is applied to ``invoice`` already. Pure: premium_batch.py calls it too."""
     if receipt.currency != "CNY":
         return "currency", f"币种 {receipt.currency[:3]}，不是人民币"
     if invoice is None:
@@ -110,7 +119,7 @@ def _hold_reason(
     day = receipt.occurred_at.astimezone(SHANGHAI).date()
     if invoice.pay_by is not None and day > invoice.pay_by:
         return "late", f"{day} 到账，缴费期限为 {invoice.pay_by}"
-    due = invoice.amount - received_for(session, invoice.id)
+    due = invoice.amount - received
     if receipt.amount < due:
         return "short", f"应缴 {format_money(due)} 元，到账 {format_money(receipt.amount)} 元"
     if receipt.amount > due:

@@ -14,7 +14,9 @@ from typing import Any
 
 from marshmallow import EXCLUDE, Schema, ValidationError, fields, validate, validates_schema
 
+from services.kernel.schemas import Strict, Text, length_of
 from services.payments.exceptions import CallbackRefused
+from services.payments.models import Invoice
 
 TYPES = ("premium.received", "payout.succeeded", "payout.failed", "payout.returned")
 _AMOUNT = re.compile(r"\d{1,12}(\.\d{1,2})?")
@@ -72,3 +74,23 @@ def load_bank_event(raw: Any) -> dict[str, Any]:
         raise CallbackRefused("malformed", f"回调字段 {key}：{text}") from None
     event["occurred_at"] = event["occurred_at"].isoformat()
     return event
+
+
+class InvoiceArgs(Strict):
+    """The `invoice` RPC's argument: one invoice by its id."""
+
+    invoice_id = Text(length_of(Invoice.id), required=True)
+
+
+class InvoiceAnswer(Schema):
+    """The `invoice` RPC's answer: whom the invoice bills (a unit, or a member in Wujin) and
+    for which city-year; the payer's name, account and remark stay in payments."""
+
+    invoice_id = fields.String(attribute="id")
+    kind = fields.String()
+    status = fields.String()
+    city = fields.String()
+    year = fields.Integer()
+    unit_id = fields.String(allow_none=True)
+    member_id = fields.String(allow_none=True)
+    application_id = fields.String(allow_none=True)

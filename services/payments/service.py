@@ -18,7 +18,8 @@ HTTP (signed by the provider, so no actor):
 
 RPC for the finance desk and the other services: issue_member_invoice (Wujin), held, resolve_apply (apply or match to
 another invoice), propose_refund / approve_refund / decline_refund (four eyes), balances,
-unit_premiums, invoice_of_application, payouts_of_claim, failed_callbacks.
+unit_premiums, invoice_of_application, invoice (whom it bills: notify's payment_held),
+payouts_of_claim, failed_callbacks.
 """
 
 from __future__ import annotations
@@ -30,7 +31,7 @@ from sqlalchemy import select
 from werkzeug.wrappers import Response
 
 from services.kernel.errors import PolicyError
-from services.messaging.database import utc_now
+from services.kernel.schemas import load_or_raise
 from services.messaging.dependencies import Database, Outbox
 from services.messaging.handlers import event_handler
 from services.messaging.idempotency import first_time
@@ -49,7 +50,7 @@ from services.payments import (
 from services.payments.background import BankLink
 from services.payments.exceptions import DeskError, NotFound, PaymentsError
 from services.payments.models import Invoice, Payout, metadata
-from services.payments.schemas import BankEventSchema
+from services.payments.schemas import BankEventSchema, InvoiceAnswer, InvoiceArgs
 from services.providers import CityPolicies, Clock
 
 EXPECTED = (PaymentsError, PolicyError)
@@ -133,13 +134,8 @@ class PaymentsService:
 
     @http("POST", "/payments/callbacks/<path:provider>", auth=False, max_body=CALLBACK_MAX_BODY)
     def http_callback(self, request, provider: str):
-        answer = callbacks.receive(
-            self.db.session,
-            provider,
-            request.headers,
-            request.get_data(cache=False),
-            self.bank.providers,
-            utc_now(),
+        answer = self.bank.receive(
+            self.db, provider, request.headers, request.get_data(cache=False)
         )
         if provider == callbacks.WECHATPAY:  # WeChat Pay's shapes: 204, or code/message
             if answer.status < 300:
@@ -269,6 +265,13 @@ class PaymentsService:
         if invoice is None:
             raise NotFound(f"申请 {application_id} 还没有缴费通知")
         return invoices.to_dict(invoice)
+
+    @rpc(expected_exceptions=EXPECTED)
+    def invoice(self, invoice_id: str) -> dict:
+        """Whom an invoice bills, for notify's payment_held notice: the unit or the member
+        (Wujin) and the year; no payer name, account or remark (no personal data)."""
+        args = load_or_raise(InvoiceArgs(), {"invoice_id": invoice_id}, "查询", PaymentsError)
+        return InvoiceAnswer().dump(invoices.get_invoice(self.db.session, args["invoice_id"]))
 
     @rpc(expected_exceptions=EXPECTED)
     def receipt(self, receipt_id: str) -> dict:

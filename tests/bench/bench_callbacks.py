@@ -65,7 +65,7 @@ def serve(config_json: str) -> int:
 
         name = "bare_hmac"
 
-        @http("POST", "/bare/callbacks/<path:provider>")
+        @http("POST", "/bare/callbacks/<path:provider>", auth=False)
         def callback(self, request, provider):
             try:
                 signatures.verify(request.headers, request.get_data(), [SECRET], time.time())

@@ -80,6 +80,7 @@ class FakeCover:
         *,
         unit_id: str = "unit-1",
         unit_name: str = "测试单位工会",
+        district: str | None = None,
         start: date | None = None,
         end: date | None = None,
     ) -> dict[str, Any]:
@@ -90,6 +91,7 @@ class FakeCover:
             "year": year,
             "unit_id": unit_id,
             "unit_name": unit_name,
+            "district": district,
             "application_id": f"app-{unit_id}-{year}",
             "cover": [
                 (start or date(year, 1, 1)).isoformat(),

@@ -622,3 +622,34 @@ def test_the_date_that_counts_must_be_given_and_the_name_must_be_the_rosters(
             cover=cover,
             record=record(session),
         )
+
+
+def test_a_draft_learns_its_unit_and_district_from_cover_when_the_date_that_counts_is_given(
+    session, zhangjiakou, cover
+):
+    cover.enrol("zhangjiakou", 2024, MEMBER, unit_id="unit-e", district="桥东区")
+    facts = {"benefit": "general_illness", "total_cost": "9000", "admission_date": "2024-03-01"}
+    dated = ops.create_claim(
+        session,
+        zhangjiakou,
+        year=2024,
+        id_number=MEMBER.id_number,
+        facts=facts,
+        actor="clerk:wang",
+        cover=cover,
+    )
+    assert (dated.status, dated.unit_id, dated.district) == ("draft", "unit-e", "桥东区")
+    assert cover.calls == [("zhangjiakou", MEMBER.id_number, date(2024, 3, 1))]
+
+    undated = {k: v for k, v in facts.items() if k != "admission_date"}
+    draft = ops.create_claim(
+        session,
+        zhangjiakou,
+        year=2024,
+        id_number=MEMBER.id_number,
+        facts=undated,
+        actor="clerk:wang",
+        cover=cover,
+    )
+    assert (draft.unit_id, draft.district) == (None, None)  # submit asks cover, with the date
+    assert len(cover.calls) == 1

@@ -226,3 +226,39 @@ def test_0002_moves_each_attachment_s_document_into_the_link_and_back(database_u
         assert [tuple(r) for r in kept] == [("a1", "出院小结")]
     finally:
         engine.dispose()
+
+
+def test_0006_takes_each_claim_s_last_submitter_from_its_history(database_url):
+    """Claims submitted before 0006 keep four eyes: their submitter comes from the history."""
+    migrations.upgrade(database_url, "0005")
+    first, later = datetime(2024, 6, 3, 9, 30, tzinfo=UTC), datetime(2024, 6, 9, 9, 30, tzinfo=UTC)
+    engine = make_engine(database_url, pool_size=1)
+    try:
+        with engine.begin() as connection:
+            for claim in ("c1", "c2"):
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO claims (id, city, year, kind, benefit, status, id_number, "
+                        "facts, payout_attempt, created_by, created_at, updated_at) VALUES (:id, "
+                        "'zhangjiakou', 2024, 'member', 'x', 'submitted', '1', '{}', 0, 'clerk', "
+                        ":at, :at)"
+                    ),
+                    {"id": claim, "at": first},
+                )
+            for number, (actor, at) in enumerate(
+                [("王芳 (s1)", first), ("李明 (s2)", later)], start=1
+            ):  # c1 submitted, returned, submitted again by someone else; c2 never
+                connection.execute(
+                    sa.text(
+                        "INSERT INTO claim_transitions (id, claim_id, from_status, to_status, "
+                        "actor, reason, at) VALUES (:id, 'c1', 'draft', 'submitted', :actor, "
+                        "'提交', :at)"
+                    ),
+                    {"id": f"t{number}", "actor": actor, "at": at},
+                )
+        migrations.upgrade(database_url, "0006")
+        with engine.connect() as connection:
+            rows = connection.execute(sa.text("SELECT id, submitted_by FROM claims ORDER BY id"))
+            assert [tuple(r) for r in rows] == [("c1", "李明 (s2)"), ("c2", None)]
+    finally:
+        engine.dispose()

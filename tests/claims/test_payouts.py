@@ -6,12 +6,14 @@ from datetime import date
 from decimal import Decimal
 
 import pytest
+from nameko.testing.services import worker_factory
 from sqlalchemy import func, select
 
 from services.claims import accumulators, payouts
 from services.claims import claims as ops
 from services.claims.exceptions import ClawbackRefused, WorkflowError
 from services.claims.models import ClaimTransition, LedgerEntry
+from services.claims.service import ClaimsService
 from tests.claims.flow import approve, events, new_claim, record
 from tests.enrollment.samples import person
 
@@ -306,3 +308,30 @@ def test_a_payout_without_the_banks_date_is_paid_on_the_services_day(session, wu
         session, event=event, record=record(session), today=date(2024, 6, 21)
     )
     assert paid is claim and claim.paid_on == date(2024, 6, 21)
+
+
+def test_payout_details_carry_the_units_district_asked_of_enrollment(
+    session, registry, wujin, cover
+):
+    cover.enrol("wujin", 2024, MEMBER)
+    claim = wujin_stay(session, wujin, cover)
+    claim.district = None  # a claim made before claims kept the unit's district
+    worker = worker_factory(ClaimsService, policies=registry)
+    worker.db.session = session
+    worker.enrollment.unit_contact.return_value = {"unit_id": claim.unit_id, "district": "柯城区"}
+
+    details = worker.payout_details(claim.id)
+
+    assert details["district"] == "柯城区" and details["unit_id"] == claim.unit_id
+    worker.enrollment.unit_contact.assert_called_once_with(claim.unit_id)
+
+
+def test_payout_details_carry_the_claims_own_district(session, registry, wujin, cover):
+    cover.enrol("wujin", 2024, MEMBER)
+    claim = wujin_stay(session, wujin, cover)
+    claim.district = "柯城区"
+    worker = worker_factory(ClaimsService, policies=registry)
+    worker.db.session = session
+
+    assert worker.payout_details(claim.id)["district"] == "柯城区"
+    worker.enrollment.unit_contact.assert_not_called()

@@ -315,14 +315,14 @@ def test_http_attachment_body_goes_to_storage_without_base64_copies(
     base = f"http://127.0.0.1:{web_config_port}"
     size = 10 * 1024 * 1024
     with ClusterRpcProxy(claims_config) as rpc, requests.Session() as web:
-        enrol(rpc, "zhangjiakou", 2024, people, "人员名册", ZJK_HEADER, zjk_row)
+        unit = enrol(rpc, "zhangjiakou", 2024, people, "人员名册", ZJK_HEADER, zjk_row)
         facts = {"benefit": "general_illness", "total_cost": "20000"}
         facts["admission_date"] = "2024-02-01"
         created = rpc.claims.create_claim(
             "zhangjiakou", 2024, people[1].id_number, facts, "clerk", people[1].name
         )
-        # the draft is the one who made it: "clerk" on the bus, as the token's subject
-        web.headers.update(bearer(issuer, name="clerk", sub="clerk", city="zhangjiakou"))
+        # cover named the member's unit at creation: the draft is the unit's, its clerk's
+        web.headers.update(bearer(issuer, name="clerk", city="zhangjiakou", unit=unit))
         benefit = next(
             b
             for b in load_registry().get("zhangjiakou").benefits(2024)

@@ -54,7 +54,9 @@ def workbook(rows) -> bytes:
 
 @pytest.fixture
 def enrolled(cover):
-    cover.enrol("quzhou", 2025, A, unit_id="unit-a", unit_name="龙游某纸业有限公司工会")
+    cover.enrol(
+        "quzhou", 2025, A, unit_id="unit-a", unit_name="龙游某纸业有限公司工会", district="龙游县"
+    )
     cover.enrol("quzhou", 2025, B, unit_id="unit-b", unit_name="衢州某厂工会")
     return cover
 
@@ -92,6 +94,8 @@ def test_a_clean_file_is_recorded_as_paid_claims_of_the_units_without_payout(
         ("direct_settlement", "paid", "unit-a", Decimal("800.00"), "JS-002"),
         ("direct_settlement", "paid", "unit-b", Decimal("2000.00"), "JS-003"),
     ]
+    # the unit's district, as cover names it: a district clerk's scope (claims/access.py)
+    assert [c.district for c in claims] == ["龙游县", "龙游县", None]
     assert (claims[2].disease, claims[2].counted, claims[2].paid_on) == (
         "胃癌",
         Decimal("20000.00"),

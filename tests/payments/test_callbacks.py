@@ -6,7 +6,7 @@ from __future__ import annotations
 
 import json
 import uuid
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, date, datetime, timedelta
 from decimal import Decimal
 
 import pytest
@@ -307,3 +307,100 @@ def test_a_result_for_an_unknown_payout_is_kept_as_failed_for_finance(session, p
     (failed,) = callbacks.list_failed(session)
     assert failed["callback_id"] == answer.callback_id and "no-such-payout" in failed["detail"]
     assert record.events == []
+
+
+def test_paid_on_is_the_banks_day_in_shanghai_else_the_service_clocks_today(
+    session, providers, record
+):
+    def approved(claim_id):
+        payout = payouts.create_payout(
+            session,
+            details={
+                "claim_id": claim_id,
+                "city": "zhangjiakou",
+                "year": 2024,
+                "member_id": "m1",
+                "name": "李四",
+                "payee_card": "6222020200112233445",
+                "amount": "1200.00",
+                "attempt": 1,
+            },
+            from_account="0412041229300124836",
+            actor="t",
+        )
+        payouts.take_batch(session, from_account=payout.from_account, size=10, actor="t")
+        return payout
+
+    early, undated = approved("claim-early"), approved("claim-undated")
+    # 07:20 in Shanghai is still the day before in UTC: the bank's day is 1 March
+    result = {"type": "payout.succeeded", "amount": "1200.00"}
+    receive(
+        session,
+        providers,
+        *signed(
+            {
+                **result,
+                "event_id": "P1",
+                "payout_id": early.id,
+                "occurred_at": "2024-03-01T07:20:00+08:00",
+            }
+        ),
+    )
+    callbacks.apply_pending(session, record=record, today=lambda: date(2024, 3, 9))
+    payouts.apply_result(
+        session,
+        payout_id=undated.id,
+        result=payouts.SUCCEEDED,
+        actor="query:sim",
+        record=record,
+        paid_on=date(2024, 3, 9),  # a query's answer carries no date: the service clock's
+    )
+
+    paid = {p["claim_id"]: p["paid_on"] for p in record.of(events.PAYOUT_SUCCEEDED)}
+    assert paid == {"claim-early": "2024-03-01", "claim-undated": "2024-03-09"}
+
+
+@pytest.mark.postgres
+def test_on_an_autocommit_connection_each_request_stands_alone(fresh_postgres, providers):
+    """The service receives on PostgreSQL without a transaction (background.BankLink.receive):
+    the accepted one, its duplicate and a replay each leave their row, decided by the unique
+    indexes alone."""
+    from services.messaging.database import make_engine
+    from services.payments.models import metadata
+
+    engine = make_engine(fresh_postgres, pool_size=2)
+    metadata().create_all(engine)
+    autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
+    event = {
+        "event_id": "ICBC-A1",
+        "type": "payout.succeeded",
+        "occurred_at": "2024-03-01T17:20:00+08:00",
+        "payout_id": "p-1",
+    }
+    first_headers, first_body = signed(event)
+    try:
+        with autocommit.connect() as connection:
+            answers = [
+                callbacks.receive(connection, "bank/icbc", h, b, providers, NOW)
+                for h, b in ((first_headers, first_body), signed(event))
+            ]
+            answers.append(
+                callbacks.receive(
+                    connection, "bank/icbc", first_headers, first_body, providers, NOW
+                )
+            )
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(Callback.id, Callback.status, Callback.reason, Callback.nonce)
+            ).all()
+    finally:
+        engine.dispose()
+    assert [(a.status, a.outcome) for a in answers] == [
+        (200, "accepted"),
+        (200, "duplicate"),
+        (401, "refused"),
+    ]
+    by_id = {row.id: row for row in rows}
+    assert [by_id[a.callback_id].status for a in answers] == ["verified", "duplicate", "refused"]
+    assert by_id[answers[2].callback_id].reason == "replay"
+    assert by_id[answers[2].callback_id].nonce is None  # the first one holds it

@@ -41,7 +41,7 @@ def test_upgrade_builds_exactly_the_models_and_downgrade_removes_them(database_u
 
     migrations.upgrade(database_url)
     (head,) = migrations.MIGRATIONS.heads()
-    assert migrations.current(database_url) == head == "0002"
+    assert migrations.current(database_url) == head == "0003"
     assert schema_differences(database_url, migrations.target_metadata(), VERSION_TABLE) == []
     assert {
         "journals",
@@ -145,4 +145,4 @@ def test_the_command_line_knows_the_payments_migrations(tmp_path, capsys):
     assert main(["upgrade", "--url", url, "payments"]) == 0
     assert main(["check", "--url", url, "payments"]) == 0
     out, _ = capsys.readouterr()
-    assert "payments: sqlite:///" in out and "at 0002" in out and "matches the models" in out
+    assert "payments: sqlite:///" in out and "at 0003" in out and "matches the models" in out

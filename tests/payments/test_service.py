@@ -20,6 +20,7 @@ from nameko.events import event_handler
 from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_waiter
+from sqlalchemy import select
 
 from services.claims.service import ClaimsService
 from services.enrollment.service import EnrollmentService
@@ -451,3 +452,53 @@ def test_callbacks_over_http_are_answered_at_once_in_each_providers_shape(
         "stale",
         "unknown_provider",
     ]
+
+
+# ---- Quzhou: the payout comes from the unit's district block's account ----------------------
+
+
+def test_a_quzhou_payout_is_paid_from_the_district_blocks_account(tmp_path):
+    from nameko.testing.services import worker_factory
+
+    from services.kernel.registry import load_registry
+    from services.messaging.database import make_engine, make_session_factory
+    from services.payments.models import Payout, metadata
+
+    engine = make_engine(f"sqlite:///{tmp_path}/payments.sqlite", pool_size=1)
+    metadata().create_all(engine)
+    registry = load_registry()
+    quzhou = registry.get("quzhou")
+    worker = worker_factory(PaymentsService, policies=registry)
+    worker.db.session = session = make_session_factory(engine)()
+    worker.claims.payout_details.return_value = {
+        "claim_id": "claim-q1",
+        "city": "quzhou",
+        "year": 2025,
+        "member_id": "m-1",
+        "name": "王芳",
+        "unit_id": "unit-q1",
+        "district": "柯城区",
+        "payee_card": GOOD_CARD,
+        "amount": "800.00",
+        "attempt": 1,
+    }
+    payload = {
+        "v": 1,
+        "event_id": "11111111-1111-1111-1111-111111111111",
+        "claim_id": "claim-q1",
+        "city": "quzhou",
+        "year": 2025,
+        "benefit": "critical_illness",
+        "unit_id": "unit-q1",
+        "member_id": "m-1",
+        "payable": "800.00",
+        "attempt": 1,
+    }
+
+    worker.on_claim_approved(payload)
+
+    payout = session.scalar(select(Payout))
+    assert payout.from_account == quzhou.account(2025, "柯城区").number
+    assert payout.from_account != quzhou.account(2025, "江山市").number
+    session.close()
+    engine.dispose()

@@ -1,0 +1,346 @@
+"""The web console: server-rendered pages for clerks, reviewers, finance and operators.
+
+Thin: every page is one or two RPC calls to the owning service, made as the signed-in person
+(sessions.py puts their identity in the context data, so the service's own access table
+decides); the console adds only the HTML. Its routes are `auth=False` at the edge because the
+browser sends a session cookie, not a bearer header: the console verifies that cookie itself
+with the edge's TokenVerifier before any call. Forms work without JavaScript; each POST
+carries a CSRF token. Refusals and records that do not exist answer the same 403 page.
+
+    GET  /console/login                     sign in (embedded: demo users; production: the IdP)
+    GET  /console/applications?year=        clerk: the unit's applications
+    GET  /console/applications/<id>         the group application, roster upload, quote, submit
+    GET  /console/review                    reviewer: claims by due date, applications to review
+    GET  /console/claims/<id>               reviewer: facts, documents, the assessment
+    GET  /console/finance                   finance: held payments
+    GET  /console/cities                    operator: installed cities and their years
+"""
+
+from __future__ import annotations
+
+from nameko.dependency_providers import Config
+from nameko.exceptions import RemoteError, UnknownService
+from nameko.rpc import RpcProxy
+from werkzeug.wrappers import Response
+
+from services.access.identity import (
+    CITY_REVIEWER,
+    CLAIM_NAMES,
+    FINANCE,
+    PROVINCIAL_OPERATOR,
+    ROLES,
+)
+from services.access.tokens import LocalIssuer
+from services.console import oidc
+from services.console.clerk import ClerkPages
+from services.console.pages import HOMES, REFUSED, Refused, number, redirect, render, stylesheet
+from services.console.sessions import (
+    CSRF_FIELD,
+    BadCsrf,
+    NotSignedIn,
+    Sessions,
+    set_csrf_cookie,
+    set_session_cookies,
+)
+from services.messaging.logs import LogContext
+from services.messaging.web import http
+from services.providers import CityPolicies, Clock
+
+
+class ConsoleService(ClerkPages):
+    name = "console"
+    api_document = False  # HTML pages for people: not in /openapi.json (messaging/openapi.py)
+
+    sessions = Sessions()
+    enrollment = RpcProxy("enrollment")
+    claims = RpcProxy("claims")
+    payments = RpcProxy("payments")
+    policies = CityPolicies()
+    today = Clock()
+    config = Config()
+    log_context = LogContext()
+
+    # ---- the frame: sign-in, refusals, the CSRF cookie ----------------------------------
+
+    def _page(self, request, handler, *args, roles=None, post=False):
+        """Run a page for the signed-in person: sign in first, the 403 page for a role or a
+        record not theirs, a service's refusal of the input shown on an error page."""
+        session = self.sessions
+        session.load(request)
+        try:
+            identity = session.require(request)
+            if post:
+                session.check_csrf(request)
+            if roles is not None and identity.role not in roles:
+                raise Refused()
+            response = handler(identity, *args)
+        except NotSignedIn:
+            response = redirect("/console/login")
+        except BadCsrf:
+            response = render(
+                "error.html",
+                400,
+                me=session.identity,
+                csrf=session.csrf,
+                message="表单已过期，请返回后刷新页面再提交",
+            )
+        except Refused:
+            response = self._forbidden()
+        except UnknownService:
+            response = render(
+                "error.html",
+                503,
+                me=session.identity,
+                csrf=session.csrf,
+                message="服务暂时不可用，请稍后再试",
+            )
+        except RemoteError as exc:
+            if exc.exc_type in REFUSED:
+                response = self._forbidden()
+            else:
+                response = render(
+                    "error.html",
+                    422,
+                    me=session.identity,
+                    csrf=session.csrf,
+                    message=exc.value or "操作未完成",
+                )
+        if session.new_csrf:
+            set_csrf_cookie(response, session.csrf, self._secure)
+        return response
+
+    def _forbidden(self) -> Response:
+        s = self.sessions
+        return render("forbidden.html", 403, me=s.identity, csrf=s.csrf)
+
+    def _render(self, name: str, **context) -> Response:
+        s = self.sessions
+        return render(name, me=s.identity, csrf=s.csrf, csrf_field=CSRF_FIELD, **context)
+
+    @property
+    def _secure(self) -> bool:
+        return bool(self.config.get("CONSOLE_SECURE_COOKIES", False))
+
+    # ---- sign-in --------------------------------------------------------------------------
+
+    @http("GET", "/console/static/console.css", auth=False)
+    def css(self, request):
+        return stylesheet()
+
+    @http("GET", "/console/", auth=False)
+    def home(self, request):
+        identity = self.sessions.load(request)
+        return redirect(
+            HOMES.get(identity.role, "/console/login") if identity else "/console/login"
+        )
+
+    @http("GET", "/console/login", auth=False)
+    def login_page(self, request):
+        session = self.sessions
+        session.load(request)
+        settings = oidc.settings_of(self.config)
+        if settings is not None:  # production: the IdP's code flow with PKCE
+            start = oidc.start(settings)
+            response = redirect(start.url)
+            oidc.remember(response, start, self._secure)
+            return response
+        response = self._render("login.html", users=self._demo_users(), roles=ROLES)
+        if session.new_csrf:
+            set_csrf_cookie(response, session.csrf, self._secure)
+        return response
+
+    @http("POST", "/console/login", auth=False, max_body=64 * 1024)
+    def login(self, request):
+        session = self.sessions
+        session.load(request)
+        try:
+            session.check_csrf(request)
+        except BadCsrf:
+            return render(
+                "error.html",
+                400,
+                me=None,
+                csrf=session.csrf,
+                message="表单已过期，请刷新登录页再试",
+            )
+        if oidc.settings_of(self.config) is not None:
+            return self._forbidden()  # production signs in only through the IdP
+        form = request.form
+        chosen = self._demo_users()
+        index = form.get("user", "")
+        if index.isdigit() and int(index) < len(chosen):
+            user = chosen[int(index)]
+        else:
+            user = {k: form.get(k, "").strip() or None for k in CLAIM_NAMES}
+        if user.get("role") not in ROLES or not user.get("name"):
+            return self._render(
+                "login.html", users=chosen, roles=ROLES, message="请选择角色并填写姓名"
+            )
+        issuer = LocalIssuer(self.config.get("AUTH_KEY_DIR") or "var/auth")
+        token = issuer.issue(
+            name=user["name"],
+            role=user["role"],
+            sub=user.get("sub"),
+            city=user.get("city"),
+            district=user.get("district"),
+            unit=user.get("unit"),
+        )
+        response = redirect(HOMES[user["role"]])
+        set_session_cookies(response, token, session.csrf, self._secure)
+        return response
+
+    @http("GET", "/console/oidc/callback", auth=False)
+    def oidc_callback(self, request):
+        settings = oidc.settings_of(self.config)
+        if settings is None:
+            return self._forbidden()
+        try:
+            token = oidc.finish(settings, request, self.sessions.verifier)
+        except oidc.SignInFailed as exc:
+            return render("error.html", 400, me=None, csrf="", message=str(exc))
+        response = redirect("/console/")
+        self.sessions.load(request)
+        set_session_cookies(response, token, self.sessions.csrf, self._secure)
+        oidc.forget(response)
+        return response
+
+    @http("POST", "/console/logout", auth=False, max_body=64 * 1024)
+    def logout(self, request):
+        response = redirect("/console/login")
+        self.sessions.load(request)
+        set_session_cookies(response, None, self.sessions.csrf, self._secure)
+        return response
+
+    def _demo_users(self) -> list[dict]:
+        """Embedded mode's people to sign in as (config CONSOLE_DEMO_USERS)."""
+        return [dict(u) for u in self.config.get("CONSOLE_DEMO_USERS") or []]
+
+    # ---- reviewer -------------------------------------------------------------------------
+
+    @http("GET", "/console/review", auth=False)
+    def review(self, request):
+        return self._page(request, self._review, request, roles={CITY_REVIEWER})
+
+    def _review(self, me, request):
+        year = number(request.args.get("year")) or self.today().year
+        queue = self.claims.review_queue(me.city, None, 3)
+        submitted = self.enrollment.list_applications(me.city, year, "submitted")
+        return self._render("review.html", queue=queue, applications=submitted, year=year)
+
+    @http("GET", "/console/claims/<string:claim_id>", auth=False)
+    def claim_page(self, request, claim_id: str):
+        return self._page(request, self._claim, claim_id)
+
+    def _claim(self, me, claim_id):
+        claim = self.claims.claim(claim_id)
+        benefits = self.policies.get(claim["city"]).benefits(claim["year"])
+        benefit = next((b for b in benefits if b.code == claim["benefit"]), None)
+        attached = {d for a in claim.get("attachments") or [] for d in a.get("documents") or []}
+        documents = [
+            {"name": d, "attached": d in attached} for d in (benefit.attachments if benefit else ())
+        ]
+        return self._render(
+            "claim.html",
+            claim=claim,
+            benefit_name=benefit.name if benefit else None,
+            documents=documents,
+        )
+
+    @http("POST", "/console/claims/<string:claim_id>/decide", auth=False, max_body=64 * 1024)
+    def decide(self, request, claim_id: str):
+        return self._page(
+            request, self._decide, request, claim_id, roles={CITY_REVIEWER}, post=True
+        )
+
+    def _decide(self, me, request, claim_id):
+        action = request.form.get("action")
+        reason = (request.form.get("reason") or "").strip() or None
+        if action == "approve":
+            self.claims.approve(claim_id, reason=reason)
+        elif action == "return":
+            self.claims.return_claim(claim_id, reason=reason)
+        elif action == "reject":
+            self.claims.reject(claim_id, reason=reason)
+        else:
+            raise RemoteError("InvalidRequest", "请选择通过、退回或不予给付")
+        return redirect(f"/console/claims/{claim_id}")
+
+    @http(
+        "POST",
+        "/console/applications/<string:application_id>/review",
+        auth=False,
+        max_body=64 * 1024,
+    )
+    def review_application(self, request, application_id: str):
+        return self._page(
+            request,
+            self._review_application,
+            request,
+            application_id,
+            roles={CITY_REVIEWER},
+            post=True,
+        )
+
+    def _review_application(self, me, request, application_id):
+        if request.form.get("action") == "approve":
+            self.enrollment.approve(application_id)
+        else:
+            reason = (request.form.get("reason") or "").strip() or None
+            self.enrollment.return_application(application_id, reason=reason)
+        return redirect(f"/console/applications/{application_id}")
+
+    # ---- finance and operator -------------------------------------------------------------
+
+    @http("GET", "/console/finance", auth=False)
+    def finance(self, request):
+        return self._page(request, self._finance, roles={FINANCE})
+
+    def _finance(self, me):
+        # payments has no person-facing access table yet: the console keeps finance to its
+        # own city (the role check above and the city argument)
+        with self.sessions.as_bus():
+            held = self.payments.held(me.city)
+        return self._render("finance.html", held=held)
+
+    @http("POST", "/console/finance/held/<string:receipt_id>/apply", auth=False, max_body=64 * 1024)
+    def resolve(self, request, receipt_id: str):
+        return self._page(request, self._resolve, request, receipt_id, roles={FINANCE}, post=True)
+
+    def _resolve(self, me, request, receipt_id):
+        with self.sessions.as_bus():
+            if not any(h.get("receipt_id") == receipt_id for h in self.payments.held(me.city)):
+                raise Refused()
+            self.payments.resolve_apply(
+                receipt_id,
+                me.actor,
+                (request.form.get("reason") or "").strip(),
+                (request.form.get("invoice_id") or "").strip() or None,
+            )
+        return redirect("/console/finance")
+
+    @http("GET", "/console/cities", auth=False)
+    def cities(self, request):
+        return self._page(request, self._cities, roles={PROVINCIAL_OPERATOR})
+
+    def _cities(self, me):
+        rows = [
+            {
+                "code": c.code,
+                "name": c.policy.name,
+                "version": c.version,
+                "years": c.policy.years(),
+                "problem": None,
+            }
+            for c in self.policies
+        ]
+        rows += [
+            {
+                "code": b.entry_point,
+                "name": "",
+                "version": b.version,
+                "years": [],
+                "problem": b.reason,
+            }
+            for b in self.policies.broken
+        ]
+        return self._render("cities.html", cities=rows)
