@@ -248,14 +248,6 @@ class PaymentsService:
         return ledger.unit_premiums(self.db.session, city, int(year))
 
     @rpc(expected_exceptions=EXPECTED)
-    def invoice(self, invoice_id: str) -> dict:
-        """One invoice by id (notify asks it for payment_held: whom to tell, which year)."""
-        invoice = self.db.session.get(Invoice, _text(invoice_id, "invoice_id", 36))
-        if invoice is None:
-            raise NotFound(f"没有缴费通知 {invoice_id}")
-        return invoices.to_dict(invoice)
-
-    @rpc(expected_exceptions=EXPECTED)
     def invoice_of_application(self, application_id: str) -> dict:
         invoice = self.db.session.scalar(
             select(Invoice)
