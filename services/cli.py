@@ -23,6 +23,7 @@ from pathlib import Path
 # command imports its own modules, so `cities` or `quote` does not pay for SQLAlchemy, nameko
 # or the spreadsheet readers (issue 14; tests/test_cli_imports.py).
 from services.access import commands as token_commands
+from services.demo import commands as demo_commands
 from services.enrollment import commands as enrollment_commands
 from services.enrollment.exceptions import EnrollmentError, RosterUnreadable
 from services.kernel.clock import SYSTEM, Clock, parse_day
@@ -261,6 +262,8 @@ def cmd_serve(args) -> dict:
     embedded mode of DESIGN.md), until Ctrl-C or SIGTERM."""
     _patch_eventlet()
     from services.access.tokens import LocalIssuer
+    from services.demo import seed
+    from services.demo.year import DEMO_TODAY
     from services.messaging.embedded import embedded_config, run_embedded
     from services.messaging.logs import setup_logging
     from services.providers import TODAY_KEY
@@ -269,14 +272,31 @@ def cmd_serve(args) -> dict:
     config = embedded_config(
         classes, var_dir=args.var, WEB_SERVER_ADDRESS=args.http, **_embedded_bank(args.var)
     )
-    if args.clock.pinned:
-        config[TODAY_KEY] = args.clock.pinned.isoformat()
-    Path(args.var).mkdir(parents=True, exist_ok=True)
+    var = Path(args.var)
+    new, demo = seed.is_new(var) and not args.no_demo, seed.is_demo(var)
+    today = args.clock.pinned or (
+        parse_day(seed.demo_today(var) or DEMO_TODAY) if new or demo else None
+    )
+    if today:  # a demo var/ runs on the demo clock (windows and deadlines open) unless --today
+        config[TODAY_KEY] = today.isoformat()
+    var.mkdir(parents=True, exist_ok=True)
     LocalIssuer(config["AUTH_KEY_DIR"]).ensure()  # embedded: the key `token issue` signs with
     setup_logging(config)
     names = ", ".join(cls.name for cls in classes)
-    run_embedded(classes, config, _ready(names, f"in-process bus, data in {args.var}/"))
+    ready = _ready(names, f"in-process bus, data in {args.var}/")
+    if new or demo:
+        demo_ready = seed.on_ready({**config, "AMQP_URI": "memory://"}, var, new, today)
+        ready = _both(ready, demo_ready)
+    run_embedded(classes, config, ready)
     return {"stopped": names}
+
+
+def _both(*hooks):
+    def ready(runner) -> None:
+        for hook in hooks:
+            hook(runner)
+
+    return ready
 
 
 def _embedded_bank(var: str) -> dict:
@@ -418,6 +438,7 @@ def build_parser() -> argparse.ArgumentParser:
     events_commands.add_to(sub)
     payments_commands.add_to(sub)
     token_commands.add_to(sub)
+    demo_commands.add_to(sub)
     from services.onboarding import commands as city_commands  # argparse only; work is lazy
 
     city_commands.add_to(sub, _year)
@@ -431,6 +452,11 @@ def build_parser() -> argparse.ArgumentParser:
         type=_http_address,
         metavar="HOST:PORT",
         help="HTTP address (default: 127.0.0.1:8000)",
+    )
+    p.add_argument(
+        "--no-demo",
+        action="store_true",
+        help="a new --var starts empty (default: demo data, tokens and the demo clock)",
     )
     p.set_defaults(run=cmd_serve)
     p = sub.add_parser(

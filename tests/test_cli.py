@@ -299,7 +299,8 @@ def test_a_subcommand_usage_error_names_its_help(mutual_aid):
 
 def test_serve_passes_the_pinned_day_to_the_services_config(tmp_path, monkeypatch):
     """`mutual-aid --today D serve`: the services' clock key (FIXED_TODAY, read by
-    services/providers.py's Clock, tests/test_providers.py) is D; unpinned it is unset."""
+    services/providers.py's Clock, tests/test_providers.py) is D; unpinned (and no demo data:
+    a new var/ gets the demo clock, tests/e2e/test_serve_demo.py) it is unset."""
     from services import cli
     from services.messaging import embedded
 
@@ -309,5 +310,5 @@ def test_serve_passes_the_pinned_day_to_the_services_config(tmp_path, monkeypatc
     )
     var = str(tmp_path / "var")
     assert cli.main(["--today", "2024-11-01", "serve", "--var", var]) == 0
-    assert cli.main(["serve", "--var", var]) == 0
+    assert cli.main(["serve", "--var", var, "--no-demo"]) == 0
     assert [c.get("FIXED_TODAY") for c in configs] == ["2024-11-01", None]

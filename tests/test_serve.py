@@ -34,7 +34,9 @@ class Serving:
     would fill)."""
 
     def __init__(self, tmp_path: Path, *args: str):
-        args = args or ("serve", "--var", str(tmp_path / "var"), "--http", "127.0.0.1:0")
+        args = args or (  # the server alone: the demo's first start is tests/e2e/test_serve_demo.py
+            *("serve", "--var", str(tmp_path / "var"), "--http", "127.0.0.1:0", "--no-demo"),
+        )
         self.err_path = tmp_path / f"serve-{uuid.uuid4().hex[:6]}.err"
         self.err = self.err_path.open("w")
         self.process = subprocess.Popen(

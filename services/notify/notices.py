@@ -168,6 +168,9 @@ def claim_event(template: str) -> Callable[[Context, object], int]:
 
     def handle(ctx: Context, payload: object) -> int:
         event = schemas.load(schemas.ClaimEvent, payload, template)
+        if template == "claim_approved" and (event["attempt"] or 1) > 1:
+            return 0  # a payout retried: claims announces the approval again for payments;
+            # the member was told of it once (the payout's own SMS follows)
         claim = ctx.directory.notice_details(event["claim_id"])
         if not claim.get("member_id"):
             return 0  # a hospital's direct settlement: no member claimed it

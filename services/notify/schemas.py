@@ -62,6 +62,7 @@ class ClaimEvent(_CityYear):
 
     claim_id = Text(ID, required=True)
     benefit = Text(60, required=True)
+    attempt = fields.Integer(strict=True, load_default=1)  # claim_approved: 2, 3… on a retry
 
 
 class PayoutEvent(EventSchema):
