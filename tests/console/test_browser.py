@@ -10,8 +10,8 @@ import time
 
 import pytest
 import requests
+from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.expected_conditions import staleness_of
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from services.kernel.registry import load_registry
@@ -31,10 +31,19 @@ def sign_in(driver, base: str, index: int) -> None:
 
 
 def click(driver, by, value) -> None:
-    """Click what submits a form or follows a link, and wait for the next page."""
-    page = driver.find_element(By.TAG_NAME, "html")
+    """Click what submits a form or follows a link, and wait until the next page has loaded.
+
+    The old page is marked first; a new document starts without the mark. (Waiting for the
+    old <html> element to go stale raced chromedriver mid-navigation: it answered "Node with
+    given id does not belong to the document" instead of "stale".) While the browser is
+    between documents a script may fail to run at all: that is the wait, not an answer."""
+    driver.execute_script("window.__before_click = true")
     driver.find_element(by, value).click()
-    WebDriverWait(driver, 30).until(staleness_of(page))
+    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
+        lambda d: d.execute_script(
+            "return !window.__before_click && document.readyState === 'complete'"
+        )
+    )
 
 
 def text(driver, element_id: str) -> str:
