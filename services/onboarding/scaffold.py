@@ -150,14 +150,14 @@ Made by `mutual-aid city new {code} --name {name}{origin}`. Install it and check
 
 ## What to fill in from {name}'s notice
 
-{todo}
+{tasks}
 Every value keeps its `source:` (the notice's article); `city check` names any that lacks
 one, any benefit without a seed case, any case that fails, an account that is not well
 formed and every value still tagged `!unconfirmed`. For the next scheme year:
 `mutual-aid city new-year {code} YEAR`.
 """
 
-TODO_COPY = """\
+OPERATOR_TASKS_COPIED = """\
 The year data in `{package}/data/` is {origin_name}'s, copied unchanged: replace each number
 with {name}'s and each `source:` with the article of {name}'s notice —
 - `source` (the notice's number and title), `period` (期号, cover, enrolment window);
@@ -170,7 +170,7 @@ The seed cases in `{package}/cases/` are {origin_name}'s, their rule ids renamed
 be re-derived from {name}'s notice (`source:` per case).
 """
 
-TODO_BLANK = """\
+OPERATOR_TASKS_BLANK = """\
 `{package}/data/` holds an annotated blank year: every value tagged `!unconfirmed` is a
 placeholder. Fill in the notice's number and title, the cover period and enrolment window,
 the collecting account(s), the fee, the roster columns, the claim deadline, then each
@@ -212,11 +212,11 @@ def new_city(
         _write(pkg / "data" / f"{year}.yaml", BLANK_YEAR.format(name=name, code=code, year=year))
         _write(pkg / "cases" / f"{year}.yaml", BLANK_CASES.format(code=code, year=year))
         cases = 0
-        todo = TODO_BLANK.format(package=package)
+        tasks = OPERATOR_TASKS_BLANK.format(package=package)
     else:
         years = tuple(origin.years())
         cases = _copy_plugin(origin, code, name, pkg)
-        todo = TODO_COPY.format(package=package, name=name, origin_name=origin.name)
+        tasks = OPERATOR_TASKS_COPIED.format(package=package, name=name, origin_name=origin.name)
     version = f"{max(years)}.0.0"
     _write(
         project / "pyproject.toml",
@@ -231,7 +231,7 @@ def new_city(
             code=code,
             project=project,
             origin=f" --from {origin.code}" if origin is not None else "",
-            todo=todo,
+            tasks=tasks,
         ),
     )
     return Scaffolded(project, package, years, cases)
