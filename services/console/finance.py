@@ -20,25 +20,29 @@ Every call goes to payments as the signed-in person: payments' own access table
 from __future__ import annotations
 
 import base64
+from datetime import datetime
 
 from nameko.exceptions import RemoteError
 
 from services.access.identity import FINANCE, same_person
 from services.console.pages import XLSX, number, redirect
+from services.kernel.clock import SHANGHAI
 from services.messaging.web import http
 
 DESK = {FINANCE}
 FORM_LIMIT = 64 * 1024
 STATEMENT_LIMIT = 9 * 1024 * 1024  # payments takes a statement up to 8 MB; the form's rest
 PAGE = 50
-PAYOUT_STATES = {
-    "created": "待提交银行",
-    "submitted": "已提交银行",
-    "processing": "银行处理中",
-    "succeeded": "已支付",
-    "failed": "支付失败",
-    "returned": "已退票",
-}
+
+
+def _local(items: list[dict], *keys: str) -> list[dict]:
+    """Times as people read them: Asia/Shanghai, to the minute (payments answers in UTC)."""
+    for item in items:
+        for key in keys:
+            if item.get(key):
+                moment = datetime.fromisoformat(item[key]).astimezone(SHANGHAI)
+                item[key] = moment.strftime("%Y-%m-%d %H:%M")
+    return items
 
 
 def _reason(request, field: str = "reason") -> str:
@@ -53,7 +57,7 @@ class FinancePages:
         return self._page(request, self._finance, roles=DESK)
 
     def _finance(self, me):
-        held = self.payments.held(me.city)
+        held = _local(self.payments.held(me.city), "occurred_at")
         for item in held:
             pending = item.get("pending_refund")
             # four eyes: the proposer waits; any other finance person of the city decides
@@ -114,17 +118,15 @@ class FinancePages:
         return self._page(request, self._payouts, request, roles=DESK)
 
     def _payouts(self, me, request):
-        status = request.args.get("status") or None
-        if status not in PAYOUT_STATES:
-            status = None  # every state
+        status = request.args.get("status") or None  # payments names a state it has not
         offset = number(request.args.get("offset")) or 0
         page = self.payments.list_payouts(me.city, status, PAGE, offset)
+        _local(page["items"], "created_at", "finished_at")
         return self._render(
             "finance_payouts.html",
             section="payouts",
             page=page,
             status=status,
-            states=PAYOUT_STATES,
             query=f"status={status}&" if status else "",
         )
 
@@ -135,9 +137,8 @@ class FinancePages:
     def _failed(self, me, request):
         offset = number(request.args.get("offset")) or 0
         page = self.payments.failed_payouts(me.city, PAGE, offset)
-        return self._render(
-            "finance_failed.html", section="failed", page=page, states=PAYOUT_STATES, query=""
-        )
+        _local(page["items"], "created_at", "finished_at")
+        return self._render("finance_failed.html", section="failed", page=page, query="")
 
     # ---- reconciliation ---------------------------------------------------------------------
 

@@ -27,7 +27,7 @@ def by_state(
     offset: int = 0,
 ) -> dict[str, Any]:
     """One page of the city's payouts (``status``: one state, else all), newest first, and how
-    many the city has in each state (the filter's counts)."""
+    many the city has in each state with the state's name (the filter's options)."""
     if status is not None and status not in payouts.STATUS_LABELS:
         raise PaymentsError(f"没有支付状态 {status}")
     query = select(Payout).where(Payout.city == city)
@@ -46,6 +46,7 @@ def by_state(
         limit,
         offset,
         counts={s: counts.get(s, 0) for s in payouts.STATUS_LABELS},
+        labels=dict(payouts.STATUS_LABELS),
     )
 
 
