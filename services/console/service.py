@@ -12,7 +12,7 @@ carries a CSRF token. Refusals and records that do not exist answer the same 403
     GET  /console/applications/<id>         the group application, roster upload, quote, submit
     GET  /console/review                    reviewer: claims by due date, applications to review
     GET  /console/claims/<id>               reviewer: facts, documents, the assessment
-    GET  /console/finance                   finance: held payments
+    GET  /console/finance                   finance: held payments, payouts, statements (finance.py)
     GET  /console/cities                    operator: installed cities and their years
 """
 
@@ -26,13 +26,13 @@ from werkzeug.wrappers import Response
 from services.access.identity import (
     CITY_REVIEWER,
     CLAIM_NAMES,
-    FINANCE,
     PROVINCIAL_OPERATOR,
     ROLES,
 )
 from services.access.tokens import LocalIssuer
 from services.console import oidc
 from services.console.clerk import ClerkPages
+from services.console.finance import FinancePages
 from services.console.pages import HOMES, REFUSED, Refused, number, redirect, render, stylesheet
 from services.console.sessions import (
     CSRF_FIELD,
@@ -47,7 +47,7 @@ from services.messaging.web import http
 from services.providers import CityPolicies, Clock
 
 
-class ConsoleService(ClerkPages):
+class ConsoleService(ClerkPages, FinancePages):
     name = "console"
     api_document = False  # HTML pages for people: not in /openapi.json (messaging/openapi.py)
 
@@ -289,34 +289,7 @@ class ConsoleService(ClerkPages):
             self.enrollment.return_application(application_id, reason=reason)
         return redirect(f"/console/applications/{application_id}")
 
-    # ---- finance and operator -------------------------------------------------------------
-
-    @http("GET", "/console/finance", auth=False)
-    def finance(self, request):
-        return self._page(request, self._finance, roles={FINANCE})
-
-    def _finance(self, me):
-        # payments has no person-facing access table yet: the console keeps finance to its
-        # own city (the role check above and the city argument)
-        with self.sessions.as_bus():
-            held = self.payments.held(me.city)
-        return self._render("finance.html", held=held)
-
-    @http("POST", "/console/finance/held/<string:receipt_id>/apply", auth=False, max_body=64 * 1024)
-    def resolve(self, request, receipt_id: str):
-        return self._page(request, self._resolve, request, receipt_id, roles={FINANCE}, post=True)
-
-    def _resolve(self, me, request, receipt_id):
-        with self.sessions.as_bus():
-            if not any(h.get("receipt_id") == receipt_id for h in self.payments.held(me.city)):
-                raise Refused()
-            self.payments.resolve_apply(
-                receipt_id,
-                me.actor,
-                (request.form.get("reason") or "").strip(),
-                (request.form.get("invoice_id") or "").strip() or None,
-            )
-        return redirect("/console/finance")
+    # ---- operator -------------------------------------------------------------------------
 
     @http("GET", "/console/cities", auth=False)
     def cities(self, request):

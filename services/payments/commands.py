@@ -50,14 +50,9 @@ def cmd_reconcile(args) -> dict:
     from services.messaging.database import make_engine, make_session_factory, session_scope
     from services.payments import reconcile
     from services.payments.exceptions import PaymentsError
-    from services.payments.statements import read_statement
 
     path = Path(args.file)
     data = path.read_bytes()  # OSError: the CLI's one line
-    try:
-        day = args.day or _statement_day(read_statement(data, path.name), path.name)
-    except PaymentsError as exc:
-        raise CommandError(str(exc)) from None
     url = args.db or os.environ.get("MUTUAL_AID_PAYMENTS_DB") or DEFAULT_DB
     try:
         parsed = make_url(url)
@@ -75,8 +70,8 @@ def cmd_reconcile(args) -> dict:
                     data=data,
                     filename=path.name,
                     account=args.account,
-                    day=day,
                     actor=args.actor,
+                    day=args.day,
                 )
         finally:
             engine.dispose()
@@ -89,14 +84,6 @@ def cmd_reconcile(args) -> dict:
         Path(args.report).write_bytes(reconcile.report_workbook(result))
         result["report"] = args.report
     return result
-
-
-def _statement_day(rows, filename: str):
-    days = sorted({row.day for row in rows})
-    if len(days) != 1:
-        shown = "、".join(d.isoformat() for d in days[:5]) or "none"
-        raise CommandError(f"{filename}: lines of {len(days)} days ({shown}); give --day")
-    return days[0]
 
 
 def _day(text: str):

@@ -17,6 +17,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from services.access.identity import same_person
 from services.kernel.money import format_money
 from services.messaging.database import utc_now
 from services.payments import invoices, ledger, receipts
@@ -78,12 +79,19 @@ def apply(
     reason: str,
     record: Record,
     invoice_id: str | None = None,
+    invoice_code: str | None = None,
 ) -> Resolution:
-    """Apply a held receipt to its own invoice, or (``invoice_id``) match it to another."""
+    """Apply a held receipt to its own invoice, or match it to another: by ``invoice_id``, or
+    by the short code a person reads on the invoice (``invoice_code``)."""
     text = _require_reason(reason)
     receipt = _held(session, receipt_id)
     if _pending(session, receipt_id) is not None:
         raise DeskError(f"到账记录 {receipt_id} 有待审批的退款，请先审批或驳回")
+    if invoice_code:
+        found = invoices.by_code(session, invoice_code)
+        if found is None:
+            raise DeskError(f"没有缴费码为 {invoice_code.strip().upper()} 的缴费通知，请核对")
+        invoice_id = found.id
     target = invoice_id or receipt.invoice_id
     if target is None:
         raise DeskError(f"到账记录 {receipt_id} 没有对应的缴费通知，请指定要匹配的缴费通知")
@@ -145,7 +153,7 @@ def approve_refund(
 ) -> Resolution:
     """Approve a proposed refund: only someone other than the proposer may (four eyes)."""
     resolution = _proposal(session, resolution_id)
-    if actor.strip().casefold() == resolution.proposed_by.strip().casefold():
+    if same_person(actor, resolution.proposed_by):  # by subject, whatever name each carried
         raise DeskError("退款须由提出人以外的另一人审批")
     receipt = receipts.get_receipt(session, resolution.receipt_id, lock=True)
     ledger.post(

@@ -301,6 +301,12 @@ def get_invoice(session: Session, invoice_id: str, *, lock: bool = False) -> Inv
     return invoice
 
 
+def by_code(session: Session, code: str) -> Invoice | None:
+    """The invoice with this short code (as a person types it: case and spaces forgiven)."""
+    wanted = normalise_reference(code).upper()
+    return session.scalar(select(Invoice).where(Invoice.code == wanted)) if wanted else None
+
+
 def find_for_payment(
     session: Session, reference: str | None, account_number: str | None = None
 ) -> Invoice | None:

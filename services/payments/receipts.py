@@ -73,7 +73,7 @@ def receive_premium(
         callback_id=callback_id,
         provider=provider,
         provider_event_id=event_id,
-        city=invoice.city if invoice else _city_of_account(session, account_number),
+        city=invoice.city if invoice else city_of_account(session, account_number) or "unknown",
         account_number=account_number,
         amount=amount,
         currency=str(event.get("currency") or "CNY").upper(),
@@ -127,8 +127,9 @@ def hold_reason(
     return None, None
 
 
-def _city_of_account(session: Session, account_number: str) -> str:
-    """The city whose fund account this is, from the invoices (or the ledger) that name it."""
+def city_of_account(session: Session, account_number: str) -> str | None:
+    """The city whose fund account this is, from the invoices (or the ledger) that name it;
+    None when neither does."""
     city = session.scalar(
         select(Invoice.city).where(Invoice.account_number == account_number).limit(1)
     ) or session.scalar(
@@ -136,7 +137,7 @@ def _city_of_account(session: Session, account_number: str) -> str:
         .where(LedgerAccount.kind == ledger.FUND, LedgerAccount.bank_account == account_number)
         .limit(1)
     )
-    return city or "unknown"
+    return city or None
 
 
 def received_for(session: Session, invoice_id: str) -> Decimal:

@@ -49,12 +49,41 @@ def line_key(day: date, amount: Decimal, counterparty: str | None, serial: str |
     return hashlib.sha256(text.encode()).hexdigest()[:64]
 
 
+def statement_day(rows: list[StatementRow], filename: str) -> date:
+    """The one day all the statement's lines share (a statement is reconciled per day)."""
+    days = sorted({row.day for row in rows})
+    if len(days) != 1:
+        shown = "、".join(d.isoformat() for d in days[:5]) or "无"
+        raise StatementUnreadable(f"{filename}：有 {len(days)} 天的交易（{shown}），请指定对账日期")
+    return days[0]
+
+
 def import_statement(
     session: Session, *, data: bytes, filename: str, account: str, day: date, actor: str
 ) -> dict[str, Any]:
     """Store the file's lines of ``day`` for ``account``; lines of other days are refused by
     row (a statement is imported per day). Returns the import's counts and its duplicates."""
-    rows = read_statement(data, filename)
+    return _import_rows(
+        session,
+        read_statement(data, filename),
+        data=data,
+        filename=filename,
+        account=account,
+        day=day,
+        actor=actor,
+    )
+
+
+def _import_rows(
+    session: Session,
+    rows: list[StatementRow],
+    *,
+    data: bytes,
+    filename: str,
+    account: str,
+    day: date,
+    actor: str,
+) -> dict[str, Any]:
     other_days = [r.source_row for r in rows if r.day != day]
     if other_days:
         shown = "、".join(str(n) for n in other_days[:10])
@@ -210,11 +239,20 @@ def reconcile(session: Session, *, account: str, day: date) -> dict[str, Any]:
 
 
 def reconcile_file(
-    session: Session, *, data: bytes, filename: str, account: str, day: date, actor: str
+    session: Session,
+    *,
+    data: bytes,
+    filename: str,
+    account: str,
+    actor: str,
+    day: date | None = None,
 ) -> dict[str, Any]:
-    """Import the statement and reconcile the account-day: the command's whole answer."""
-    imported = import_statement(
-        session, data=data, filename=filename, account=account, day=day, actor=actor
+    """Import the statement and reconcile the account-day (``day``: the statement's own when
+    all its lines share one): the whole answer of the command and of the finance desk."""
+    rows = read_statement(data, filename)  # read once, for its day and its lines
+    day = day or statement_day(rows, filename)
+    imported = _import_rows(
+        session, rows, data=data, filename=filename, account=account, day=day, actor=actor
     )
     result = reconcile(session, account=account, day=day)
     result["duplicates"] = imported["duplicates"]

@@ -17,19 +17,25 @@ HTTP (signed by the provider, so no actor):
     accepted or duplicate; WeChat Pay: 204 or {"code": "FAIL", …}); applying is background.py's.
 
 RPC for the finance desk and the other services: issue_member_invoice (Wujin), held, resolve_apply (apply or match to
-another invoice), propose_refund / approve_refund / decline_refund (four eyes), balances,
-unit_premiums, invoice_of_application, invoice (whom it bills: notify's payment_held),
-payouts_of_claim, failed_callbacks.
+another invoice), propose_refund / approve_refund / decline_refund (four eyes), list_payouts
+(by state), failed_payouts, reconcile_statement (a statement's bytes → the report and its Excel),
+balances, unit_premiums, invoice_of_application, invoice (whom it bills: notify's
+payment_held), payouts_of_claim, failed_callbacks. A person calling (the console's finance
+pages) is checked against access.py: finance, their own city; the recorded actor is theirs.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+from datetime import date
 from typing import Any
 
 from nameko.rpc import RpcProxy, rpc
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
+from services.access.guard import Guard
 from services.kernel.errors import PolicyError
 from services.kernel.schemas import load_or_raise
 from services.messaging.dependencies import Database, Outbox
@@ -39,13 +45,16 @@ from services.messaging.logs import LogContext
 from services.messaging.openapi import Route
 from services.messaging.web import http
 from services.payments import (
+    access,
     callbacks,
     desk,
     handled_events,
     invoices,
     ledger,
+    payout_lists,
     payouts,
     receipts,
+    reconcile,
 )
 from services.payments.background import BankLink
 from services.payments.exceptions import DeskError, NotFound, PaymentsError
@@ -56,6 +65,7 @@ from services.providers import CityPolicies, Clock
 EXPECTED = (PaymentsError, PolicyError)
 SYSTEM = "system:payments"
 CALLBACK_MAX_BODY = 64 * 1024  # a bank event is a few hundred bytes
+STATEMENT_MAX_BYTES = 8 * 1024 * 1024  # a day's statement of one account
 
 
 def _text(value: Any, name: str, limit: int = 500, required: bool = True) -> str | None:
@@ -68,9 +78,19 @@ def _text(value: Any, name: str, limit: int = 500, required: bool = True) -> str
     return value.strip()
 
 
+def _day(text: str | None):
+    if text is None or (isinstance(text, str) and not text.strip()):
+        return None
+    try:
+        return date.fromisoformat(text.strip())
+    except (AttributeError, ValueError):
+        raise PaymentsError(f"对账日期应为 YYYY-MM-DD，不是 {text!r}") from None
+
+
 class PaymentsService:
     name = "payments"
 
+    access = Guard(access.POLICY)
     db = Database(metadata())
     outbox = Outbox()
     policies = CityPolicies()
@@ -179,48 +199,118 @@ class PaymentsService:
 
     @rpc(expected_exceptions=EXPECTED)
     def resolve_apply(
-        self, receipt_id: str, actor: str, reason: str, invoice_id: str | None = None
+        self,
+        receipt_id: str,
+        actor: str | None,
+        reason: str,
+        invoice_id: str | None = None,
+        invoice_code: str | None = None,
     ) -> dict:
-        """Apply a held receipt to its invoice, or (``invoice_id``) match it to another."""
+        """Apply a held receipt to its invoice, or match it to another (``invoice_id``, or the
+        ``invoice_code`` a person reads on it)."""
         resolution = desk.apply(
             self.db.session,
             receipt_id=_text(receipt_id, "receipt_id", 36),
-            actor=_text(actor, "actor", 100),
-            reason=_text(reason, "reason"),
+            actor=self._actor(actor),
+            reason=_text(reason, "处理说明"),
             record=self.outbox.record,
             invoice_id=_text(invoice_id, "invoice_id", 36, required=False),
+            invoice_code=_text(invoice_code, "缴费码", 20, required=False),
         )
         return desk.resolutions(self.db.session, resolution.receipt_id)[-1]
 
     @rpc(expected_exceptions=EXPECTED)
-    def propose_refund(self, receipt_id: str, actor: str, reason: str) -> dict:
+    def propose_refund(self, receipt_id: str, actor: str | None, reason: str) -> dict:
         resolution = desk.propose_refund(
             self.db.session,
             receipt_id=_text(receipt_id, "receipt_id", 36),
-            actor=_text(actor, "actor", 100),
-            reason=_text(reason, "reason"),
+            actor=self._actor(actor),
+            reason=_text(reason, "退款原因"),
         )
         return {"resolution_id": resolution.id, "receipt_id": resolution.receipt_id}
 
     @rpc(expected_exceptions=EXPECTED)
-    def approve_refund(self, resolution_id: str, actor: str, reason: str | None = None) -> dict:
+    def approve_refund(
+        self, resolution_id: str, actor: str | None, reason: str | None = None
+    ) -> dict:
         resolution = desk.approve_refund(
             self.db.session,
             resolution_id=_text(resolution_id, "resolution_id", 36),
-            actor=_text(actor, "actor", 100),
-            reason=_text(reason, "reason", required=False),
+            actor=self._actor(actor),
+            reason=_text(reason, "审批意见", required=False),
         )
         return {"resolution_id": resolution.id, "status": resolution.status}
 
     @rpc(expected_exceptions=EXPECTED)
-    def decline_refund(self, resolution_id: str, actor: str, reason: str) -> dict:
+    def decline_refund(self, resolution_id: str, actor: str | None, reason: str) -> dict:
         resolution = desk.decline_refund(
             self.db.session,
             resolution_id=_text(resolution_id, "resolution_id", 36),
-            actor=_text(actor, "actor", 100),
-            reason=_text(reason, "reason"),
+            actor=self._actor(actor),
+            reason=_text(reason, "驳回原因"),
         )
         return {"resolution_id": resolution.id, "status": resolution.status}
+
+    @rpc(expected_exceptions=EXPECTED)
+    def list_payouts(
+        self,
+        city: str,
+        status: str | None = None,
+        limit: int = payout_lists.PAGE,
+        offset: int = 0,
+    ) -> dict:
+        """One page of a city's payouts (one state, or all), newest first, cards masked."""
+        return payout_lists.by_state(
+            self.db.session,
+            _text(city, "city", 40),
+            _text(status, "status", 20, required=False),
+            limit=int(limit),
+            offset=int(offset),
+        )
+
+    @rpc(expected_exceptions=EXPECTED)
+    def failed_payouts(self, city: str, limit: int = payout_lists.PAGE, offset: int = 0) -> dict:
+        """One page of a city's failed and returned payouts: the reason beside the bank's."""
+        return payout_lists.failed(
+            self.db.session, _text(city, "city", 40), limit=int(limit), offset=int(offset)
+        )
+
+    @rpc(expected_exceptions=EXPECTED)
+    def reconcile_statement(
+        self,
+        account: str,
+        filename: str,
+        content_b64: str,
+        actor: str | None = None,
+        day: str | None = None,
+    ) -> dict:
+        """`mutual-aid payments reconcile` over RPC: the statement imported for the account,
+        the report (matched, amount differs, ours only, bank's only, duplicates) and the same
+        as an Excel workbook (``report_b64``)."""
+        try:
+            data = base64.b64decode(content_b64 or "", validate=True)
+        except (binascii.Error, ValueError, TypeError):
+            raise PaymentsError("对账单内容无法读取（应为 base64）") from None
+        if not data:
+            raise PaymentsError("请选择对账单文件（CSV 或 Excel）")
+        if len(data) > STATEMENT_MAX_BYTES:
+            raise PaymentsError(f"对账单超过 {STATEMENT_MAX_BYTES // (1024 * 1024)} MB")
+        result = reconcile.reconcile_file(
+            self.db.session,
+            data=data,
+            filename=_text(filename, "文件名", 255),
+            account=_text(account, "账号", 40),
+            actor=self._actor(actor),
+            day=_day(day),
+        )
+        result["report_b64"] = base64.b64encode(reconcile.report_workbook(result)).decode()
+        return result
+
+    def _actor(self, stated: str | None) -> str:
+        """The person's own actor when one calls; the bus states its own."""
+        if self.access.identity is not None:
+            return self.access.actor()
+        return _text(stated, "actor", 100)
 
     @rpc(expected_exceptions=EXPECTED)
     def failed_callbacks(self) -> list[dict]:

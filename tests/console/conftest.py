@@ -131,6 +131,9 @@ def console(container_factory, rabbit_config, web_config, web_config_port, tmp_p
         {"name": "李审", "sub": "li-1", "role": "city_reviewer", "city": CITY},
         {"name": "钱财", "sub": "qc-1", "role": "finance", "city": CITY},
         {"name": "孙运维", "sub": "sy-1", "role": "provincial_operator"},
+        # the finance desk's four eyes, and finance of another city
+        {"name": "孙会计", "sub": "sk-1", "role": "finance", "city": CITY},
+        {"name": "吴财", "sub": "wc-1", "role": "finance", "city": "wujin"},
     ]
     console_config = {**enrollment_config, "CONSOLE_DEMO_USERS": users}
     container = container_factory(ConsoleService, console_config)

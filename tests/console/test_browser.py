@@ -6,8 +6,6 @@ listener; people sign in through the console's login page (the embedded local is
 
 from __future__ import annotations
 
-import time
-
 import pytest
 import requests
 from selenium.common.exceptions import WebDriverException
@@ -15,7 +13,6 @@ from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select, WebDriverWait
 
 from services.kernel.registry import load_registry
-from services.messaging.database import make_engine, make_session_factory, session_scope
 from tests.access.test_http import PEOPLE, roster_bytes
 from tests.claims.flow import pdf
 from tests.console.conftest import CITY, PHONE, YEAR
@@ -167,87 +164,3 @@ def test_the_clerks_autumn_and_the_reviewers_approvals_in_the_browser(
     click(desk, By.ID, "approve")
     assert text(desk, "status") == "已审核"
     shot(desk, "claim-approved")
-
-
-def held_short_payment(database: str, application_id: str) -> str:
-    """The bank reports 100 元 less than the unit's invoice: payments holds it (the invoice
-    comes from payments' own handler of application_submitted: waited for)."""
-    from sqlalchemy import select
-
-    from services.payments import receipts
-    from services.payments.models import Invoice
-
-    engine = make_engine(f"sqlite:///{database}")
-    try:
-        deadline = time.monotonic() + 30
-        while True:
-            with session_scope(make_session_factory(engine)) as session:
-                invoice = session.scalar(
-                    select(Invoice).where(Invoice.application_id == application_id)
-                )
-                if invoice is not None:
-                    receipt = receipts.receive_premium(
-                        session,
-                        provider="bank/sim",
-                        event={
-                            "event_id": "SER-SHORT",
-                            "occurred_at": "2024-03-05T10:00:00+08:00",
-                            "account": invoice.account_number,
-                            "amount": str(invoice.amount - 100),
-                            "currency": "CNY",
-                            "reference": invoice.reference,
-                            "payer_name": "A工会",
-                        },
-                        callback_id=None,
-                        record=lambda *args, **kwargs: None,
-                    )
-                    return receipt.id
-            assert time.monotonic() < deadline, "payments issued no invoice"
-            time.sleep(0.2)
-    finally:
-        engine.dispose()
-
-
-def resolutions(database: str, receipt_id: str) -> tuple[str, list[dict]]:
-    from services.payments import desk
-    from services.payments.models import Receipt
-
-    engine = make_engine(f"sqlite:///{database}")
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            status = session.get(Receipt, receipt_id).status
-            return status, desk.resolutions(session, receipt_id)
-    finally:
-        engine.dispose()
-
-
-def test_finance_applies_a_held_short_payment_and_a_clerk_may_not(console, browser, shot, tmp_path):
-    base, _, _ = console
-    driver = browser()
-    sign_in(driver, base, 0)
-    driver.find_element(By.ID, "participants").send_keys(str(len(PEOPLE)))
-    click(driver, By.ID, "open")
-    application_id = driver.current_url.rsplit("/", 1)[-1]
-    roster = tmp_path / "名册.xlsx"
-    roster.write_bytes(roster_bytes(PEOPLE))
-    driver.find_element(By.ID, "roster").send_keys(str(roster))
-    click(driver, By.ID, "upload")
-    click(driver, By.ID, "submit")
-    assert text(driver, "status") == "已提交"
-    driver.get(f"{base}/console/finance")  # a clerk: not a finance page
-    assert "无权访问" in driver.find_element(By.TAG_NAME, "h1").text
-
-    database = str(tmp_path / "var" / "payments.sqlite")
-    receipt_id = held_short_payment(database, application_id)
-    phone = browser(PHONE)
-    sign_in(phone, base, 3)
-    (row,) = phone.find_elements(By.CSS_SELECTOR, "#held tbody tr")
-    assert "金额少于应缴" in row.text and "A工会" in row.text
-    shot(phone, "finance-held")
-    phone.find_element(By.NAME, "reason").send_keys("单位来函：少缴 100 元次日补缴")
-    click(phone, By.ID, "apply-0")
-    assert "没有挂账款项" in phone.page_source
-    shot(phone, "finance-resolved")
-    status, done = resolutions(database, receipt_id)
-    assert status == "applied"
-    assert done[-1]["proposed_by"] == "钱财 (qc-1)" and "次日补缴" in done[-1]["reason"]

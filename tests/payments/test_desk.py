@@ -131,3 +131,50 @@ def test_a_resolution_needs_a_reason_and_a_held_receipt(session, record, invoice
         desk.apply(session, receipt_id=applied.id, actor="a", reason=" ", record=record)
     with pytest.raises(DeskError, match="不是待处理"):
         desk.apply(session, receipt_id=applied.id, actor="a", reason="r", record=record)
+
+
+def test_a_payment_is_matched_to_another_invoice_by_the_code_a_person_types(
+    session, zhangjiakou, record, invoice
+):
+    stray = arrive(session, record, invoice, reference="互助金", event_id="SER7")  # no code
+    other = invoices.issue_for_application(
+        session,
+        zhangjiakou,
+        application=application(zhangjiakou, 2024, "张家口市第二中学工会", 60),
+        actor="t",
+        record=record,
+    )
+
+    with pytest.raises(DeskError, match="没有缴费码为 ZZZZ"):
+        desk.apply(
+            session,
+            receipt_id=stray.id,
+            actor="财务李",
+            reason="x",
+            record=record,
+            invoice_code="zzzz",
+        )
+    done = desk.apply(
+        session,
+        receipt_id=stray.id,
+        actor="财务李",
+        reason="单位来电：缴的是二中的互助金",
+        record=record,
+        invoice_code=f" {other.code.lower()} ",
+    )
+
+    assert (done.action, done.invoice_id) == ("match", other.id)
+    assert stray.status == receipts.APPLIED
+
+
+def test_four_eyes_compares_the_person_not_the_name_they_carry(session, record, invoice):
+    over = arrive(session, record, invoice, amount="3100.00")
+    proposal = desk.propose_refund(
+        session, receipt_id=over.id, actor="钱财 (qc-1)", reason="多缴，单位要求退回"
+    )
+
+    with pytest.raises(DeskError, match="另一人审批"):  # the same subject, renamed in the IdP
+        desk.approve_refund(session, resolution_id=proposal.id, actor="钱小财 (qc-1)")
+    desk.approve_refund(session, resolution_id=proposal.id, actor="钱财 (qc-2)")  # a namesake
+
+    assert over.status == receipts.REFUNDED

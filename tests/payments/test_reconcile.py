@@ -12,49 +12,23 @@ import pytest
 from openpyxl import Workbook, load_workbook
 
 from services.messaging.database import utc_now
-from services.payments import invoices, payouts, receipts, reconcile
+from services.payments import payouts, reconcile
 from services.payments.exceptions import StatementUnreadable
 from services.payments.receipts import SHANGHAI
-from tests.payments.samples import application
+from tests.payments import samples
 
-DAY = date(2024, 3, 1)
-HEADER = ["交易日期", "金额", "对方户名", "流水号", "摘要"]
+DAY = date.fromisoformat(samples.STATEMENT_DAY)
+HEADER = samples.STATEMENT_HEADER
 
 
 @pytest.fixture
 def account(session, zhangjiakou, record):
     """Three units' premiums arrived on DAY, by bank serials SER1–SER3 (3000 yuan each)."""
-    number = None
-    for n, unit in enumerate(("一中工会", "二中工会", "三中工会"), start=1):
-        invoice = invoices.issue_for_application(
-            session,
-            zhangjiakou,
-            application=application(zhangjiakou, 2024, f"张家口市{unit}", 60),
-            actor="t",
-            record=record,
-        )
-        number = invoice.account_number
-        receipts.receive_premium(
-            session,
-            provider="bank/icbc",
-            event={
-                "event_id": f"SER{n}",
-                "occurred_at": f"{DAY}T10:0{n}:00+08:00",
-                "account": number,
-                "amount": "3000.00",
-                "currency": "CNY",
-                "reference": invoice.reference,
-                "payer_name": f"张家口市{unit}",
-            },
-            callback_id=None,
-            record=record,
-        )
-    return number
+    return samples.three_premiums(session, zhangjiakou, record)
 
 
 def csv_bytes(rows) -> bytes:
-    lines = [",".join(HEADER)] + [",".join(str(c) for c in row) for row in rows]
-    return ("\n".join(lines) + "\n").encode("utf-8-sig")
+    return samples.statement_csv(rows)
 
 
 def xlsx_bytes(rows) -> bytes:
@@ -70,12 +44,7 @@ def xlsx_bytes(rows) -> bytes:
     return out.getvalue()
 
 
-# SER1 as ours; SER2 short by 50 yuan; SER3 missing; SER9 is the bank's only
-STATEMENT = [
-    ("2024-03-01", "3000.00", "张家口市一中工会", "SER1", "互助金"),
-    ("2024-03-01", "2950.00", "张家口市二中工会", "SER2", "互助金"),
-    ("2024-03-01", "88.00", "某某公司", "SER9", "货款"),
-]
+STATEMENT = samples.STATEMENT
 
 
 @pytest.mark.parametrize("make, name", [(csv_bytes, "0301.csv"), (xlsx_bytes, "0301.xlsx")])
