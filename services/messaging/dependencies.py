@@ -225,6 +225,10 @@ class Outbox(DependencyProvider, HeaderEncoder):
         headers = self.get_message_headers(worker_ctx)
         return WorkerOutbox(self.database.unit_of_work(worker_ctx), headers)
 
+    def wake(self) -> None:
+        """Relay now: events were committed by another process (payments' apply worker)."""
+        self._wake.set()
+
     def relay(self) -> int:
         """One relay run now; returns how many events were published."""
         return relay_pending(self.database.session_factory, self.publish, self.batch)

@@ -3,7 +3,8 @@
 loops in managed green threads of the container:
 
 - applying verified callbacks (callbacks.apply_pending) in batches, every
-  PAYMENTS_APPLY_INTERVAL seconds;
+  PAYMENTS_APPLY_INTERVAL seconds; on PostgreSQL in a child process of its own at a lower CPU
+  priority (apply_worker.py: the answers to the banks come first), on SQLite in this one;
 - sending created payouts to the bank adapter in batches (bank.send_batch);
 - the active query: anything submitted with no final state after PAYOUT_QUERY_AFTER seconds
   is asked of the bank (bank.query_unfinished), so a lost callback never leaves money in limbo.
@@ -19,6 +20,8 @@ Configuration (nameko config dict; secrets from the config, never from code):
     BANK_SIMULATOR:   {code: "sim", secret, delay?, fail?, lose?, duplicate?, reorder?,
                        card_failures?: {<card>: [code, text]}, seed?}
     PAYMENTS_APPLY_INTERVAL  seconds between callback-applying rounds      default 1
+    PAYMENTS_APPLY_PROCESS   apply in a child process (apply_worker.py)     default: on PostgreSQL
+    PAYMENTS_APPLY_NICE      the child's niceness (0-19: lower priority)    default 10
     PAYOUT_SEND_INTERVAL     seconds between batch-sending rounds          default 2
     PAYOUT_BATCH_SIZE        payouts per batch                             default 200
     PAYOUT_QUERY_AFTER       seconds before an unanswered payout is asked  default 300
@@ -27,20 +30,24 @@ Configuration (nameko config dict; secrets from the config, never from code):
 
 from __future__ import annotations
 
+import json
 import logging
+import sys
 from datetime import date, timedelta
 from typing import Any
 
+import eventlet
+from eventlet.green import subprocess
 from eventlet.green import threading as green_threading
 from nameko.extensions import DependencyProvider
 from sqlalchemy import select
 
 from services.kernel.clock import SYSTEM
 from services.messaging.database import session_scope, utc_now
-from services.messaging.dependencies import Database
+from services.messaging.dependencies import Database, Outbox
 from services.messaging.errors import ConfigError
 from services.messaging.outbox import record_event
-from services.payments import bank, bank_sim, callbacks, payouts, wechatpay
+from services.payments import apply_worker, bank, bank_sim, callbacks, payouts, wechatpay
 from services.payments.models import Payout
 from services.providers import Clock
 
@@ -75,6 +82,8 @@ class BankLink(DependencyProvider):
             bank_secrets={code: list(s["secrets"]) for code, s in banks.items()}, wechatpay=keys
         )
         self.apply_interval = float(config.get("PAYMENTS_APPLY_INTERVAL", 1.0))
+        self.apply_process = config.get("PAYMENTS_APPLY_PROCESS")  # None: by the database
+        self.apply_nice = int(config.get("PAYMENTS_APPLY_NICE", 10))
         self.send_interval = float(config.get("PAYOUT_SEND_INTERVAL", 2.0))
         self.batch_size = int(config.get("PAYOUT_BATCH_SIZE", 200))
         self.query_after = timedelta(seconds=float(config.get("PAYOUT_QUERY_AFTER", 300)))
@@ -90,10 +99,12 @@ class BankLink(DependencyProvider):
         self._running = False
         self._stopping = green_threading.Event()
         self._threads: list[Any] = []
+        self.worker: subprocess.Popen | None = None  # the apply worker, when in its own process
 
     def start(self) -> None:
         engine = self.database.engine
-        if engine.dialect.name == "postgresql":
+        postgres = engine.dialect.name == "postgresql"
+        if postgres:
             self._autocommit = engine.execution_options(isolation_level="AUTOCOMMIT")
         if self.simulator_config:
             self._start_simulator()
@@ -101,8 +112,9 @@ class BankLink(DependencyProvider):
             if settings.get("url"):
                 self.adapters[code] = bank.HttpBankAdapter(code, settings["url"])
         self._running = True
+        in_own_process = postgres if self.apply_process is None else bool(self.apply_process)
         for loop, name in (
-            (self._apply_loop, "apply_callbacks"),
+            (self._apply_process if in_own_process else self._apply_loop, "apply_callbacks"),
             (self._send_loop, "send_payouts"),
             (self._query_loop, "query_payouts"),
         ):
@@ -156,6 +168,7 @@ class BankLink(DependencyProvider):
         self._stopping.set()
         self._wake_apply.set()
         self._wake_send.set()
+        self._end_worker()
         for thread in self._threads:
             thread.wait()
         if self._server is not None:
@@ -165,6 +178,8 @@ class BankLink(DependencyProvider):
     def kill(self) -> None:
         self._running = False
         self._stopping.set()
+        if self.worker is not None and self.worker.poll() is None:
+            self.worker.kill()
         for thread in self._threads:
             thread.kill()
         self._close()
@@ -212,11 +227,8 @@ class BankLink(DependencyProvider):
         clock = next((d for d in self.container.dependencies if isinstance(d, Clock)), None)
         return clock.clock.today() if clock is not None else SYSTEM.today()
 
-    def apply_callbacks(self, limit: int = 100) -> int:
-        with session_scope(self.database.session_factory) as session:
-            return callbacks.apply_pending(
-                session, record=self._record(session), limit=limit, today=self._today
-            )
+    def apply_callbacks(self, limit: int = apply_worker.BATCH) -> int:
+        return apply_worker.apply_batch(self.database.session_factory, self._today, limit)
 
     def send_payouts(self) -> int:
         sent = 0
@@ -272,7 +284,7 @@ class BankLink(DependencyProvider):
     def _apply_loop(self) -> None:
         while self._running:
             try:
-                while self._running and self.apply_callbacks() == 100:
+                while self._running and self.apply_callbacks() == apply_worker.BATCH:
                     pass
             except Exception:
                 _log.exception("applying callbacks failed; trying again")
@@ -297,3 +309,48 @@ class BankLink(DependencyProvider):
                 self.query_payouts()
             except Exception:
                 _log.exception("the active query failed; trying again")
+
+    # ---- the apply worker in its own process ------------------------------------------------
+
+    def _apply_process(self) -> None:
+        """Keep the apply worker running (restarted a second after it dies) and wake the
+        outbox relay whenever it has committed events."""
+        outbox = next((d for d in self.container.dependencies if isinstance(d, Outbox)), None)
+        settings = {
+            "database": self.database.engine.url.render_as_string(hide_password=False),
+            "interval": self.apply_interval,
+            "batch": apply_worker.BATCH,
+            "today": self._today().isoformat()
+            if self.container.config.get("FIXED_TODAY")
+            else None,
+            "nice": self.apply_nice,
+            "logging": self.container.config.get("LOGGING"),
+        }
+        while self._running:
+            self.worker = subprocess.Popen(
+                [sys.executable, "-m", "services.payments.apply_worker"],
+                stdin=subprocess.PIPE,
+                stdout=subprocess.PIPE,
+            )
+            self.worker.stdin.write(json.dumps(settings).encode() + b"\n")
+            self.worker.stdin.flush()
+            for line in self.worker.stdout:
+                if line.startswith(b"applied") and outbox is not None:
+                    outbox.wake()
+            code = self.worker.wait()
+            if self._running:
+                _log.error("the apply worker stopped (exit %s); starting it again", code)
+                self._stopping.wait(1.0)
+
+    def _end_worker(self, grace: float = 5.0) -> None:
+        """Ask the apply worker to stop after its batch (SIGTERM), killed after ``grace``."""
+        worker = self.worker
+        if worker is None or worker.poll() is not None:
+            return
+        worker.terminate()
+        try:
+            with eventlet.Timeout(grace):
+                worker.wait()
+        except eventlet.Timeout:
+            worker.kill()
+            worker.wait()

@@ -35,11 +35,16 @@ Record = Callable[[str, dict[str, Any]], str]
 
 RECEIVED, REFUSED, DUPLICATE, VERIFIED = "received", "refused", "duplicate", "verified"
 APPLIED, HELD, IGNORED, FAILED = "applied", "held", "ignored", "failed"
-_INSERT = {"postgresql": postgresql.insert, "sqlite": sqlite.insert}
 WECHATPAY = "wechatpay"
 BANK_PREFIX = "bank/"
 _STORED_HEADERS = 40  # a request with more headers keeps the first 40
 _CALLBACKS = Callback.__table__
+# the inbox INSERT, built once per dialect and executed with each row's parameters: building
+# it per request (values() coerced, a cache key generated) cost as much as the round trip
+_STORE = {
+    name: dialect.insert(_CALLBACKS).on_conflict_do_nothing().returning(_CALLBACKS.c.id)
+    for name, dialect in (("postgresql", postgresql), ("sqlite", sqlite))
+}
 
 
 @dataclass(frozen=True)
@@ -126,11 +131,7 @@ def _store(
     if refused is not None:
         values.update(reason=refused.reason, detail=str(refused))
     dialect = session.dialect if isinstance(session, Connection) else session.get_bind().dialect
-    insert = _INSERT[dialect.name]
-    stored = session.execute(
-        insert(_CALLBACKS).values(values).on_conflict_do_nothing().returning(_CALLBACKS.c.id)
-    ).scalar()
-    return stored is not None
+    return session.execute(_STORE[dialect.name], values).scalar() is not None
 
 
 def _verify(

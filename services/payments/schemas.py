@@ -61,13 +61,16 @@ class BankEventSchema(Schema):
             raise ValidationError("支付结果通知必须有此字段", "payout_id")
 
 
+_BANK_EVENT = BankEventSchema()  # one instance: building a schema costs 3x a load (issue 10)
+
+
 def load_bank_event(raw: Any) -> dict[str, Any]:
     """The bank's event as a plain dict (occurred_at as ISO text, amount as a string);
     CallbackRefused("malformed", one line naming the field) otherwise."""
     if not isinstance(raw, dict):
         raise CallbackRefused("malformed", "回调正文应为 JSON 对象")
     try:
-        event = BankEventSchema().load(raw)
+        event = _BANK_EVENT.load(raw)
     except ValidationError as exc:
         key, messages = sorted(exc.messages.items())[0]
         text = messages[0] if isinstance(messages, list) else str(messages)

@@ -1,0 +1,119 @@
+"""Applying stored callbacks, in a process of its own (issue 10: "answer at once; apply
+afterwards in its own worker").
+
+The HTTP answer to a bank is one INSERT (callbacks.receive); applying (callbacks.apply_pending:
+receipts, journals, invoices, payouts) costs several times that in CPU. In the same process the
+two share one core and, in green threads, a batch's CPU between two database waits holds every
+answer queued behind it. So on PostgreSQL the payments process starts this worker as a child
+(background.BankLink), at a lower CPU priority (PAYMENTS_APPLY_NICE, default 10): answers come
+first, applying takes the CPU they leave and catches up when a burst ends. Several processes
+may apply at once (replicas): apply_pending locks its rows FOR UPDATE SKIP LOCKED.
+
+SQLite (the embedded mode) keeps applying in the service's own process: a second process
+would only queue for the same file's write lock.
+
+    python -m services.payments.apply_worker      (started by the payments service, not by hand)
+
+The parent writes one JSON line on stdin: {"database": URL, "interval": seconds, "batch": n,
+"today": "YYYY-MM-DD" or null, "nice": n, "logging": dictConfig or null}; the URL travels on
+the pipe, never on the command line (where `ps` shows it). The worker prints ``ready`` once
+connected, then ``applied N`` after each commit that applied callbacks (the parent wakes its
+outbox relay for the events they recorded). It stops between two batches on SIGTERM or
+SIGINT, and when its stdin closes (the parent is gone).
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import os
+import signal
+import sys
+import threading
+from collections.abc import Callable
+from datetime import date
+from typing import Any, TextIO
+
+from services.messaging.database import SessionFactory, session_scope
+from services.messaging.outbox import record_event
+from services.payments import callbacks
+
+_log = logging.getLogger(__name__)
+BATCH = 100
+
+
+def apply_batch(session_factory: SessionFactory, today: Callable[[], date], limit: int) -> int:
+    """One transaction applying up to ``limit`` verified callbacks; how many it took. The
+    events they record go into the outbox in the same transaction."""
+    with session_scope(session_factory) as session:
+        return callbacks.apply_pending(
+            session,
+            record=lambda event_type, payload: record_event(session, event_type, payload),
+            limit=limit,
+            today=today,
+        )
+
+
+def run(settings: dict[str, Any], stdin: TextIO, stdout: TextIO) -> int:
+    """Apply until told to stop (see the module's doc); 0 on a clean stop."""
+    from services.kernel.clock import Clock, parse_day
+    from services.messaging.database import make_engine, make_session_factory
+    from services.messaging.logs import setup_logging
+
+    setup_logging({"LOGGING": settings.get("logging")}, service="payments.apply")
+    if settings.get("nice"):
+        os.nice(int(settings["nice"]))
+    stop = threading.Event()
+    for number in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(number, lambda *_: stop.set())
+    threading.Thread(target=_until_eof, args=(stdin, stop), daemon=True).start()
+
+    clock = Clock(parse_day(settings["today"]) if settings.get("today") else None)
+    interval = float(settings.get("interval", 1.0))
+    limit = int(settings.get("batch", BATCH))
+    engine = make_engine(settings["database"], pool_size=1)
+    session_factory = make_session_factory(engine)
+    try:
+        _say(stdout, "ready")
+        while not stop.is_set():
+            try:
+                taken = apply_batch(session_factory, clock.today, limit)
+            except Exception:
+                _log.exception("applying callbacks failed; trying again")
+                taken = 0
+            if taken:
+                _say(stdout, f"applied {taken}")
+            if taken < limit:  # a full batch means more may be waiting
+                stop.wait(interval)
+    finally:
+        engine.dispose()
+    return 0
+
+
+def _until_eof(stdin: TextIO, stop: threading.Event) -> None:
+    while stdin.readline():
+        pass
+    stop.set()
+
+
+def _say(stdout: TextIO, line: str) -> None:
+    try:
+        stdout.write(line + "\n")
+        stdout.flush()
+    except BrokenPipeError:  # the parent is gone; stdin's end stops the loop
+        pass
+
+
+def main() -> int:
+    first = sys.stdin.readline()
+    try:
+        settings = json.loads(first)
+        settings["database"]  # noqa: B018 - required
+    except (ValueError, KeyError, TypeError):
+        print("apply_worker: the first line on stdin must be the JSON settings", file=sys.stderr)
+        return 2
+    return run(settings, sys.stdin, sys.stdout)
+
+
+if __name__ == "__main__":
+    sys.exit(main())
