@@ -146,7 +146,8 @@ class BankLink(DependencyProvider):
         self._server = bank_sim.serve(self.simulator, "127.0.0.1", int(settings.get("port", 0)))
         self.banks[code] = {**self.banks[code], "url": f"http://127.0.0.1:{self.server_port}"}
         self.container.spawn_managed_thread(
-            self._server.serve_forever, identifier=f"{self.container.service_name}.bank_sim"
+            lambda: self._server.serve_forever(poll_interval=0.1),
+            identifier=f"{self.container.service_name}.bank_sim",
         )
 
     @property
@@ -172,7 +173,7 @@ class BankLink(DependencyProvider):
         for thread in self._threads:
             thread.wait()
         if self._server is not None:
-            self._server.shutdown()  # serve_forever returns within its 0.5 s poll
+            self._server.shutdown()  # serve_forever returns within its 0.1 s poll
         self._close()
 
     def kill(self) -> None:
