@@ -3,7 +3,8 @@ them), driven by Selenium with both paths given, so Selenium Manager downloads n
 
 `console`: enrollment, claims, payments and the console in nameko containers on RabbitMQ,
 one listener, two units of Zhangjiakou registered and the demo users of the login page.
-`browser(width, height)` opens a headless window; `shot(driver, name)` saves a screenshot
+`browser(size, javascript=True)` opens a headless window (the page's scripts off on
+request); `shot(driver, name)` saves a screenshot
 under var/screenshots/<test>/ (printed at the end of the run)."""
 
 from __future__ import annotations
@@ -37,9 +38,13 @@ def browser(request):
 
     opened = []
 
-    def open_browser(size=DESKTOP):
+    def open_browser(size=DESKTOP, javascript=True):
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
+        if not javascript:  # the page's scripts off; WebDriver's own still run
+            options.add_experimental_option(
+                "prefs", {"profile.managed_default_content_settings.javascript": 2}
+            )
         for argument in (
             "--headless=new",
             "--no-sandbox",
@@ -70,9 +75,11 @@ def shot(request):
         path = folder / f"{len(taken) + 1:02d}-{name}.png"
         # the whole page, not only the window: a phone's long page is checked entire
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        width = driver.get_window_size()["width"]
-        driver.set_window_size(width, max(height + 120, 600))
+        window = driver.get_window_size()
+        driver.set_window_size(window["width"], max(height + 120, 600))
         driver.save_screenshot(str(path))
+        # back to the device's size: the next page is seen as on the phone or the desk
+        driver.set_window_size(window["width"], window["height"])
         taken.append(path)
         return path
 
