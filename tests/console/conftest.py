@@ -28,6 +28,16 @@ CITY, YEAR = "zhangjiakou", 2024
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
+# headless Chromium keeps a window at least 500 px wide: a phone's 390 is emulated instead
+HEADLESS_MIN_WIDTH = 500
+
+
+def emulate(driver, height: int) -> None:
+    """The phone's screen (DevTools device metrics, kept across navigations), ``height`` tall."""
+    metrics = {**driver.phone, "height": height, "mobile": True}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
+
 @pytest.fixture
 def browser(request):
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
@@ -56,6 +66,9 @@ def browser(request):
             options.add_argument(argument)
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         driver.set_page_load_timeout(60)
+        if size[0] < HEADLESS_MIN_WIDTH:  # a phone: its width, and its viewport meta obeyed
+            driver.phone = {"width": size[0], "height": size[1], "deviceScaleFactor": 1}
+            emulate(driver, size[1])
         opened.append(driver)
         return driver
 
@@ -75,11 +88,17 @@ def shot(request):
         path = folder / f"{len(taken) + 1:02d}-{name}.png"
         # the whole page, not only the window: a phone's long page is checked entire
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        window = driver.get_window_size()
-        driver.set_window_size(window["width"], max(height + 120, 600))
-        driver.save_screenshot(str(path))
+        phone = getattr(driver, "phone", None)
+        if phone:
+            emulate(driver, max(height, phone["height"]))
+            driver.save_screenshot(str(path))
+            emulate(driver, phone["height"])
+        else:
+            window = driver.get_window_size()
+            driver.set_window_size(window["width"], max(height + 120, 600))
+            driver.save_screenshot(str(path))
+            driver.set_window_size(window["width"], window["height"])
         # back to the device's size: the next page is seen as on the phone or the desk
-        driver.set_window_size(window["width"], window["height"])
         taken.append(path)
         return path
 
