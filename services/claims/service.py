@@ -360,7 +360,11 @@ class ClaimsService:
             year=year,
             limit=limit,
             offset=offset,
+            benefit_of=self._benefit,
         )
+
+    def _benefit(self, city: str, year: int, code: str):
+        return next((b for b in self.policies.get(city).benefits(year) if b.code == code), None)
 
     @rpc(expected_exceptions=EXPECTED)
     def list_claims(self, city: str, year: int, status: str | None = None) -> list[dict]:
