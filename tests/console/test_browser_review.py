@@ -81,6 +81,10 @@ def test_a_reviewer_sees_the_claims_image_and_pdf_inline_and_another_units_clerk
 
     desk = browser()
     sign_in(desk, base, REVIEWER)
+    # received on 2024-06-01 (the services' day): Zhangjiakou's 15 days, at most 20
+    (row,) = desk.find_elements(By.CSS_SELECTOR, "table.queue tbody tr")
+    due, limit = (row.find_element(By.CLASS_NAME, k).text for k in ("due", "limit"))
+    assert (due, limit) == ("2024-06-16", "2024-06-21")
     click(desk, By.LINK_TEXT, member.name)
     assert desk.current_url == f"{base}/console/claims/{claim_id}"
     # the facts, the assessment step by step and the rule's source in the notice
