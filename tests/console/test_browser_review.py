@@ -15,8 +15,12 @@ import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
 
+from services.access.reads import PERSONAL_DATA_READS
+from services.claims.access import VIEWING
 from services.kernel.registry import load_registry
+from services.messaging.database import make_engine
 from services.onboarding.conformance import check_city
 from tests.access.test_http import PEOPLE, roster_bytes
 from tests.claims.flow import image, pdf
@@ -67,8 +71,20 @@ def fits(driver) -> bool:
     return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
 
 
+def reads(tmp_path, entrypoint: str) -> list[dict]:
+    engine = make_engine(f"sqlite:///{tmp_path}/var/claims.sqlite")
+    try:
+        with engine.connect() as connection:
+            rows = connection.execute(
+                select(PERSONAL_DATA_READS).where(PERSONAL_DATA_READS.c.entrypoint == entrypoint)
+            )
+            return [dict(row._mapping) for row in rows]
+    finally:
+        engine.dispose()
+
+
 def test_a_reviewer_sees_the_claims_image_and_pdf_inline_and_another_units_clerk_may_not(
-    console, browser, shot, rabbit_config
+    console, browser, shot, rabbit_config, tmp_path
 ):
     base, unit_a, _ = console
     enrolled(rabbit_config, unit_a)
@@ -130,6 +146,13 @@ def test_a_reviewer_sees_the_claims_image_and_pdf_inline_and_another_units_clerk
         refused = requests.get(url, cookies=cookies_of(clerk))
         assert refused.status_code == 403 and refused.content != photo
         assert "无权访问" in refused.text
+
+    # each file handed out is in claims' access log with who read it and why; the refused
+    # asks left none
+    logged = reads(tmp_path, "claims.attachment")
+    assert {r["record_id"] for r in logged} == {claim_id}
+    readers = {(r["actor"], r["why"]) for r in logged}
+    assert readers == {("李审 (li-1)", VIEWING), ("王芳 (wf-1)", VIEWING)}
 
     # the reviewer on a phone: the claim page fits the width, the documents within it
     phone = browser(PHONE)
