@@ -109,8 +109,9 @@ def test_a_reviewer_sees_the_claims_image_and_pdf_inline_and_another_units_clerk
     assert text(desk, "source").startswith("依据：")
 
     (img,) = desk.find_elements(By.CSS_SELECTOR, "#attachments img")
-    WebDriverWait(desk, 30).until(lambda d: img.get_attribute("complete"))
-    assert desk.execute_script("return arguments[0].naturalWidth", img) == 64  # drawn
+    # loaded and decoded (the page's load event does not wait for a lazy image)
+    WebDriverWait(desk, 30).until(lambda d: d.execute_script("return arguments[0].complete", img))
+    assert desk.execute_script("return arguments[0].naturalWidth", img) == 64
     objects = desk.find_elements(By.CSS_SELECTOR, "#attachments object[type='application/pdf']")
     assert len(objects) == 1  # one file serving the other documents: shown once
     for link in objects[0].find_elements(By.TAG_NAME, "a"):  # the fallback without a viewer
