@@ -61,6 +61,9 @@ def city_scope(service: Any, arguments: Mapping) -> Scope | None:
 REVIEW = {CITY_REVIEWER}
 REVIEWING = "审核补助申请：核对成员身份证号"
 READERS = CLERKS | REVIEW | {HELP_DESK}
+# a document's file (出院小结, 诊断证明, ID card photo): medical and personal data in full, to
+# the claim's unit's clerks and the city's reviewers only, each read in the access log
+VIEWING = "查看理赔材料原件（医疗单据、证件）"
 
 POLICY = Policy(
     {
@@ -85,6 +88,7 @@ POLICY = Policy(
         "return_claim": Rule(REVIEW, claim_scope),
         "reject": Rule(REVIEW, claim_scope),
         "claim": Rule(READERS, claim_scope, unmasked=REVIEW, why=REVIEWING),
+        "attachment": Rule(CLERKS | REVIEW, claim_scope, unmasked=CLERKS | REVIEW, why=VIEWING),
         "review_queue": Rule(REVIEW | {HELP_DESK}, city_scope),
         "list_claims": Rule(REVIEW | {HELP_DESK, PROVINCIAL_OPERATOR}, city_scope),
         "retry_payout": Rule(REVIEW | {FINANCE}, claim_scope),

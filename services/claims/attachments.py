@@ -124,9 +124,12 @@ def list_attachments(session: Session, *, claim_id: str) -> list[dict[str, Any]]
     ]
 
 
-def attachment_content(session: Session, *, attachment_id: str) -> tuple[Attachment, bytes | None]:
-    """An attachment and its bytes (None when they are in the external store: ``storage_key``)."""
+def attachment_content(
+    session: Session, *, attachment_id: str, claim_id: str | None = None
+) -> tuple[Attachment, bytes | None]:
+    """An attachment (of ``claim_id``, when given: access to a claim is no key to another
+    claim's files) and its bytes (None when they are in the external store: ``storage_key``)."""
     attachment = session.get(Attachment, attachment_id)
-    if attachment is None:
+    if attachment is None or (claim_id is not None and attachment.claim_id != claim_id):
         raise NotFound(f"没有附件 {attachment_id}")
     return attachment, attachment.content

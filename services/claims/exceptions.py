@@ -11,6 +11,10 @@ class NotFound(ClaimsError):
     pass
 
 
+class NotStored(ClaimsError):
+    """A file kept in an external store (``storage_key``), which this service does not read."""
+
+
 class Conflict(ClaimsError):
     """Already exists (the same attachment, settlement number or settlement file)."""
 

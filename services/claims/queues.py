@@ -4,6 +4,7 @@ cadence) and the claims of a city-year. ID numbers are masked (DESIGN.md, person
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
@@ -13,11 +14,21 @@ from sqlalchemy.orm import Session
 from services.claims import rules
 from services.claims.models import Claim
 from services.kernel.money import format_money
+from services.kernel.policy import Benefit
 from services.kernel.privacy import mask_id
 
+BenefitOf = Callable[[str, int, str], Benefit | None]  # (city, year, code) -> the benefit
 
-def _row(claim: Claim, today: date | None = None) -> dict[str, Any]:
-    due = claim.review_due if claim.status == rules.SUBMITTED else claim.pay_due
+
+def _row(
+    claim: Claim, today: date | None = None, benefit_of: BenefitOf | None = None
+) -> dict[str, Any]:
+    submitted = claim.status == rules.SUBMITTED
+    due = claim.review_due if submitted else claim.pay_due
+    limit = claim.pay_limit if not submitted else None
+    if submitted and benefit_of is not None and claim.received_on is not None:
+        benefit = benefit_of(claim.city, claim.year, claim.benefit)
+        limit = rules.review_limit(benefit, claim.received_on) if benefit else None
     return {
         "claim_id": claim.id,
         "city": claim.city,
@@ -31,6 +42,7 @@ def _row(claim: Claim, today: date | None = None) -> dict[str, Any]:
         "received_on": claim.received_on.isoformat() if claim.received_on else None,
         "review_batch": claim.review_batch,
         "due": due.isoformat() if due else None,
+        "limit": limit.isoformat() if limit and limit != due else None,
         "days_left": (due - today).days if due and today else None,
         "payable": None if claim.payable is None else format_money(claim.payable),
         "refused": bool(claim.assessment and claim.assessment.get("refused")),
@@ -50,6 +62,7 @@ def review_queue(
     year: int | None = None,
     limit: int = PAGE,
     offset: int = 0,
+    benefit_of: BenefitOf | None = None,
 ) -> dict[str, list[dict[str, Any]]]:
     """What reviewers must look at, most urgent first: submitted claims past their review date
     (``overdue``), due within ``within_days`` (``due_soon``) or later (``later``: also those
@@ -57,7 +70,11 @@ def review_queue(
 
     One page of each: the submitted claims ``offset`` … ``offset + limit`` in order of their
     stored review date (then receipt), and as many unpaid ones, ordered and cut by the database
-    (issue 14: a city's whole backlog, each claim with its JSON, was loaded and sorted here)."""
+    (issue 14: a city's whole backlog, each claim with its JSON, was loaded and sorted here).
+
+    Each row's ``due`` date and, where the notice sets one beyond it, its outer ``limit``
+    (Zhangjiakou: 15 days, at most 20; a submitted claim's from ``benefit_of``, the plugin's
+    benefit, an approved one's as approval stored it)."""
     query = (
         select(Claim)
         .where(Claim.city == city, Claim.status == rules.SUBMITTED)
@@ -81,11 +98,11 @@ def review_queue(
     }
     for claim in session.scalars(query):
         if claim.review_due is not None and claim.review_due < today:
-            queue["overdue"].append(_row(claim, today))
+            queue["overdue"].append(_row(claim, today, benefit_of))
         elif claim.review_due is not None and claim.review_due <= soon:
-            queue["due_soon"].append(_row(claim, today))
+            queue["due_soon"].append(_row(claim, today, benefit_of))
         else:
-            queue["later"].append(_row(claim, today))
+            queue["later"].append(_row(claim, today, benefit_of))
     unpaid = (
         select(Claim)
         .where(

@@ -142,6 +142,15 @@ def review_due(benefit: Benefit, received: date) -> date | None:
     return add_days(received, benefit.pay_within_days, benefit.pay_days_kind)
 
 
+def review_limit(benefit: Benefit, received: date) -> date | None:
+    """The notice's outer limit for a claim decided on receipt, beyond its due date
+    (Zhangjiakou: paid within 15 days, at most 20); None where the notice sets none, or where
+    the count starts only at approval (a batch's meeting)."""
+    if benefit.review != "on_receipt" or benefit.pay_within_days_max is None:
+        return None
+    return add_days(received, benefit.pay_within_days_max, benefit.pay_days_kind)
+
+
 def review_batch(benefit: Benefit, received: date) -> str | None:
     """The batch a claim is reviewed in: the month's (2024-06) or the quarter's meeting (2024-Q2)."""
     if benefit.review == "monthly":

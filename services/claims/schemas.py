@@ -135,6 +135,13 @@ class RemoveAttachmentArgs(Strict):
     actor = actor()
 
 
+class AttachmentArgs(Strict):
+    """attachment: one file of a claim."""
+
+    claim_id = claim_id()
+    attachment_id = Text(length_of(Attachment.id), required=True)
+
+
 class SubmitBody(Strict):
     """The body of POST /claims/<id>/submit."""
 

@@ -32,7 +32,7 @@ from services.access.guard import Guard
 from services.claims import attachments, payouts, queues, schemas, settlements, statistics
 from services.claims import claims as ops
 from services.claims.access import POLICY, admit_cover
-from services.claims.exceptions import ClaimsError, NotFound, SubmissionRefused
+from services.claims.exceptions import ClaimsError, NotFound, NotStored, SubmissionRefused
 from services.claims.models import metadata
 from services.claims.schemas import InvalidRequest, check, load
 from services.kernel.errors import PolicyError
@@ -311,6 +311,29 @@ class ClaimsService:
         return data
 
     @rpc(expected_exceptions=EXPECTED)
+    def attachment(self, claim_id: str, attachment_id: str) -> dict:
+        """One file of a claim with its bytes (base64: RPC travels as JSON), for the claim's
+        reviewer or its unit's clerk (access.py): its safe stored name and the type read
+        from its content, so a page may show it inline."""
+        check(schemas.AttachmentArgs, "查看材料", claim_id=claim_id, attachment_id=attachment_id)
+        found, content = attachments.attachment_content(
+            self.db.session, attachment_id=attachment_id, claim_id=claim_id
+        )
+        if content is None:
+            raise NotStored(
+                f"材料 {found.filename} 存放在外部存储（{found.storage_key}），请到存储中查看"
+            )
+        return {
+            "attachment_id": found.id,
+            "documents": found.document_names,
+            "filename": found.filename,
+            "content_type": found.content_type,
+            "size": found.size,
+            "sha256": found.sha256,
+            "content_base64": base64.b64encode(content).decode("ascii"),
+        }
+
+    @rpc(expected_exceptions=EXPECTED)
     def review_queue(
         self,
         city: str,
@@ -337,7 +360,11 @@ class ClaimsService:
             year=year,
             limit=limit,
             offset=offset,
+            benefit_of=self._benefit,
         )
+
+    def _benefit(self, city: str, year: int, code: str):
+        return next((b for b in self.policies.get(city).benefits(year) if b.code == code), None)
 
     @rpc(expected_exceptions=EXPECTED)
     def list_claims(self, city: str, year: int, status: str | None = None) -> list[dict]:

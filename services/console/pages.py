@@ -118,12 +118,22 @@ def redirect(location: str) -> Response:
     return Response("", status=303, headers={"Location": location})
 
 
-def stylesheet() -> Response:
-    css = (HERE / "static" / "console.css").read_text(encoding="utf-8")
+# what /console/static/ serves: small hand-written files, no build chain and no CDN
+STATIC = {
+    "console.css": "text/css; charset=utf-8",
+    "upload.js": "text/javascript; charset=utf-8",
+}
+
+
+def static_file(name: str) -> Response | None:
+    """One of the console's own static files (None for any other name)."""
+    if name not in STATIC:
+        return None
+    text = (HERE / "static" / name).read_text(encoding="utf-8")
     return Response(
-        css,
-        content_type="text/css; charset=utf-8",
-        headers={"Cache-Control": "max-age=3600"},
+        text,
+        content_type=STATIC[name],
+        headers={"Cache-Control": "max-age=3600", "X-Content-Type-Options": "nosniff"},
     )
 
 
@@ -206,6 +216,31 @@ def download(data: bytes, filename: str, content_type: str) -> Response:
         data,
         content_type=content_type,
         headers={"Content-Disposition": f"attachment; filename*=UTF-8''{quote(filename)}"},
+    )
+
+
+# a claim's document shown in the page: an image or a PDF, nothing in it may run, fetch,
+# submit or be framed by another site (the claim page, same origin, embeds it)
+DOCUMENT_POLICY = (
+    "default-src 'none'; img-src 'self'; object-src 'self'; frame-ancestors 'self'; "
+    "base-uri 'none'; form-action 'none'"
+)
+
+
+def inline(data: bytes, filename: str, content_type: str) -> Response:
+    """A file to show in the browser (a claim's document): its type as the owning service
+    read it from the content, never sniffed, and kept out of shared caches."""
+    return Response(
+        data,
+        content_type=content_type,
+        headers={
+            "Content-Disposition": f"inline; filename*=UTF-8''{quote(filename, safe='')}",
+            "X-Content-Type-Options": "nosniff",
+            "Content-Security-Policy": DOCUMENT_POLICY,
+            "X-Frame-Options": "SAMEORIGIN",
+            "Cache-Control": "private, no-store",
+            "Referrer-Policy": "no-referrer",
+        },
     )
 
 

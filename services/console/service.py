@@ -12,6 +12,7 @@ carries a CSRF token. Refusals and records that do not exist answer the same 403
     GET  /console/applications/<id>         the group application, roster upload, quote, submit
     GET  /console/review                    reviewer: claims by due date, applications to review
     GET  /console/claims/<id>               reviewer: facts, documents, the assessment
+    GET  /console/claims/<id>/attachments/<a>  a document's file, shown inline
     GET  /console/finance                   finance: held payments, payouts, statements (finance.py)
     GET  /console/cities                    operator: installed cities and their years
 """
@@ -24,16 +25,16 @@ from nameko.rpc import RpcProxy
 from werkzeug.wrappers import Response
 
 from services.access.identity import (
-    CITY_REVIEWER,
     CLAIM_NAMES,
-    PROVINCIAL_OPERATOR,
     ROLES,
 )
 from services.access.tokens import LocalIssuer
 from services.console import oidc
 from services.console.clerk import ClerkPages
 from services.console.finance import FinancePages
-from services.console.pages import HOMES, REFUSED, Refused, number, redirect, render, stylesheet
+from services.console.operator import OperatorPages
+from services.console.pages import HOMES, REFUSED, Refused, redirect, render, static_file
+from services.console.review import ReviewPages
 from services.console.sessions import (
     CSRF_FIELD,
     BadCsrf,
@@ -47,7 +48,7 @@ from services.messaging.web import http
 from services.providers import CityPolicies, Clock
 
 
-class ConsoleService(ClerkPages, FinancePages):
+class ConsoleService(ClerkPages, ReviewPages, OperatorPages, FinancePages):
     name = "console"
     api_document = False  # HTML pages for people: not in /openapi.json (messaging/openapi.py)
 
@@ -123,9 +124,11 @@ class ConsoleService(ClerkPages, FinancePages):
 
     # ---- sign-in --------------------------------------------------------------------------
 
-    @http("GET", "/console/static/console.css", auth=False)
-    def css(self, request):
-        return stylesheet()
+    @http("GET", "/console/static/<string:name>", auth=False)
+    def static(self, request, name: str):
+        return static_file(name) or render(
+            "error.html", 404, me=None, csrf="", message="没有这个文件"
+        )
 
     @http("GET", "/console/", auth=False)
     def home(self, request):
@@ -215,105 +218,3 @@ class ConsoleService(ClerkPages, FinancePages):
         """Embedded mode's people to sign in as (config CONSOLE_DEMO_USERS)."""
         return [dict(u) for u in self.config.get("CONSOLE_DEMO_USERS") or []]
 
-    # ---- reviewer -------------------------------------------------------------------------
-
-    @http("GET", "/console/review", auth=False)
-    def review(self, request):
-        return self._page(request, self._review, request, roles={CITY_REVIEWER})
-
-    def _review(self, me, request):
-        year = number(request.args.get("year")) or self.today().year
-        queue = self.claims.review_queue(me.city, None, 3)
-        submitted = self.enrollment.list_applications(me.city, year, "submitted")
-        return self._render("review.html", queue=queue, applications=submitted, year=year)
-
-    @http("GET", "/console/claims/<string:claim_id>", auth=False)
-    def claim_page(self, request, claim_id: str):
-        return self._page(request, self._claim, claim_id)
-
-    def _claim(self, me, claim_id):
-        claim = self.claims.claim(claim_id)
-        benefits = self.policies.get(claim["city"]).benefits(claim["year"])
-        benefit = next((b for b in benefits if b.code == claim["benefit"]), None)
-        attached = {d for a in claim.get("attachments") or [] for d in a.get("documents") or []}
-        documents = [
-            {"name": d, "attached": d in attached} for d in (benefit.attachments if benefit else ())
-        ]
-        return self._render(
-            "claim.html",
-            claim=claim,
-            benefit_name=benefit.name if benefit else None,
-            documents=documents,
-        )
-
-    @http("POST", "/console/claims/<string:claim_id>/decide", auth=False, max_body=64 * 1024)
-    def decide(self, request, claim_id: str):
-        return self._page(
-            request, self._decide, request, claim_id, roles={CITY_REVIEWER}, post=True
-        )
-
-    def _decide(self, me, request, claim_id):
-        action = request.form.get("action")
-        reason = (request.form.get("reason") or "").strip() or None
-        if action == "approve":
-            self.claims.approve(claim_id, reason=reason)
-        elif action == "return":
-            self.claims.return_claim(claim_id, reason=reason)
-        elif action == "reject":
-            self.claims.reject(claim_id, reason=reason)
-        else:
-            raise RemoteError("InvalidRequest", "请选择通过、退回或不予给付")
-        return redirect(f"/console/claims/{claim_id}")
-
-    @http(
-        "POST",
-        "/console/applications/<string:application_id>/review",
-        auth=False,
-        max_body=64 * 1024,
-    )
-    def review_application(self, request, application_id: str):
-        return self._page(
-            request,
-            self._review_application,
-            request,
-            application_id,
-            roles={CITY_REVIEWER},
-            post=True,
-        )
-
-    def _review_application(self, me, request, application_id):
-        if request.form.get("action") == "approve":
-            self.enrollment.approve(application_id)
-        else:
-            reason = (request.form.get("reason") or "").strip() or None
-            self.enrollment.return_application(application_id, reason=reason)
-        return redirect(f"/console/applications/{application_id}")
-
-    # ---- operator -------------------------------------------------------------------------
-
-    @http("GET", "/console/cities", auth=False)
-    def cities(self, request):
-        return self._page(request, self._cities, roles={PROVINCIAL_OPERATOR})
-
-    def _cities(self, me):
-        rows = [
-            {
-                "code": c.code,
-                "name": c.policy.name,
-                "version": c.version,
-                "years": c.policy.years(),
-                "problem": None,
-            }
-            for c in self.policies
-        ]
-        rows += [
-            {
-                "code": b.entry_point,
-                "name": "",
-                "version": b.version,
-                "years": [],
-                "problem": b.reason,
-            }
-            for b in self.policies.broken
-        ]
-        return self._render("cities.html", cities=rows)

@@ -18,7 +18,7 @@ from sqlalchemy import select
 
 from services.claims import accumulators, attachments, queues
 from services.claims import claims as ops
-from services.claims.exceptions import SubmissionRefused, WorkflowError
+from services.claims.exceptions import NotFound, SubmissionRefused, WorkflowError
 from services.claims.models import Attachment, LedgerEntry, Review
 from services.kernel.errors import FactError
 from tests.claims.flow import JPEG, PNG, approve, attach_all, events, new_claim, pdf, record
@@ -567,6 +567,13 @@ def test_a_reviewer_lists_the_documents_and_a_clerk_may_remove_one_while_editabl
         session, attachment_id=listed[0]["attachment_id"]
     )
     assert content.startswith(b"%PDF-") and hashlib.sha256(content).hexdigest() == first.sha256
+    assert attachments.attachment_content(session, attachment_id=first.id, claim_id=claim.id) == (
+        first,
+        content,
+    )
+    # a claim one may read is no key to another claim's files: the same answer as none
+    with pytest.raises(NotFound, match="没有附件"):
+        attachments.attachment_content(session, attachment_id=first.id, claim_id="another")
 
     attachments.remove_attachment(session, attachment_id=first.id, actor="clerk:wang")
     with pytest.raises(SubmissionRefused, match="缺少材料: 申请表"):

@@ -1,6 +1,6 @@
 """The reviewers' queues, dated by the plugins' cadences: Wujin's inpatient claims in monthly
 batches, its critical illnesses at the quarterly meeting, work injuries on receipt (10 working
-days); Zhangjiakou's within 15 calendar days of a complete application."""
+days); Zhangjiakou's within 15 calendar days of a complete application, at most 20."""
 
 from __future__ import annotations
 
@@ -89,6 +89,21 @@ def test_queues_sort_claims_by_their_due_dates(session, wujin, zhangjiakou, cove
         == late.id
     )
     assert queues.review_queue(session, city="zhangjiakou", today=TODAY, year=2025)["overdue"] == []
+
+    # the notice's outer limit beside the due date: Zhangjiakou's 15 days, at most 20 (from
+    # receipt, for a claim not yet decided and for one approved); Wujin's batches have none
+    plugins = {"wujin": wujin, "zhangjiakou": zhangjiakou}
+
+    def benefit_of(city, year, code):
+        return next(b for b in plugins[city].benefits(year) if b.code == code)
+
+    zjk = queues.review_queue(session, city="zhangjiakou", today=TODAY, benefit_of=benefit_of)
+    assert [(r["due"], r["limit"]) for r in zjk["overdue"]] == [("2024-06-16", "2024-06-21")]
+    assert [(r["due"], r["limit"]) for r in zjk["payment_overdue"]] == [
+        ("2024-06-16", "2024-06-21")
+    ]
+    batches = queues.review_queue(session, city="wujin", today=TODAY, benefit_of=benefit_of)
+    assert [r["limit"] for k in ("due_soon", "later") for r in batches[k]] == [None] * 3
 
 
 def test_the_review_queue_is_paged_in_the_database_most_urgent_first(session, zhangjiakou, cover):

@@ -3,7 +3,8 @@ them), driven by Selenium with both paths given, so Selenium Manager downloads n
 
 `console`: enrollment, claims, payments and the console in nameko containers on RabbitMQ,
 one listener, two units of Zhangjiakou registered and the demo users of the login page.
-`browser(width, height)` opens a headless window; `shot(driver, name)` saves a screenshot
+`browser(size, javascript=True)` opens a headless window (the page's scripts off on
+request); `shot(driver, name)` saves a screenshot
 under var/screenshots/<test>/ (printed at the end of the run)."""
 
 from __future__ import annotations
@@ -27,6 +28,16 @@ CITY, YEAR = "zhangjiakou", 2024
 SHOTS = Path(__file__).resolve().parents[2] / "var" / "screenshots"
 
 
+# headless Chromium keeps a window at least 500 px wide: a phone's 390 is emulated instead
+HEADLESS_MIN_WIDTH = 500
+
+
+def emulate(driver, height: int) -> None:
+    """The phone's screen (DevTools device metrics, kept across navigations), ``height`` tall."""
+    metrics = {**driver.phone, "height": height, "mobile": True}
+    driver.execute_cdp_cmd("Emulation.setDeviceMetricsOverride", metrics)
+
+
 @pytest.fixture
 def browser(request):
     if not (os.access(CHROMIUM, os.X_OK) and os.access(CHROMEDRIVER, os.X_OK)):
@@ -37,9 +48,13 @@ def browser(request):
 
     opened = []
 
-    def open_browser(size=DESKTOP):
+    def open_browser(size=DESKTOP, javascript=True):
         options = webdriver.ChromeOptions()
         options.binary_location = CHROMIUM
+        if not javascript:  # the page's scripts off; WebDriver's own still run
+            options.add_experimental_option(
+                "prefs", {"profile.managed_default_content_settings.javascript": 2}
+            )
         for argument in (
             "--headless=new",
             "--no-sandbox",
@@ -51,6 +66,9 @@ def browser(request):
             options.add_argument(argument)
         driver = webdriver.Chrome(service=Service(CHROMEDRIVER), options=options)
         driver.set_page_load_timeout(60)
+        if size[0] < HEADLESS_MIN_WIDTH:  # a phone: its width, and its viewport meta obeyed
+            driver.phone = {"width": size[0], "height": size[1], "deviceScaleFactor": 1}
+            emulate(driver, size[1])
         opened.append(driver)
         return driver
 
@@ -70,9 +88,17 @@ def shot(request):
         path = folder / f"{len(taken) + 1:02d}-{name}.png"
         # the whole page, not only the window: a phone's long page is checked entire
         height = driver.execute_script("return document.documentElement.scrollHeight")
-        width = driver.get_window_size()["width"]
-        driver.set_window_size(width, max(height + 120, 600))
-        driver.save_screenshot(str(path))
+        phone = getattr(driver, "phone", None)
+        if phone:
+            emulate(driver, max(height, phone["height"]))
+            driver.save_screenshot(str(path))
+            emulate(driver, phone["height"])
+        else:
+            window = driver.get_window_size()
+            driver.set_window_size(window["width"], max(height + 120, 600))
+            driver.save_screenshot(str(path))
+            driver.set_window_size(window["width"], window["height"])
+        # back to the device's size: the next page is seen as on the phone or the desk
         taken.append(path)
         return path
 

@@ -8,47 +8,17 @@ from __future__ import annotations
 
 import pytest
 import requests
-from selenium.common.exceptions import WebDriverException
 from selenium.webdriver.common.by import By
-from selenium.webdriver.support.ui import Select, WebDriverWait
+from selenium.webdriver.support.ui import Select
 
 from services.kernel.registry import load_registry
 from tests.access.test_http import PEOPLE, roster_bytes
 from tests.claims.flow import pdf
+from tests.console.browser import click, cookies_of, sign_in, text
 from tests.console.conftest import CITY, PHONE, YEAR
 from tests.enrollment.samples import bad_check_digit
 
 pytestmark = pytest.mark.rabbit
-
-
-def sign_in(driver, base: str, index: int) -> None:
-    driver.delete_all_cookies()
-    driver.get(f"{base}/console/login")
-    click(driver, By.ID, f"login-{index}")
-
-
-def click(driver, by, value) -> None:
-    """Click what submits a form or follows a link, and wait until the next page has loaded.
-
-    The old page is marked first; a new document starts without the mark. (Waiting for the
-    old <html> element to go stale raced chromedriver mid-navigation: it answered "Node with
-    given id does not belong to the document" instead of "stale".) While the browser is
-    between documents a script may fail to run at all: that is the wait, not an answer."""
-    driver.execute_script("window.__before_click = true")
-    driver.find_element(by, value).click()
-    WebDriverWait(driver, 30, ignored_exceptions=(WebDriverException,)).until(
-        lambda d: d.execute_script(
-            "return !window.__before_click && document.readyState === 'complete'"
-        )
-    )
-
-
-def text(driver, element_id: str) -> str:
-    return driver.find_element(By.ID, element_id).text
-
-
-def cookies_of(driver) -> dict:
-    return {c["name"]: c["value"] for c in driver.get_cookies()}
 
 
 def test_the_clerks_autumn_and_the_reviewers_approvals_in_the_browser(

@@ -10,10 +10,10 @@ from __future__ import annotations
 import base64
 import io
 import time
-from contextlib import contextmanager
 
 import pytest
 import requests
+from eventlet import tpool
 from openpyxl import load_workbook
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
@@ -24,8 +24,8 @@ from services.messaging.database import make_engine, make_session_factory, sessi
 from services.payments import desk, receipts
 from services.payments.models import Invoice, Receipt
 from tests.access.test_http import PEOPLE, roster_bytes
+from tests.console.browser import click, cookies_of, sign_in, text
 from tests.console.conftest import CITY, PHONE
-from tests.console.test_browser import click, cookies_of, sign_in, text
 from tests.payments.conftest import Recorder
 from tests.payments.samples import DORMANT, final_payouts, statement_csv, three_premiums
 
@@ -34,14 +34,20 @@ pytestmark = pytest.mark.rabbit
 CLERK, FINANCE, SECOND, OTHER_CITY = 0, 3, 5, 6  # the console fixture's demo users
 
 
-@contextmanager
-def payments_db(tmp_path):
-    engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'payments.sqlite'}")
-    try:
-        with session_scope(make_session_factory(engine)) as session:
-            yield session
-    finally:
-        engine.dispose()
+def in_payments(tmp_path, work):
+    """``work(session)`` in one transaction on payments' SQLite file, in a native thread: the
+    services run on this process's eventlet hub, and a wait for the file's write lock in the
+    hub's own thread would stop the very writer it waits for (until the busy timeout)."""
+
+    def run():
+        engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'payments.sqlite'}")
+        try:
+            with session_scope(make_session_factory(engine)) as session:
+                return work(session)
+        finally:
+            engine.dispose()
+
+    return tpool.execute(run)
 
 
 def stray_payment(session, account: str) -> str:
@@ -92,10 +98,16 @@ def test_the_finance_desk_refunds_with_four_eyes_lists_payouts_and_reconciles(
 ):
     base, _, _ = console
     policy = load_registry().get(CITY)
-    with payments_db(tmp_path) as session:
+
+    def money(session):
         account = three_premiums(session, policy, Recorder())
-        stray_id = stray_payment(session, account)
-        made = final_payouts(session, Recorder(), account=account)
+        return (
+            account,
+            stray_payment(session, account),
+            final_payouts(session, Recorder(), account=account),
+        )
+
+    account, stray_id, made = in_payments(tmp_path, money)
 
     # -- the first finance person, on a phone: the held payment, a refund proposed ----------
     phone = browser(PHONE)
@@ -111,8 +123,8 @@ def test_the_finance_desk_refunds_with_four_eyes_lists_payouts_and_reconciles(
     assert not phone.find_elements(By.ID, "approve-0")  # not offered to the proposer
     shot(phone, "refund-proposed")
     # nor taken from the proposer when forged: payments refuses, nothing decided
-    with payments_db(tmp_path) as session:
-        (pending,) = [r for r in desk.resolutions(session, stray_id) if r["status"] == "proposed"]
+    resolutions = in_payments(tmp_path, lambda session: desk.resolutions(session, stray_id))
+    (pending,) = [r for r in resolutions if r["status"] == "proposed"]
     forged = requests.post(
         f"{base}/console/finance/refunds/{pending['resolution_id']}/decide",
         data={"action": "approve", "csrf_token": cookies_of(phone)["console_csrf"]},
@@ -140,9 +152,14 @@ def test_the_finance_desk_refunds_with_four_eyes_lists_payouts_and_reconciles(
     shot(desk_, "refund-to-approve")
     click(desk_, By.ID, "approve-0")
     assert "没有挂账款项" in desk_.page_source
-    with payments_db(tmp_path) as session:
-        assert session.get(Receipt, stray_id).status == receipts.REFUNDED
-        (done,) = desk.resolutions(session, stray_id)
+    status, (done,) = in_payments(
+        tmp_path,
+        lambda session: (
+            session.get(Receipt, stray_id).status,
+            desk.resolutions(session, stray_id),
+        ),
+    )
+    assert status == receipts.REFUNDED
     assert (done["proposed_by"], done["decided_by"]) == ("钱财 (qc-1)", "孙会计 (sk-1)")
 
     # -- payouts by state, and the failed one with the bank's reason ----------------------
@@ -207,30 +224,32 @@ def test_the_finance_desk_refunds_with_four_eyes_lists_payouts_and_reconciles(
 def held_short_payment(tmp_path, application_id: str) -> str:
     """The bank reports 100 元 less than the unit's invoice: payments holds it (the invoice
     comes from payments' own handler of application_submitted: waited for)."""
+
+    def short_payment(session) -> str | None:
+        invoice = session.scalar(select(Invoice).where(Invoice.application_id == application_id))
+        if invoice is None:
+            return None
+        return receipts.receive_premium(
+            session,
+            provider="bank/sim",
+            event={
+                "event_id": "SER-SHORT",
+                "occurred_at": "2024-03-05T10:00:00+08:00",
+                "account": invoice.account_number,
+                "amount": str(invoice.amount - 100),
+                "currency": "CNY",
+                "reference": invoice.reference,
+                "payer_name": "A工会",
+            },
+            callback_id=None,
+            record=Recorder(),
+        ).id
+
     deadline = time.monotonic() + 30
-    while True:
-        with payments_db(tmp_path) as session:
-            invoice = session.scalar(
-                select(Invoice).where(Invoice.application_id == application_id)
-            )
-            if invoice is not None:
-                return receipts.receive_premium(
-                    session,
-                    provider="bank/sim",
-                    event={
-                        "event_id": "SER-SHORT",
-                        "occurred_at": "2024-03-05T10:00:00+08:00",
-                        "account": invoice.account_number,
-                        "amount": str(invoice.amount - 100),
-                        "currency": "CNY",
-                        "reference": invoice.reference,
-                        "payer_name": "A工会",
-                    },
-                    callback_id=None,
-                    record=Recorder(),
-                ).id
+    while (receipt_id := in_payments(tmp_path, short_payment)) is None:
         assert time.monotonic() < deadline, "payments issued no invoice"
         time.sleep(0.2)
+    return receipt_id
 
 
 def test_finance_applies_a_held_short_payment_and_a_clerk_may_not(console, browser, shot, tmp_path):
@@ -259,8 +278,12 @@ def test_finance_applies_a_held_short_payment_and_a_clerk_may_not(console, brows
     click(phone, By.ID, "apply-0")
     assert "没有挂账款项" in phone.page_source
     shot(phone, "finance-resolved")
-    with payments_db(tmp_path) as session:
-        status = session.get(Receipt, receipt_id).status
-        done = desk.resolutions(session, receipt_id)
+    status, done = in_payments(
+        tmp_path,
+        lambda session: (
+            session.get(Receipt, receipt_id).status,
+            desk.resolutions(session, receipt_id),
+        ),
+    )
     assert status == "applied"
     assert done[-1]["proposed_by"] == "钱财 (qc-1)" and "次日补缴" in done[-1]["reason"]
