@@ -63,10 +63,11 @@ def test_cities_imports_neither_marshmallow_nor_the_database_nor_the_bus(root):
 )
 def test_quote_and_assess_load_only_the_city_asked_for_without_marshmallow(root, args):
     """Nor marshmallow: a well-formed year file and well-formed facts are loaded by their
-    fastload records (services/kernel/fastload.py); the schemas only for the full diagnosis."""
+    fastload records (services/kernel/fastload.py); the schemas only for the full diagnosis.
+    Nor importlib.metadata: the one entry point is read by registry.plain_entry_points."""
     modules = imported(root, *args)
     assert "services.kernel.fastload" in modules  # the probe did load a year file
-    for name in (*NEVER, "cn2an", "marshmallow"):
+    for name in (*NEVER, "cn2an", "marshmallow", "importlib.metadata"):
         assert name not in modules, name
     asked = f"mutual_aid_{args[2]}"
     assert asked in modules

@@ -7,12 +7,19 @@ reason and does not take the others down.
 
 from __future__ import annotations
 
+import os
+import re
+import sys
 import traceback
 from dataclasses import dataclass, field
-from importlib.metadata import EntryPoint, entry_points
+from importlib import import_module
+from typing import TYPE_CHECKING
 
 from services.kernel.errors import UnknownCity
 from services.kernel.policy import CityPolicy
+
+if TYPE_CHECKING:
+    from importlib.metadata import EntryPoint
 
 GROUP = "mutual_aid.cities"
 
@@ -57,7 +64,7 @@ def _describe(exc: BaseException) -> str:
     return f"{type(exc).__name__}: {exc}{where}"
 
 
-def load_one(ep: EntryPoint, *, validate: bool = True) -> Installed | Broken:
+def load_one(ep: EntryPoint | PlainEntryPoint, *, validate: bool = True) -> Installed | Broken:
     dist = ep.dist.name if ep.dist else None
     version = ep.dist.version if ep.dist else None
     try:
@@ -80,6 +87,8 @@ def load_one(ep: EntryPoint, *, validate: bool = True) -> Installed | Broken:
 def load_registry(*, validate: bool = True) -> Registry:
     """Every installed plugin; ``validate=False`` (listing them) parses their year files without
     validating them (``DataPolicy.check_files``)."""
+    from importlib.metadata import entry_points
+
     registry = Registry()
     for ep in sorted(entry_points(group=GROUP), key=lambda e: e.name):
         loaded = load_one(ep, validate=validate)
@@ -98,9 +107,93 @@ def load_registry(*, validate: bool = True) -> Registry:
 def load_city(code: str) -> CityPolicy:
     """The one plugin asked for, loaded and validated alone (a command naming --city need not
     import and parse every other city); otherwise the registry's own answer and message."""
-    found = [ep for ep in entry_points(group=GROUP) if ep.name == code]
+    found = plain_entry_points(code)
+    if found is None:  # not plain directories: importlib.metadata reads them
+        from importlib.metadata import entry_points
+
+        found = [ep for ep in entry_points(group=GROUP) if ep.name == code]
     if len(found) == 1:
         loaded = load_one(found[0])
         if isinstance(loaded, Installed):
             return loaded.policy
     return load_registry().get(code)
+
+
+# ---- one entry point without importlib.metadata ---------------------------------------------
+# importlib.metadata imports email, zipfile and csv (0.02–0.05 s of a short command's start,
+# issue 14) to answer what one line of an entry_points.txt says. load_city reads those files
+# itself when every place a distribution could be is a plain directory on sys.path; anything
+# else (a zip or an egg on the path, another distribution finder) goes to importlib.metadata.
+# Not deduplicated as importlib.metadata does: two matches (the same distribution found twice)
+# go to the registry, which answers as before.
+
+_VALUE = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?$")
+
+
+@dataclass(frozen=True)
+class PlainEntryPoint:
+    """What load_one reads of an EntryPoint: name, value, load(); no distribution."""
+
+    name: str
+    value: str
+    dist: None = None
+
+    def load(self):
+        match = _VALUE.match(self.value)
+        target = import_module(match.group("module"))
+        for attr in filter(None, (match.group("attr") or "").split(".")):
+            target = getattr(target, attr)
+        return target
+
+
+def plain_entry_points(code: str) -> list[PlainEntryPoint] | None:
+    """The ``mutual_aid.cities`` entry points named ``code`` in the entry_points.txt of every
+    distribution on sys.path; None when importlib.metadata must answer instead."""
+    from importlib.machinery import PathFinder
+
+    if any(hasattr(f, "find_distributions") for f in sys.meta_path if f is not PathFinder):
+        return None
+    found = []
+    for entry in sys.path:
+        root = entry or "."
+        if not os.path.isdir(root):
+            if os.path.exists(root):  # a zip file
+                return None
+            continue
+        if root.lower().endswith(".egg"):
+            return None
+        try:
+            names = os.listdir(root)
+        except OSError:
+            continue
+        for name in names:
+            if not name.lower().endswith((".dist-info", ".egg-info")):
+                continue
+            try:
+                with open(os.path.join(root, name, "entry_points.txt"), encoding="utf-8") as f:
+                    text = f.read()
+            except OSError:  # none, or an .egg-info file
+                continue
+            for value in _entries(text, code):
+                if not _VALUE.match(value):  # extras, or what load() would not read alike
+                    return None
+                found.append(PlainEntryPoint(code, value))
+    return found
+
+
+def _entries(text: str, code: str) -> list[str]:
+    """The values of ``code = value`` lines in the [mutual_aid.cities] section (the format
+    importlib.metadata reads: ``[section]``, ``#`` comments, ``name = value``)."""
+    values, section = [], None
+    for line in text.splitlines():
+        line = line.strip()
+        if not line or line.startswith("#"):
+            continue
+        if line.startswith("[") and line.endswith("]"):
+            section = line.strip("[]")
+            continue
+        if section == GROUP and "=" in line:
+            name, value = line.split("=", 1)
+            if name.strip() == code:
+                values.append(value.strip())
+    return values

@@ -271,3 +271,55 @@ def test_listing_without_validating_still_reports_a_file_that_does_not_parse(
     listed = load_one(_EntryPoint("brokenville", Brokenville(tmp_path)), validate=False)
     assert isinstance(listed, Installed)  # parses: its keys are checked when it is used
     assert isinstance(load_one(_EntryPoint("brokenville", Brokenville(tmp_path))), Broken)
+
+
+# ---- load_city reads one entry point without importlib.metadata (issue 14: CLI start) -------
+
+
+def test_plain_entry_points_are_importlib_metadatas():
+    from importlib.metadata import entry_points
+
+    from services.kernel.registry import plain_entry_points
+
+    full = {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    assert {"quzhou", "wujin", "zhangjiakou", "keqiao"} <= set(full)
+    for code, value in full.items():
+        assert [(ep.name, ep.value) for ep in plain_entry_points(code)] == [(code, value)]
+        assert plain_entry_points(code)[0].load() is EntryPoint(code, value, GROUP).load()
+    assert plain_entry_points("nowhere") == []
+
+
+def _dist_info(where: Path, text: str) -> None:
+    info = where / "fake_city-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "entry_points.txt").write_text(text, encoding="utf-8")
+
+
+def test_a_second_plugin_of_the_same_name_goes_to_the_registry(tmp_path, monkeypatch):
+    from services.kernel.registry import load_city, plain_entry_points
+
+    _dist_info(tmp_path, "# a comment\n[mutual_aid.cities]\nwujin = mutual_aid_quzhou:plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert [ep.value for ep in plain_entry_points("wujin")] == [
+        "mutual_aid_quzhou:plugin",
+        "mutual_aid_wujin:plugin",
+    ]
+    # two: the registry answers, as before (the impostor is broken: its code is quzhou)
+    assert load_city("wujin") is load_registry().get("wujin")
+    assert any("不一致" in b.reason for b in load_registry().broken if b.entry_point == "wujin")
+
+
+@pytest.mark.parametrize(
+    "where", ["zip", "extras"], ids=["a zip on the path", "an entry point with extras"]
+)
+def test_what_the_plain_reader_cannot_read_goes_to_importlib_metadata(tmp_path, monkeypatch, where):
+    from services.kernel.registry import load_city, plain_entry_points
+
+    if where == "zip":
+        (tmp_path / "lib.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+        monkeypatch.syspath_prepend(str(tmp_path / "lib.zip"))
+    else:
+        _dist_info(tmp_path, "[mutual_aid.cities]\nelsewhere = mutual_aid_wujin:plugin [fast]\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+    assert plain_entry_points("elsewhere") is None
+    assert load_city("wujin").code == "wujin"
