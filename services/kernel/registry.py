@@ -157,7 +157,7 @@ def plain_entry_points(code: str) -> list[PlainEntryPoint] | None:
     for entry in sys.path:
         root = entry or "."
         if not os.path.isdir(root):
-            if os.path.exists(root):  # a zip file
+            if os.path.isfile(root) and _is_zip(root):  # importlib.metadata reads zips
                 return None
             continue
         if root.lower().endswith(".egg"):
@@ -179,6 +179,12 @@ def plain_entry_points(code: str) -> list[PlainEntryPoint] | None:
                     return None
                 found.append(PlainEntryPoint(code, value))
     return found
+
+
+def _is_zip(path: str) -> bool:
+    import zipfile
+
+    return zipfile.is_zipfile(path)
 
 
 def _entries(text: str, code: str) -> list[str]:

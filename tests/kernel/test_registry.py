@@ -323,3 +323,11 @@ def test_what_the_plain_reader_cannot_read_goes_to_importlib_metadata(tmp_path, 
         monkeypatch.syspath_prepend(str(tmp_path))
     assert plain_entry_points("elsewhere") is None
     assert load_city("wujin").code == "wujin"
+
+
+def test_a_file_on_the_path_that_is_no_zip_is_passed_over(tmp_path, monkeypatch):
+    from services.kernel.registry import plain_entry_points
+
+    (tmp_path / "notes.json").write_text("{}", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "notes.json"))  # as plugins/*.json in a glob
+    assert [ep.value for ep in plain_entry_points("wujin")] == ["mutual_aid_wujin:plugin"]
