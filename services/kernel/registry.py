@@ -130,13 +130,13 @@ def load_city(code: str) -> CityPolicy:
 _VALUE = re.compile(r"(?P<module>[\w.]+)\s*(:\s*(?P<attr>[\w.]+)\s*)?$")
 
 
-@dataclass(frozen=True)
 class PlainEntryPoint:
     """What load_one reads of an EntryPoint: name, value, load(); no distribution."""
 
-    name: str
-    value: str
-    dist: None = None
+    dist = None
+
+    def __init__(self, name: str, value: str):
+        self.name, self.value = name, value
 
     def load(self):
         match = _VALUE.match(self.value)
