@@ -22,17 +22,11 @@ from pathlib import Path
 # Only what every command needs is imported here (exceptions, the clock, the parser): each
 # command imports its own modules, so `cities` or `quote` does not pay for SQLAlchemy, nameko
 # or the spreadsheet readers (issue 14; tests/test_cli_imports.py).
-from services.access import commands as token_commands
-from services.demo import commands as demo_commands
-from services.enrollment import commands as enrollment_commands
 from services.enrollment.exceptions import EnrollmentError, RosterUnreadable
 from services.kernel.clock import SYSTEM, Clock, parse_day
 from services.kernel.errors import PolicyError
 from services.kernel.registry import load_city, load_registry
-from services.messaging import commands as events_commands
 from services.messaging.errors import DatabaseConfigError, MessagingError, StartupError
-from services.messaging.http_address import HttpAddressError, parse_address
-from services.payments import commands as payments_commands
 
 
 class UsageError(Exception):
@@ -363,6 +357,8 @@ def _service_classes() -> list[type]:
 
 
 def _http_address(text: str) -> str:
+    from services.messaging.http_address import HttpAddressError, parse_address
+
     try:
         parse_address(text)
     except HttpAddressError as exc:
@@ -487,6 +483,14 @@ def build_parser(only: str | None = None) -> argparse.ArgumentParser:
     p = city_year(sub.add_parser("template", help="a city's blank application and roster workbook"))
     p.add_argument("-o", "--output", metavar="OUT.xlsx", help="default: <city name><year>.xlsx")
     p.set_defaults(run=cmd_template)
+    # the other commands' own modules: argparse only (their work is imported lazily), and
+    # not imported by the short commands, which build only their own subparser
+    from services.access import commands as token_commands
+    from services.demo import commands as demo_commands
+    from services.enrollment import commands as enrollment_commands
+    from services.messaging import commands as events_commands
+    from services.payments import commands as payments_commands
+
     enrollment_commands.add_to(sub, city_year, _year)
     events_commands.add_to(sub)
     payments_commands.add_to(sub)
