@@ -289,6 +289,75 @@ def test_plain_entry_points_are_importlib_metadatas():
     assert plain_entry_points("nowhere") == []
 
 
+def test_plain_listing_is_importlib_metadatas_with_names_and_versions():
+    from importlib.metadata import entry_points
+
+    from services.kernel.registry import plain_entry_points
+
+    def row(ep):
+        return ep.name, ep.value, ep.dist.name, ep.dist.version
+
+    full = sorted(row(ep) for ep in entry_points(group=GROUP))
+    assert sorted(row(ep) for ep in plain_entry_points(with_dist=True)) == full
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        "Metadata-Version: 2.1\nName: fake-city\nVersion: 1.0\n\nName: not this\n",
+        "Name: fake-city  \nVersion:1.0\nSummary: x\n",
+        "Version: 1.0\nName:\tfake-city\n",
+    ],
+    ids=["body", "blanks", "tab"],
+)
+def test_plain_names_and_versions_read_as_importlib_metadata_reads_them(
+    tmp_path, monkeypatch, metadata
+):
+    from importlib.metadata import entry_points
+
+    from services.kernel.registry import plain_entry_points
+
+    _dist_info(tmp_path, "[mutual_aid.cities]\nfakecity = mutual_aid_wujin:plugin\n")
+    (tmp_path / "fake_city-1.0.dist-info" / "METADATA").write_text(metadata, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (plain,) = [ep for ep in plain_entry_points(with_dist=True) if ep.name == "fakecity"]
+    (full,) = [ep for ep in entry_points(group=GROUP) if ep.name == "fakecity"]
+    assert (plain.dist.name, plain.dist.version) == (full.dist.name, full.dist.version)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    ["Name: fake-\n city\nVersion: 1.0\n", "Version: 1.0\n", "name: fake-city\nVersion: 1\n"],
+    ids=["folded", "no name", "lower case"],
+)
+def test_a_header_the_plain_reader_is_not_sure_of_goes_to_importlib_metadata(
+    tmp_path, monkeypatch, metadata
+):
+    from services.kernel.registry import plain_entry_points
+
+    _dist_info(tmp_path, "[mutual_aid.cities]\nfakecity = mutual_aid_wujin:plugin\n")
+    (tmp_path / "fake_city-1.0.dist-info" / "METADATA").write_text(metadata, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert plain_entry_points(with_dist=True) is None
+    assert plain_entry_points("fakecity") is not None  # the name alone needs no header
+
+
+def test_the_first_distribution_of_a_name_on_the_path_hides_later_ones(tmp_path, monkeypatch):
+    from importlib.metadata import entry_points
+
+    from services.kernel.registry import plain_entry_points
+
+    for folder, city in (("a", "first"), ("b", "second")):
+        _dist_info(tmp_path / folder, f"[mutual_aid.cities]\n{city} = mutual_aid_wujin:plugin\n")
+        monkeypatch.syspath_prepend(str(tmp_path / folder))  # b before a
+    names = {ep.name for ep in plain_entry_points()}
+    assert names & {"first", "second"} == {ep.name for ep in entry_points(group=GROUP)} & {
+        "first",
+        "second",
+    }
+    assert "second" in names and "first" not in names
+
+
 def _dist_info(where: Path, text: str) -> None:
     info = where / "fake_city-1.0.dist-info"
     info.mkdir(parents=True)
