@@ -12,8 +12,10 @@ months of a service's events would leave them), N events (default 2000) are reco
 - publish-only: the same N messages published by the relay's publisher in batches of the
   relay's size (confirmed, persistent, the confirms awaited together) with nothing read or
   written in the database: the floor;
-- relay: ``relay_pending`` until the outbox is empty: read a batch, publish it, await its
-  confirms, mark the batch.
+- relay: ``relay_pending`` until the outbox is empty, as the Outbox provider runs it: runs
+  of up to RELAY_RUN_BATCHES batches, each batch read while the one before is confirmed and
+  marked while the next is (``--unpipelined``: one batch a run, read, published, confirmed,
+  marked in turn).
 
 events/s of each and the relay's time over the floor's. The history is written by one
 server-side INSERT … SELECT with ids in order (as uuid7 ids are), so 1 000 000 rows take
@@ -35,6 +37,7 @@ from nameko.constants import AMQP_URI_CONFIG_KEY
 from sqlalchemy import MetaData, text
 
 from services.messaging.database import make_engine, make_session_factory, session_scope
+from services.messaging.dependencies import RELAY_RUN_BATCHES
 from services.messaging.idempotency import processed_events_table
 from services.messaging.outbox import OutgoingEvent, outbox_table, record_event, relay_pending
 from services.messaging.publishing import event_publisher
@@ -78,7 +81,14 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--history", default="10000,1000000", help="history sizes, commas")
     parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672")
     parser.add_argument("--batch", type=int, default=100, help="the relay's batch (config)")
+    parser.add_argument(
+        "--unpipelined",
+        action="store_true",
+        help="one batch a run, unpipelined (the relay before its batches were pipelined)",
+    )
     args = parser.parse_args(argv)
+    run = 1 if args.unpipelined else RELAY_RUN_BATCHES
+    relay = relay_pending
     vhost = f"bench_relay_{uuid.uuid4().hex[:8]}"
     requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=AUTH, timeout=10).raise_for_status()
     requests.put(
@@ -115,7 +125,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 floor = time.perf_counter() - started
                 started = time.perf_counter()
                 sent = 0
-                while (done := relay_pending(factory, publish, batch=args.batch)) > 0:
+                while (done := relay(factory, publish, batch=args.batch, batches=run)) > 0:
                     sent += done
                 relay = time.perf_counter() - started
                 assert sent == args.events, sent
