@@ -88,7 +88,6 @@ def main(argv: Sequence[str] | None = None) -> int:
     )
     args = parser.parse_args(argv)
     run = 1 if args.unpipelined else RELAY_RUN_BATCHES
-    relay = relay_pending
     vhost = f"bench_relay_{uuid.uuid4().hex[:8]}"
     requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=AUTH, timeout=10).raise_for_status()
     requests.put(
@@ -125,7 +124,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 floor = time.perf_counter() - started
                 started = time.perf_counter()
                 sent = 0
-                while (done := relay(factory, publish, batch=args.batch, batches=run)) > 0:
+                while (done := relay_pending(factory, publish, batch=args.batch, batches=run)) > 0:
                     sent += done
                 relay = time.perf_counter() - started
                 assert sent == args.events, sent
