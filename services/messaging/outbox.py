@@ -4,8 +4,9 @@ it announces, and a relay publishes rows only after that transaction has committ
 A service puts the `outbox` table into its own metadata (`outbox_table(Base.metadata)`), so
 it is created and migrated with the service's other tables. `record_event` adds a row in the
 caller's transaction. `relay_pending` publishes unpublished rows in the order they were
-recorded (a batch at once when the publisher has `many`, its confirms awaited together) and
-marks the confirmed ones published (one UPDATE a run); `purge_history` deletes what was published long ago; a publish that
+recorded (a batch at once when the publisher has `many`, its confirms awaited together;
+several batches a run pipelined when it has `send`) and marks the confirmed ones published
+(one UPDATE a batch); `purge_history` deletes what was published long ago. A publish that
 fails stops the run with the error on that row, and the next run starts from it. A row whose
 mark is lost after its publish (the process dies between the two) is published again:
 delivery is at least once, and consumers are idempotent (`idempotency.first_time`).

@@ -9,7 +9,9 @@ example a missing exchange) or cannot be reached; the outbox then keeps the row.
 A relay run publishes a batch: `publish.many(events)` sends them all on one channel in confirm
 mode and then waits for the broker's acks together (issue 14: waiting for each confirm in turn
 kept the relay at a fraction of what the broker takes). It raises `PartlyPublished` naming how
-many of the first events were confirmed, so the outbox marks exactly those.
+many of the first events were confirmed, so the outbox marks exactly those. `publish.send`
+is `many` in two halves: it publishes and returns a `SentBatch` whose `wait()` awaits the acks
+(and raises as `many` does), so the relay marks the batch before while this one is confirmed.
 """
 
 from __future__ import annotations
