@@ -119,6 +119,9 @@ class EventPublisher:
                 self._published += 1
         except Exception as exc:  # raised by wait(), with the lock released there
             batch.error = exc
+        except BaseException:  # the thread is being killed: no wait() will come
+            self._lock.release()
+            raise
         return batch
 
     def _one_by_one(self, events: Sequence[OutgoingEvent]) -> None:
