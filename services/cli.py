@@ -22,17 +22,11 @@ from pathlib import Path
 # Only what every command needs is imported here (exceptions, the clock, the parser): each
 # command imports its own modules, so `cities` or `quote` does not pay for SQLAlchemy, nameko
 # or the spreadsheet readers (issue 14; tests/test_cli_imports.py).
-from services.access import commands as token_commands
-from services.demo import commands as demo_commands
-from services.enrollment import commands as enrollment_commands
 from services.enrollment.exceptions import EnrollmentError, RosterUnreadable
 from services.kernel.clock import SYSTEM, Clock, parse_day
 from services.kernel.errors import PolicyError
 from services.kernel.registry import load_city, load_registry
-from services.messaging import commands as events_commands
 from services.messaging.errors import DatabaseConfigError, MessagingError, StartupError
-from services.messaging.http_address import HttpAddressError, parse_address
-from services.payments import commands as payments_commands
 
 
 class UsageError(Exception):
@@ -363,6 +357,8 @@ def _service_classes() -> list[type]:
 
 
 def _http_address(text: str) -> str:
+    from services.messaging.http_address import HttpAddressError, parse_address
+
     try:
         parse_address(text)
     except HttpAddressError as exc:
@@ -383,7 +379,71 @@ def _pinned_clock(text: str) -> Clock:
         raise argparse.ArgumentTypeError(str(exc)) from None
 
 
-def build_parser() -> argparse.ArgumentParser:
+def city_year(p: argparse.ArgumentParser) -> argparse.ArgumentParser:
+    p.add_argument("--city", required=True)
+    p.add_argument("--year", required=True, type=_year)
+    return p
+
+
+def _add_cities(sub) -> None:
+    sub.add_parser("cities", help="installed city plugins").set_defaults(run=cmd_cities)
+
+
+def _add_benefits(sub) -> None:
+    city_year(sub.add_parser("benefits", help="a city's benefit catalogue")).set_defaults(
+        run=cmd_benefits
+    )
+
+
+def _add_quote(sub) -> None:
+    p = city_year(sub.add_parser("quote", help="fee quote for a unit's group application"))
+    p.add_argument("file", metavar="FILE|-")
+    p.set_defaults(run=cmd_quote)
+
+
+def _add_assess(sub) -> None:
+    p = city_year(sub.add_parser("assess", help="assess a claim"))
+    p.add_argument("file", metavar="FILE|-")
+    p.set_defaults(run=cmd_assess)
+
+
+# The short commands people wait for (issue 14, CLI start): `mutual-aid quote …` builds a
+# parser with only its own subcommand, not the 35 of them (argparse and gettext cost 0.01–0.02
+# s). Anything that parser refuses, and every --help, is parsed again by the whole parser,
+# so messages and help read as before.
+_SHORT = {
+    "cities": _add_cities,
+    "benefits": _add_benefits,
+    "quote": _add_quote,
+    "assess": _add_assess,
+}
+
+
+def _command_word(argv: Sequence[str]) -> str | None:
+    """The subcommand named in ``argv`` (after ``--today DAY``), if it is one of _SHORT and
+    no help is asked for; otherwise None (the whole parser)."""
+    if "-h" in argv or "--help" in argv:
+        return None
+    i = 0
+    while i < len(argv) and argv[i].startswith("-"):
+        i += 2 if argv[i] == "--today" else 1
+    word = argv[i] if i < len(argv) else None
+    return word if word in _SHORT else None
+
+
+def parse(argv: Sequence[str] | None) -> argparse.Namespace:
+    argv = sys.argv[1:] if argv is None else list(argv)
+    only = _command_word(argv)
+    if only is not None:
+        try:
+            return build_parser(only).parse_args(argv)
+        except UsageError:
+            pass  # the whole parser words it, as it always has
+    return build_parser().parse_args(argv)
+
+
+def build_parser(only: str | None = None) -> argparse.ArgumentParser:
+    """The whole parser, or (``only``) the global options and one short subcommand."""
     parser = _Parser(
         prog="mutual-aid", description="Workers' medical mutual aid: city policies and tools."
     )
@@ -397,22 +457,11 @@ def build_parser() -> argparse.ArgumentParser:
         "services `serve` runs: a rehearsal or a test (default: the real day)",
     )
     sub = parser.add_subparsers(dest="command", required=True, parser_class=_Parser)
-    sub.add_parser("cities", help="installed city plugins").set_defaults(run=cmd_cities)
-
-    def city_year(p):
-        p.add_argument("--city", required=True)
-        p.add_argument("--year", required=True, type=_year)
-        return p
-
-    city_year(sub.add_parser("benefits", help="a city's benefit catalogue")).set_defaults(
-        run=cmd_benefits
-    )
-    p = city_year(sub.add_parser("quote", help="fee quote for a unit's group application"))
-    p.add_argument("file", metavar="FILE|-")
-    p.set_defaults(run=cmd_quote)
-    p = city_year(sub.add_parser("assess", help="assess a claim"))
-    p.add_argument("file", metavar="FILE|-")
-    p.set_defaults(run=cmd_assess)
+    if only is not None:
+        _SHORT[only](sub)
+        return parser
+    for add in _SHORT.values():
+        add(sub)
     p = sub.add_parser("idcard", help="check resident ID numbers")
     p.add_argument("ids", nargs="+", metavar="ID")
     p.set_defaults(run=cmd_idcard)
@@ -434,6 +483,14 @@ def build_parser() -> argparse.ArgumentParser:
     p = city_year(sub.add_parser("template", help="a city's blank application and roster workbook"))
     p.add_argument("-o", "--output", metavar="OUT.xlsx", help="default: <city name><year>.xlsx")
     p.set_defaults(run=cmd_template)
+    # the other commands' own modules: argparse only (their work is imported lazily), and
+    # not imported by the short commands, which build only their own subparser
+    from services.access import commands as token_commands
+    from services.demo import commands as demo_commands
+    from services.enrollment import commands as enrollment_commands
+    from services.messaging import commands as events_commands
+    from services.payments import commands as payments_commands
+
     enrollment_commands.add_to(sub, city_year, _year)
     events_commands.add_to(sub)
     payments_commands.add_to(sub)
@@ -470,7 +527,7 @@ def build_parser() -> argparse.ArgumentParser:
 
 def main(argv: Sequence[str] | None = None) -> int:
     try:
-        args = build_parser().parse_args(argv)
+        args = parse(argv)
         result = args.run(args)
     except (UsageError, PolicyError, RosterUnreadable, EnrollmentError, DatabaseConfigError) as exc:
         print(f"mutual-aid: {exc}", file=sys.stderr)

@@ -312,3 +312,43 @@ def test_serve_passes_the_pinned_day_to_the_services_config(tmp_path, monkeypatc
     assert cli.main(["--today", "2024-11-01", "serve", "--var", var]) == 0
     assert cli.main(["serve", "--var", var, "--no-demo"]) == 0
     assert [c.get("FIXED_TODAY") for c in configs] == ["2024-11-01", None]
+
+
+SHORT_ARGVS = [
+    ["cities"],
+    ["quote", "--city", "quzhou", "--year", "2025", "u.json"],
+    ["--today", "2025-03-01", "assess", "--city", "wujin", "--year", "2024", "-"],
+    ["--today=2025-03-01", "benefits", "--year", "2024", "--city", "wujin"],
+    ["assess", "--cit", "wujin", "--year", "2024", "c.json"],  # an abbreviation
+    ["quote", "--city", "quzhou", "u.json"],  # --year missing
+    ["quote", "--city", "quzhou", "--year", "25", "u.json"],
+    ["assess", "--city", "wujin", "--year", "2024"],
+    ["cities", "extra"],
+    ["--today", "2025-02-30", "cities"],
+    ["--today", "quote", "cities"],
+    ["quote", "--city", "quzhou", "--year", "2025", "u.json", "--frobnicate"],
+]
+
+
+@pytest.mark.parametrize("argv", SHORT_ARGVS, ids=lambda a: " ".join(a))
+def test_a_short_command_parses_as_the_whole_parser_does(argv):
+    """`quote` builds only its own subparser (issue 14): the same arguments, the same errors."""
+    from services.cli import UsageError, build_parser, parse
+
+    def outcome(how):
+        try:
+            return vars(how())
+        except UsageError as exc:
+            return str(exc)
+
+    assert outcome(lambda: parse(argv)) == outcome(lambda: build_parser().parse_args(argv))
+
+
+def test_the_short_parser_is_used_for_a_short_command():
+    from services.cli import _command_word
+
+    assert _command_word(["--today", "2025-03-01", "quote", "x"]) == "quote"
+    assert _command_word(["cities"]) == "cities"
+    assert _command_word(["quote", "--help"]) is None  # help: the whole parser
+    assert _command_word(["serve"]) is None
+    assert _command_word([]) is None

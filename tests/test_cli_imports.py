@@ -49,7 +49,7 @@ def test_cities_imports_neither_marshmallow_nor_the_database_nor_the_bus(root):
     modules = imported(root, "cities")
     assert "services.kernel.registry" in modules  # the probe did run the command
     assert "mutual_aid_keqiao" in modules  # every plugin's package, listed
-    for name in (*NEVER, "cn2an", "marshmallow"):
+    for name in (*NEVER, "cn2an", "marshmallow", "importlib.metadata"):
         assert name not in modules, name
 
 
@@ -61,11 +61,13 @@ def test_cities_imports_neither_marshmallow_nor_the_database_nor_the_bus(root):
     ],
     ids=["quote", "assess"],
 )
-def test_quote_and_assess_load_only_the_city_asked_for(root, args):
-    """marshmallow they do import: the city's year file is validated with it (year_schemas.py)
-    and the facts given are loaded with it (kernel/facts.py)."""
+def test_quote_and_assess_load_only_the_city_asked_for_without_marshmallow(root, args):
+    """Nor marshmallow: a well-formed year file and well-formed facts are loaded by their
+    fastload records (services/kernel/fastload.py); the schemas only for the full diagnosis.
+    Nor importlib.metadata: the one entry point is read by registry.plain_entry_points."""
     modules = imported(root, *args)
-    for name in NEVER:
+    assert "services.kernel.fastload" in modules  # the probe did load a year file
+    for name in (*NEVER, "cn2an", "marshmallow", "importlib.metadata"):
         assert name not in modules, name
     asked = f"mutual_aid_{args[2]}"
     assert asked in modules
@@ -83,3 +85,30 @@ def test_assess_does_not_import_cn2an(root):
         root, "assess", "--city", "wujin", "--year", "2024", "examples/assess-wujin-2024.json"
     )
     assert "cn2an" not in modules
+
+
+def test_a_bad_fact_is_still_worded_by_the_schema(root, tmp_path):
+    """The fast path defers what it is not sure of: the same one-line message as before."""
+    bad = tmp_path / "claim.json"
+    bad.write_text('{"claim": {"benefit": "inpatient", "self_borne": "1e3"}}', encoding="utf-8")
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "services.cli",
+            "assess",
+            "--city",
+            "wujin",
+            "--year",
+            "2024",
+            str(bad),
+        ],
+        capture_output=True,
+        text=True,
+        cwd=root,
+        timeout=120,
+    )
+    assert done.returncode == 2
+    assert done.stderr.startswith(
+        "mutual-aid: claim 事实有误: self_borne: self_borne 应为普通的小数写法"
+    )

@@ -17,10 +17,24 @@ import re
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, date, datetime
-from zoneinfo import ZoneInfo
+from functools import cache
 
-SHANGHAI = ZoneInfo("Asia/Shanghai")
 _DAY = re.compile(r"\d{4}-\d{2}-\d{2}")
+
+
+@cache
+def shanghai():
+    """The Asia/Shanghai zone, made when first asked: a command that never asks the time does
+    not import zoneinfo (issue 14, CLI start). ``SHANGHAI`` answers it too."""
+    from zoneinfo import ZoneInfo
+
+    return ZoneInfo("Asia/Shanghai")
+
+
+def __getattr__(name: str):
+    if name == "SHANGHAI":
+        return shanghai()
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
 
 
 def _real_instant() -> datetime:
@@ -39,7 +53,7 @@ class Clock:
     instant: Callable[[], datetime] = _real_instant
 
     def now(self) -> datetime:
-        return self.instant().astimezone(SHANGHAI)
+        return self.instant().astimezone(shanghai())
 
     def today(self) -> date:
         return self.pinned or self.now().date()

@@ -1,20 +1,21 @@
 """Reading claim facts and history from plain data (JSON, RPC payloads) into value types.
 
-marshmallow at the boundary: an unknown fact name (a misspelling) or a malformed value is
-an error naming the fact, never silently dropped (STYLE.md, on OpenFisca).
+An unknown fact name (a misspelling) or a malformed value is an error naming the fact, never
+silently dropped (STYLE.md, on OpenFisca). Well-formed facts are loaded by the records below
+(fastload.py: the common case, no marshmallow); anything a record is not sure of is loaded by
+the marshmallow schemas in facts_schemas.py, which word every error.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
+from dataclasses import fields as dataclass_fields
 from decimal import Decimal
 
-from marshmallow import ValidationError, fields, post_load
-
+from services.kernel import fastload as fl
 from services.kernel.errors import FactError
-from services.kernel.money import MoneyError, parse_amount
+from services.kernel.money import MAX_AMOUNT, MoneyError, parse_amount
 from services.kernel.policy import NATURES, ClaimFacts, HistoryEntry, Unit
-from services.kernel.schemas import Amount, OneOf, Range, Strict, Text, one_line
 
 CAUSES = (
     "illness",
@@ -41,117 +42,119 @@ _ROMAN = {
     "X": 10,
 }
 
-
-class Money(Amount):
-    """A decimal string (or int) of at most two places within money.MAX_AMOUNT; floats are
-    refused because they lose fen, "1e400" because no form holds it (schemas.Amount)."""
+FACT_NAMES = tuple(f.name for f in dataclass_fields(ClaimFacts))
 
 
-class StrictBool(fields.Field):
-    """true/false only: "no" or 0 for a yes/no fact is more likely a mistake than a value."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if not isinstance(value, bool):
-            raise ValidationError(f"应为 true 或 false，填写的是 {value!r}")
-        return value
-
-
-class Grade(fields.Field):
-    """Disability / injury grade: 1..10 (also I..X) or "death"."""
-
-    def _deserialize(self, value, attr, data, **kwargs):
-        if isinstance(value, bool):
-            raise ValidationError("grade 应为 1-10、I-X 或 death")
-        if isinstance(value, int):
-            grade = value
-        elif isinstance(value, str):
-            text = value.strip()
-            if text.lower() == "death":
-                return "death"
-            if text.isdigit():
-                grade = int(text)
-            elif text.upper() in _ROMAN:
-                grade = _ROMAN[text.upper()]
-            else:
-                raise ValidationError(f"grade 应为 1-10、I-X 或 death，填写的是 {value!r}")
+def grade_of(value: object) -> int | str:
+    """Disability / injury grade: 1..10 (also I..X) or "death"; ValueError saying why not."""
+    if isinstance(value, bool):
+        raise ValueError("grade 应为 1-10、I-X 或 death")
+    if isinstance(value, int):
+        grade = value
+    elif isinstance(value, str):
+        text = value.strip()
+        if text.lower() == "death":
+            return "death"
+        if text.isdigit():
+            grade = int(text)
+        elif text.upper() in _ROMAN:
+            grade = _ROMAN[text.upper()]
         else:
-            raise ValidationError(f"grade 应为 1-10、I-X 或 death，填写的是 {value!r}")
-        if not 1 <= grade <= 10:
-            raise ValidationError(f"grade 应在 1 到 10 之间，填写的是 {value!r}")
-        return grade
+            raise ValueError(f"grade 应为 1-10、I-X 或 death，填写的是 {value!r}")
+    else:
+        raise ValueError(f"grade 应为 1-10、I-X 或 death，填写的是 {value!r}")
+    if not 1 <= grade <= 10:
+        raise ValueError(f"grade 应在 1 到 10 之间，填写的是 {value!r}")
+    return grade
 
 
-class Share(fields.Field):
-    def _deserialize(self, value, attr, data, **kwargs):
+def share_of(value: object, name: str = "share") -> Decimal:
+    """A liability share, 0 to 1 with up to six places; ValueError (MoneyError) saying why not."""
+    share = parse_amount(value, name=name, places=6, maximum=Decimal(1))
+    if not Decimal(0) <= share <= Decimal(1):
+        raise ValueError("liability_share 应为 0 到 1 之间的小数")
+    return share
+
+
+# ---- the records: well-formed facts without marshmallow (fastload.py) ----------------------
+
+
+def _money(value: object) -> Decimal:
+    """facts_schemas.Money (schemas.Amount) when it would accept the value."""
+    try:
+        amount = parse_amount(value, name="amount", maximum=MAX_AMOUNT)
+    except MoneyError:
+        raise fl.Slow from None
+    if amount < 0:
+        raise fl.Slow
+    return amount
+
+
+def _strictly(check):
+    def convert(value: object):
         try:
-            share = parse_amount(value, name=attr or "share", places=6, maximum=Decimal(1))
-        except MoneyError as exc:
-            raise ValidationError(str(exc)) from None
-        if not Decimal(0) <= share <= Decimal(1):
-            raise ValidationError("liability_share 应为 0 到 1 之间的小数")
-        return share
+            return check(value)
+        except ValueError:
+            raise fl.Slow from None
+
+    return convert
 
 
-class ClaimFactsSchema(Strict):
-    error_messages = {**Strict.error_messages, "unknown": "不认识的事实名称（拼写错误？）"}
-
-    benefit = Text(required=True)
-    total_cost = Money()
-    self_borne = Money()
-    settled_by_insurance = StrictBool()
-    settled_amount = Money()
-    cause = fields.String(validate=OneOf(CAUSES))
-    liability = fields.String(validate=OneOf(LIABILITIES))
-    liability_share = Share()
-    grade = Grade()
-    disease = Text()
-    patient = fields.String(validate=OneOf(PATIENTS))
-    patient_birth_date = fields.Date()
-    admission_date = fields.Date()
-    discharge_date = fields.Date()
-    diagnosis_date = fields.Date()
-    event_date = fields.Date()
-    claim_date = fields.Date()
-    place = fields.String(validate=OneOf(PLACES))
-    loss_amount = Money()
-    exclusion = fields.List(Text())
-
-    @post_load
-    def make(self, data, **kwargs) -> ClaimFacts:
-        if "exclusion" in data:
-            data["exclusion"] = tuple(data["exclusion"])
-        return ClaimFacts(**data)
+def _claim(data: dict) -> ClaimFacts:
+    if "exclusion" in data:
+        data["exclusion"] = tuple(data["exclusion"])
+    return ClaimFacts(**data)
 
 
-# One instance for every load: building a schema binds and deep-copies its 20 fields, three
-# times the cost of loading a claim with it (what-if loads a year of claims, issue 13).
-_CLAIM_SCHEMA = ClaimFactsSchema()
+_CLAIM = fl.Record(
+    {
+        "benefit": (fl.checked_text, fl.REQUIRED),
+        "total_cost": (_money, fl.OPTIONAL),
+        "self_borne": (_money, fl.OPTIONAL),
+        "settled_by_insurance": (fl.boolean, fl.OPTIONAL),
+        "settled_amount": (_money, fl.OPTIONAL),
+        "cause": (fl.one_of(CAUSES), fl.OPTIONAL),
+        "liability": (fl.one_of(LIABILITIES), fl.OPTIONAL),
+        "liability_share": (_strictly(share_of), fl.OPTIONAL),
+        "grade": (_strictly(grade_of), fl.OPTIONAL),
+        "disease": (fl.checked_text, fl.OPTIONAL),
+        "patient": (fl.one_of(PATIENTS), fl.OPTIONAL),
+        "patient_birth_date": (fl.day, fl.OPTIONAL),
+        "admission_date": (fl.day, fl.OPTIONAL),
+        "discharge_date": (fl.day, fl.OPTIONAL),
+        "diagnosis_date": (fl.day, fl.OPTIONAL),
+        "event_date": (fl.day, fl.OPTIONAL),
+        "claim_date": (fl.day, fl.OPTIONAL),
+        "place": (fl.one_of(PLACES), fl.OPTIONAL),
+        "loss_amount": (_money, fl.OPTIONAL),
+        "exclusion": (fl.list_of(fl.checked_text), fl.OPTIONAL),
+    },
+    _claim,
+)
+_HISTORY_ENTRY = fl.Record(
+    {
+        "benefit": (fl.checked_text, fl.REQUIRED),
+        "payable": (_money, fl.REQUIRED),
+        "counted": (_money, Decimal("0")),
+    },
+    lambda data: HistoryEntry(**data),
+)
+_COUNT = fl.between(0, None)
+_UNIT = fl.Record(
+    {
+        "name": (fl.checked_text, fl.REQUIRED),
+        "code": (fl.checked_text, None),
+        "district": (fl.checked_text, None),
+        "nature": (fl.one_of(NATURES), "public"),
+        "staff_total": (_COUNT, None),
+        "staff_insured": (_COUNT, None),
+        "participants": (_COUNT, fl.REQUIRED),
+    },
+    lambda data: Unit(**data),
+)
 
 
-class HistoryEntrySchema(Strict):
-    benefit = Text(required=True)
-    payable = Money(required=True)
-    counted = Money(load_default=Decimal("0"))
-
-    @post_load
-    def make(self, data, **kwargs) -> HistoryEntry:
-        return HistoryEntry(**data)
-
-
-class UnitSchema(Strict):
-    """A unit as a group application describes it (the quote's input)."""
-
-    name = Text(required=True)
-    code = Text(load_default=None)
-    district = Text(load_default=None)
-    nature = fields.String(load_default="public", validate=OneOf(NATURES))
-    staff_total = fields.Integer(load_default=None, strict=True, validate=Range(min=0))
-    staff_insured = fields.Integer(load_default=None, strict=True, validate=Range(min=0))
-    participants = fields.Integer(required=True, strict=True, validate=Range(min=0))
-
-    @post_load
-    def make(self, data, **kwargs) -> Unit:
-        return Unit(**data)
+# ---- loading: the record, else the schema -------------------------------------------------
 
 
 def load_claim(data: object) -> ClaimFacts:
@@ -159,7 +162,16 @@ def load_claim(data: object) -> ClaimFacts:
     if not isinstance(data, Mapping):
         raise FactError("claim 应为一个对象（事实名: 值）")
     try:
-        return _CLAIM_SCHEMA.load(data)
+        return _CLAIM(data)
+    except fl.Slow:
+        pass
+    from marshmallow import ValidationError
+
+    from services.kernel.facts_schemas import CLAIM_SCHEMA
+    from services.kernel.schemas import one_line
+
+    try:
+        return CLAIM_SCHEMA.load(data)
     except ValidationError as exc:
         raise FactError(one_line("claim 事实有误: ", exc.messages)) from None
 
@@ -167,6 +179,15 @@ def load_claim(data: object) -> ClaimFacts:
 def load_unit(data: object) -> Unit:
     if not isinstance(data, Mapping):
         raise FactError("unit 应为一个对象")
+    try:
+        return _UNIT(data)
+    except fl.Slow:
+        pass
+    from marshmallow import ValidationError
+
+    from services.kernel.facts_schemas import UnitSchema
+    from services.kernel.schemas import one_line
+
     try:
         return UnitSchema().load(data)
     except ValidationError as exc:
@@ -179,9 +200,25 @@ def load_history(data: object) -> tuple[HistoryEntry, ...]:
     if not isinstance(data, Sequence) or isinstance(data, str | bytes):
         raise FactError("history 应为列表，每项 {benefit, payable, counted}")
     try:
+        return tuple(_HISTORY_ENTRY(entry) for entry in data)
+    except fl.Slow:
+        pass
+    from marshmallow import ValidationError
+
+    from services.kernel.facts_schemas import HistoryEntrySchema
+    from services.kernel.schemas import one_line
+
+    try:
         return tuple(HistoryEntrySchema(many=True).load(list(data)))
     except ValidationError as exc:
         raise FactError(one_line("history 有误: ", {"history": exc.messages})) from None
 
 
-FACT_NAMES = tuple(ClaimFactsSchema().fields)
+def __getattr__(name: str):
+    # the schemas' old home: `facts.ClaimFactsSchema` and the fields still answer, importing
+    # marshmallow only when asked (facts_schemas.py)
+    if name in ("ClaimFactsSchema", "HistoryEntrySchema", "UnitSchema", "Money", "StrictBool"):
+        from services.kernel import facts_schemas
+
+        return getattr(facts_schemas, name)
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

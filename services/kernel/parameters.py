@@ -1,10 +1,12 @@
 """A plugin's numbers: one YAML file per scheme year, validated on load.
 
 The layout of a year file (see plugins/*/mutual_aid_*/data/<year>.yaml) is checked with
-marshmallow (year_schemas.py, imported when a file is first loaded); every error names the
-file and the key (STYLE.md, on openIMIS). Python never holds a rate, a band, an account or a
-list: they are all here, each beside its source in the notice (OpenFisca's parameters, one
-file per period).
+marshmallow (year_schemas.py); a well-formed file is loaded by its fastload record instead
+(year_fastload.py: the same answer without importing marshmallow, issue 14, CLI start) and
+anything the record is not sure of goes to the schema; every error names the file and the
+key (STYLE.md, on openIMIS). Python never holds a rate, a band, an account or a list: they
+are all here, each beside its source in the notice (OpenFisca's parameters, one file per
+period).
 """
 
 from __future__ import annotations
@@ -18,7 +20,9 @@ from typing import Any
 
 import yaml
 
+from services.kernel import year_fastload
 from services.kernel.errors import PolicyDataError
+from services.kernel.fastload import Slow
 from services.kernel.hooks import PayoutAdvice
 from services.kernel.periods import SchemePeriod
 from services.kernel.policy import (
@@ -116,15 +120,18 @@ def load_year(path: Path, label: str) -> YearData:
     raw = read_yaml(path)
     if not isinstance(raw, dict):
         raise PolicyDataError(label, None, "应为一个映射（key: value）")
-    from marshmallow import ValidationError
-
-    from services.kernel.year_schemas import YearSchema
-
     try:
-        data = YearSchema().load(raw)
-    except ValidationError as exc:
-        key, message = first_error(exc.messages)
-        raise PolicyDataError(label, key, message) from None
+        data = year_fastload.YEAR(raw)  # the common case, no marshmallow
+    except Slow:
+        from marshmallow import ValidationError
+
+        from services.kernel.year_schemas import YearSchema
+
+        try:
+            data = YearSchema().load(raw)
+        except ValidationError as exc:
+            key, message = first_error(exc.messages)
+            raise PolicyDataError(label, key, message) from None
     expected = YEAR_FILE.match(path.name)
     if expected and int(expected.group(1)) != data["year"]:
         raise PolicyDataError(label, "year", f"文件名是 {path.name}，但 year 写的是 {data['year']}")
@@ -133,16 +140,19 @@ def load_year(path: Path, label: str) -> YearData:
 
 def load_schedule(path: Path, label: str) -> tuple[dict[str, BenefitRule], tuple[Exclusion, ...]]:
     """A separate benefit schedule file: its rules and exclusions, validated like a year's."""
-    from marshmallow import ValidationError
-
-    from services.kernel.year_schemas import ScheduleSchema
-
     raw = read_yaml(path)
     try:
-        loaded = ScheduleSchema().load(raw if isinstance(raw, dict) else {})
-    except ValidationError as exc:
-        key, message = first_error(exc.messages)
-        raise PolicyDataError(label, key, message) from None
+        loaded = year_fastload.SCHEDULE(raw)
+    except Slow:
+        from marshmallow import ValidationError
+
+        from services.kernel.year_schemas import ScheduleSchema
+
+        try:
+            loaded = ScheduleSchema().load(raw if isinstance(raw, dict) else {})
+        except ValidationError as exc:
+            key, message = first_error(exc.messages)
+            raise PolicyDataError(label, key, message) from None
     rules = build_rules(label, loaded["benefits"])
     return rules, build_exclusions(label, loaded["exclusions"], rules)
 
@@ -244,7 +254,7 @@ def _build(label: str, d: dict) -> YearData:
 
 
 def build_rules(label: str, entries: list[dict]) -> dict[str, BenefitRule]:
-    from services.kernel.facts import FACT_NAMES  # marshmallow: already loaded to validate
+    from services.kernel.facts import FACT_NAMES
 
     rules = {}
     for b in entries:

@@ -9,7 +9,8 @@ places, causes and reviewer exclusions — are made here once for every city.
 from __future__ import annotations
 
 import functools
-import importlib.resources
+import os
+import sys
 from collections.abc import Mapping, Sequence
 from dataclasses import replace
 from datetime import date
@@ -64,6 +65,25 @@ CAUSE_LABELS = {
 }
 
 
+def package_dir(name: str) -> Path:
+    """The directory of a package's files: beside its ``__init__.py`` when it is a plain
+    package on disk (what importlib.resources.files answers then, without importing
+    importlib.resources, tempfile and shutil: issue 14, CLI start); otherwise
+    importlib.resources says (a zip, a namespace package) or refuses."""
+    module = sys.modules.get(name)
+    spec = getattr(module, "__spec__", None)
+    if (
+        spec is not None
+        and spec.has_location
+        and spec.submodule_search_locations is not None
+        and os.path.basename(spec.origin or "").startswith("__init__.")
+    ):
+        return Path(spec.origin).parent
+    import importlib.resources
+
+    return Path(str(importlib.resources.files(name)))
+
+
 class DataPolicy(CityHooks):
     """A city plugin reading ``<package>/data/<year>.yaml``; subclass to add formula kinds.
 
@@ -77,9 +97,7 @@ class DataPolicy(CityHooks):
 
     def __init__(self, data_dir: Path | None = None, package: str | None = None):
         if data_dir is None:
-            data_dir = (
-                Path(str(importlib.resources.files(package or type(self).__module__))) / "data"
-            )
+            data_dir = package_dir(package or type(self).__module__) / "data"
         self.data_dir = Path(data_dir)
         self._years: dict[int, YearData] = {}
 

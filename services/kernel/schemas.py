@@ -11,12 +11,12 @@ from numbers repeated here. No nameko, no database: the kernel's facts schema us
 
 from __future__ import annotations
 
-import unicodedata
 from collections.abc import Iterator, Mapping
 from typing import Any
 
 from marshmallow import RAISE, Schema, ValidationError, fields, validate
 
+from services.kernel.fastload import text_problem
 from services.kernel.money import MAX_AMOUNT, MoneyError, parse_amount
 
 UNKNOWN_FIELD = "不认识的字段（拼写错误？）"
@@ -114,15 +114,6 @@ def length_of(column: Any) -> int:
     return length
 
 
-def _control(text: str, multiline: bool) -> str | None:
-    for char in text:
-        if multiline and char in "\t\n\r":
-            continue
-        if unicodedata.category(char) in ("Cc", "Cs"):
-            return char
-    return None
-
-
 class Text(fields.String):
     """Text a person typed: no NUL or other control characters (tab and line breaks only in
     ``multiline`` text), not blank unless ``blank=True``, at most ``max_length`` characters."""
@@ -140,13 +131,11 @@ class Text(fields.String):
 
     def _deserialize(self, value, attr, data, **kwargs) -> str:
         text = super()._deserialize(value, attr, data, **kwargs)
-        char = _control(text, self.multiline)
-        if char is not None:
-            raise ValidationError(f"含有不可见的控制字符（U+{ord(char):04X}）")
-        if not self.blank and not text.strip():
-            raise ValidationError("不能为空白")
-        if self.max_length is not None and len(text) > self.max_length:
-            raise ValidationError(f"最多 {self.max_length} 个字符，填写了 {len(text)} 个")
+        problem = text_problem(
+            text, multiline=self.multiline, blank=self.blank, max_length=self.max_length
+        )
+        if problem is not None:
+            raise ValidationError(problem)
         return text
 
 

@@ -14,8 +14,13 @@ from marshmallow import RAISE, Schema, ValidationError, fields, post_load, valid
 from services.kernel.hooks import PayoutAdvice
 from services.kernel.money import MoneyError, parse_money
 from services.kernel.policy import Account
-
-REVIEW_CADENCES = ("on_receipt", "monthly", "quarterly")
+from services.kernel.year_fastload import (
+    ACCOUNT_NUMBER,
+    PARTICIPATION_BASES,
+    PAY_DAYS_KINDS,
+    REVIEW_CADENCES,
+    TARGET_KINDS,
+)
 
 
 class DecimalText(fields.Field):
@@ -39,7 +44,7 @@ class AccountSchema(_Strict):
     payee = fields.String(required=True)
     bank = fields.String(required=True)
     number = fields.String(
-        required=True, validate=validate.Regexp(r"^\d+$", error="账号只含数字，不含空格")
+        required=True, validate=validate.Regexp(ACCOUNT_NUMBER, error="账号只含数字，不含空格")
     )
     remark = fields.String()
     source = fields.String()
@@ -84,7 +89,7 @@ class FeeSchema(_Strict):
 
 class ParticipationSchema(_Strict):
     min_share = DecimalText(required=True)
-    base = fields.String(required=True, validate=validate.OneOf(["staff_total", "staff_insured"]))
+    base = fields.String(required=True, validate=validate.OneOf(PARTICIPATION_BASES))
     all_required_up_to = fields.Integer(required=True)
     source = fields.String()
 
@@ -125,9 +130,7 @@ class BenefitSchema(_Strict):
     review = fields.String(load_default="on_receipt", validate=validate.OneOf(REVIEW_CADENCES))
     pay_within_days = fields.Integer(load_default=None)
     pay_within_days_max = fields.Integer(load_default=None)
-    pay_days_kind = fields.String(
-        load_default="calendar", validate=validate.OneOf(["calendar", "working"])
-    )
+    pay_days_kind = fields.String(load_default="calendar", validate=validate.OneOf(PAY_DAYS_KINDS))
     excluded_causes = fields.List(fields.String(), load_default=list)
     excluded_places = fields.List(fields.String(), load_default=list)
     params = fields.Dict(load_default=dict)
@@ -148,7 +151,7 @@ class TargetSchema(_Strict):
     organisation = fields.String(required=True)
     kind = fields.String(
         required=True,
-        validate=validate.OneOf(["enrolment", "claim_headcount", "claim_amount", "growth"]),
+        validate=validate.OneOf(TARGET_KINDS),
     )
     figure = DecimalText(required=True)
     base = DecimalText(load_default=None)

@@ -23,7 +23,7 @@ Configuration (nameko config dict, see `config.py`):
     DATABASE_POOL_SIZE:     connections per service (PostgreSQL)   default max_workers + 2
     DATABASE_CREATE_TABLES: create the metadata's tables at start  default false (Alembic)
     OUTBOX_RELAY_INTERVAL:  seconds between periodic relay runs    default 5
-    OUTBOX_RELAY_BATCH:     events per relay run                   default 100
+    OUTBOX_RELAY_BATCH:     events per batch (one UPDATE each)     default 100
     OUTBOX_RETENTION_DAYS:  published events and processed ids kept default 30 (purged hourly)
 """
 
@@ -59,6 +59,10 @@ from services.messaging.publishing import event_publisher
 PURGE_EVERY = 3600.0  # seconds between two purges of old outbox rows and processed ids
 
 _log = logging.getLogger(__name__)
+
+# Batches a relay run publishes at most, pipelined (outbox.relay_pending): one transaction,
+# so a crash before its commit republishes at most this many batches (at least once).
+RELAY_RUN_BATCHES = 10
 
 
 class UnitOfWork:
@@ -231,7 +235,9 @@ class Outbox(DependencyProvider, HeaderEncoder):
 
     def relay(self) -> int:
         """One relay run now; returns how many events were published."""
-        return relay_pending(self.database.session_factory, self.publish, self.batch)
+        return relay_pending(
+            self.database.session_factory, self.publish, self.batch, batches=RELAY_RUN_BATCHES
+        )
 
     def purge(self) -> tuple[int, int]:
         """Delete published events and processed-event ids older than OUTBOX_RETENTION_DAYS."""
@@ -251,6 +257,6 @@ class Outbox(DependencyProvider, HeaderEncoder):
             except Exception:
                 _log.exception("outbox relay of %s failed", self.container.service_name)
                 published = 0
-            if published < self.batch:  # a full batch means more may be waiting
+            if published < self.batch * RELAY_RUN_BATCHES:  # a full run: more may be waiting
                 self._wake.wait(self.interval)
                 self._wake.clear()

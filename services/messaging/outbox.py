@@ -4,8 +4,9 @@ it announces, and a relay publishes rows only after that transaction has committ
 A service puts the `outbox` table into its own metadata (`outbox_table(Base.metadata)`), so
 it is created and migrated with the service's other tables. `record_event` adds a row in the
 caller's transaction. `relay_pending` publishes unpublished rows in the order they were
-recorded (a batch at once when the publisher has `many`, its confirms awaited together) and
-marks the confirmed ones published (one UPDATE a run); `purge_history` deletes what was published long ago; a publish that
+recorded (a batch at once when the publisher has `many`, its confirms awaited together;
+several batches a run pipelined when it has `send`) and marks the confirmed ones published
+(one UPDATE a batch); `purge_history` deletes what was published long ago. A publish that
 fails stops the run with the error on that row, and the next run starts from it. A row whose
 mark is lost after its publish (the process dies between the two) is published again:
 delivery is at least once, and consumers are idempotent (`idempotency.first_time`).
@@ -184,66 +185,133 @@ def _is_id_key(key: Any) -> bool:
     return isinstance(key, str) and (key == "id" or key.endswith(("_id", "_ids")))
 
 
-def relay_pending(session_factory: SessionFactory, publish: Publish, batch: int = 100) -> int:
-    """Publish up to `batch` unpublished events in order; return how many were published.
+def relay_pending(
+    session_factory: SessionFactory, publish: Publish, batch: int = 100, batches: int = 1
+) -> int:
+    """Publish up to ``batches`` batches of ``batch`` unpublished events in order; return how
+    many were published.
 
     Each publish must return only once the broker has confirmed the message (and raise
-    otherwise); a publisher with ``many(events)`` gets the whole batch and raises
-    PartlyPublished naming how many of the first were confirmed. The first failure is recorded on its row (attempts, last_error) and ends the
-    run, so later events do not overtake it. The marks of this run are one UPDATE, committed
-    together (issue 14: an UPDATE per event made the relay 1.7-3.2x slower than publishing).
+    otherwise); a publisher with ``many(events)`` gets a whole batch and raises
+    PartlyPublished naming how many of the first were confirmed. The first failure is
+    recorded on its row (attempts, last_error) and ends the run, so later events do not
+    overtake it. A batch's marks are one UPDATE (issue 14: an UPDATE per event made the relay
+    1.7-3.2x slower than publishing); the run is one transaction, committed at its end.
+
+    A publisher with ``send(events)`` (publishing.EventPublisher) is pipelined: while the
+    broker confirms one batch, the next is read, and while it confirms that one, the batch
+    before is marked. A row is marked only after its confirm, and each row is read once a run.
     """
-    sent: list[str] = []
+    sent = 0
     with session_scope(session_factory) as session:
         if not _take_relay_lock(session):
             return 0  # another process is relaying this outbox right now
-        rows = session.execute(
-            select(OUTBOX).where(OUTBOX.c.published_at.is_(None)).order_by(OUTBOX.c.id).limit(batch)
-        ).all()
-        outgoing = [
-            OutgoingEvent(
-                id=row.id,
-                event_type=row.event_type,
-                body={**row.payload, RESERVED_KEY: row.id},
-                headers=dict(row.headers or {}),
+        if getattr(publish, "send", None) is not None and batches > 1:
+            return _relay_pipelined(session, publish, batch, batches)
+        for _ in range(batches):
+            rows = _unpublished(session, batch)
+            confirmed, failed = _publish_batch(publish, _outgoing(rows))
+            _mark(session, rows, confirmed, failed)
+            sent += confirmed
+            if failed is not None or len(rows) < batch:
+                break
+    return sent
+
+
+def _relay_pipelined(session: Session, publish: Any, batch: int, batches: int) -> int:
+    sent = 0
+    rows = _unpublished(session, batch)
+    if not rows:
+        return 0
+    pending = publish.send(_outgoing(rows))
+    try:
+        for left in range(batches - 1, -1, -1):
+            # the broker confirms `rows` meanwhile: read the next batch (keyset: `rows` are
+            # not marked yet)
+            following = (
+                _unpublished(session, batch, rows[-1].id) if left and len(rows) == batch else []
             )
-            for row in rows
-        ]
-        failed: tuple[int, BaseException] | None = None
-        many = getattr(publish, "many", None)
-        if many is not None:  # the batch pipelined, its confirms awaited together
-            try:
-                many(outgoing)
-                sent = [event.id for event in outgoing]
-            except PartlyPublished as exc:
-                sent = [event.id for event in outgoing[: exc.confirmed]]
-                failed = (exc.confirmed, exc.cause)
-        else:
-            for n, event in enumerate(outgoing):
-                try:
-                    publish(event)
-                except Exception as exc:  # any failure: keep the row for the next run
-                    failed = (n, exc)
-                    break
-                sent.append(event.id)
-        if failed is not None and failed[0] < len(rows):
-            row, exc = rows[failed[0]], failed[1]
-            _log.warning("outbox: publishing %s %s failed: %s", row.event_type, row.id, exc)
-            session.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id == row.id)
-                .values(
-                    attempts=OUTBOX.c.attempts + 1,
-                    last_error=f"{type(exc).__name__}: {exc}"[:2000],
-                )
+            waiting, pending = pending, None
+            confirmed, failed = _wait(waiting, len(rows))
+            if failed is None and following:
+                pending = publish.send(_outgoing(following))  # out while `rows` are marked
+            _mark(session, rows, confirmed, failed)
+            sent += confirmed
+            if pending is None:
+                break
+            rows = following
+    finally:
+        if pending is not None:  # marking failed: await what was sent (it is republished)
+            _wait(pending, 0)
+    return sent
+
+
+def _unpublished(session: Session, batch: int, after: str | None = None) -> list:
+    query = select(OUTBOX).where(OUTBOX.c.published_at.is_(None))
+    if after is not None:
+        query = query.where(OUTBOX.c.id > after)
+    return session.execute(query.order_by(OUTBOX.c.id).limit(batch)).all()
+
+
+def _outgoing(rows) -> list[OutgoingEvent]:
+    return [
+        OutgoingEvent(
+            id=row.id,
+            event_type=row.event_type,
+            body={**row.payload, RESERVED_KEY: row.id},
+            headers=dict(row.headers or {}),
+        )
+        for row in rows
+    ]
+
+
+def _publish_batch(
+    publish: Publish, outgoing: list[OutgoingEvent]
+) -> tuple[int, BaseException | None]:
+    """How many of the first events the broker confirmed, and why the next one failed."""
+    many = getattr(publish, "many", None)
+    if many is not None:  # the batch pipelined, its confirms awaited together
+        try:
+            many(outgoing)
+        except PartlyPublished as exc:
+            return exc.confirmed, exc.cause
+        return len(outgoing), None
+    for n, one in enumerate(outgoing):
+        try:
+            publish(one)
+        except Exception as exc:  # any failure: keep the row for the next run
+            return n, exc
+    return len(outgoing), None
+
+
+def _wait(pending: Any, count: int) -> tuple[int, BaseException | None]:
+    """``send``'s batch of ``count`` awaited: as ``_publish_batch`` answers."""
+    try:
+        pending.wait()
+    except PartlyPublished as exc:
+        return exc.confirmed, exc.cause
+    return count, None
+
+
+def _mark(session: Session, rows, confirmed: int, failed: BaseException | None) -> None:
+    """The confirmed first rows published (one UPDATE); the error on the next one."""
+    if failed is not None and confirmed < len(rows):
+        row = rows[confirmed]
+        _log.warning("outbox: publishing %s %s failed: %s", row.event_type, row.id, failed)
+        session.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id == row.id)
+            .values(
+                attempts=OUTBOX.c.attempts + 1,
+                last_error=f"{type(failed).__name__}: {failed}"[:2000],
             )
-        if sent:
-            session.execute(
-                update(OUTBOX)
-                .where(OUTBOX.c.id.in_(sent))
-                .values(published_at=utc_now(), attempts=OUTBOX.c.attempts + 1)
-            )
-    return len(sent)
+        )
+    if confirmed:
+        session.execute(
+            update(OUTBOX)
+            .where(OUTBOX.c.id.in_([row.id for row in rows[:confirmed]]))
+            .values(published_at=utc_now(), attempts=OUTBOX.c.attempts + 1)
+        )
 
 
 def purge_history(

@@ -9,7 +9,9 @@ example a missing exchange) or cannot be reached; the outbox then keeps the row.
 A relay run publishes a batch: `publish.many(events)` sends them all on one channel in confirm
 mode and then waits for the broker's acks together (issue 14: waiting for each confirm in turn
 kept the relay at a fraction of what the broker takes). It raises `PartlyPublished` naming how
-many of the first events were confirmed, so the outbox marks exactly those.
+many of the first events were confirmed, so the outbox marks exactly those. `publish.send`
+is `many` in two halves: it publishes and returns a `SentBatch` whose `wait()` awaits the acks
+(and raises as `many` does), so the relay marks the batch before while this one is confirmed.
 """
 
 from __future__ import annotations
@@ -80,48 +82,47 @@ class EventPublisher:
     def many(self, events: Sequence[OutgoingEvent]) -> None:
         """Publish ``events`` in order on one confirm-mode channel, then wait for every ack;
         raise PartlyPublished(n, cause) when only the first n were confirmed."""
-        if not events:
-            return
-        with self._lock:
-            confirmed = _Confirms(len(events))
-            try:
-                channel = self._channel()
-                if not hasattr(channel, "confirm_select"):
-                    return self._one_by_one(events)
-                confirmed.base = self._published
-                channel.events["basic_ack"].add(confirmed.ack)
-                channel.events["basic_nack"].add(confirmed.nack)
-                try:
-                    producer = Producer(channel, serializer=self.serializer)
-                    # the message nameko's Publisher sends (publish.py), without its wait
-                    for n, event in enumerate(events):
-                        producer.publish(
-                            event.body,
-                            exchange=self.exchange,
-                            routing_key=event.event_type,
-                            headers=dict(event.headers),
-                            delivery_mode=PERSISTENT,
-                            mandatory=False,
-                            priority=0,
-                            message_id=event.id,
-                            declare=[self.exchange] if n == 0 else [],
-                            retry=False,
-                        )
-                        self._published += 1
-                    while not confirmed.done:
-                        self._connection.drain_events(timeout=CONFIRM_TIMEOUT)
-                finally:
-                    channel.events["basic_ack"].discard(confirmed.ack)
-                    channel.events["basic_nack"].discard(confirmed.nack)
-                if confirmed.refused is not None:
-                    raise PartlyPublished(
-                        confirmed.prefix(), RuntimeError("the broker refused (nack) a message")
-                    )
-            except PartlyPublished:
-                raise
-            except Exception as exc:  # the channel or connection is gone: start afresh
-                self._close()
-                raise PartlyPublished(confirmed.prefix(), exc) from exc
+        self.send(events).wait()
+
+    def send(self, events: Sequence[OutgoingEvent]) -> SentBatch:
+        """Publish ``events`` as ``many`` does but return before the acks: the caller may work
+        meanwhile (the relay marks the batch before) and must call ``wait()`` on the answer,
+        which raises as ``many`` does. No other publish starts on this publisher until then."""
+        self._lock.acquire()
+        batch = SentBatch(self, _Confirms(len(events)))
+        try:
+            if not events:
+                return batch
+            channel = self._channel()
+            if not hasattr(channel, "confirm_select"):
+                self._one_by_one(events)  # raises PartlyPublished: kept for wait()
+                return batch
+            batch.confirms.base = self._published
+            batch.channel = channel
+            channel.events["basic_ack"].add(batch.confirms.ack)
+            channel.events["basic_nack"].add(batch.confirms.nack)
+            producer = Producer(channel, serializer=self.serializer)
+            # the message nameko's Publisher sends (publish.py), without its wait
+            for n, event in enumerate(events):
+                producer.publish(
+                    event.body,
+                    exchange=self.exchange,
+                    routing_key=event.event_type,
+                    headers=dict(event.headers),
+                    delivery_mode=PERSISTENT,
+                    mandatory=False,
+                    priority=0,
+                    message_id=event.id,
+                    declare=[self.exchange] if n == 0 else [],
+                    retry=False,
+                )
+                self._published += 1
+        except Exception as exc:  # raised by wait(), with the lock released there
+            batch.error = exc
+        except BaseException:  # the thread is being killed: no wait() will come
+            self._lock.release()
+            raise
+        return batch
 
     def _one_by_one(self, events: Sequence[OutgoingEvent]) -> None:
         # a transport without publisher confirms (the embedded suite's in-memory broker)
@@ -156,6 +157,43 @@ class EventPublisher:
                 connection.release()
             except Exception:  # noqa: S110 - already broken; a new one is opened next batch
                 pass
+
+
+class SentBatch:
+    """A batch ``EventPublisher.send`` published; ``wait()`` awaits its acks (once)."""
+
+    def __init__(self, publisher: EventPublisher, confirms: _Confirms):
+        self.publisher = publisher
+        self.confirms = confirms
+        self.channel = None
+        self.error: BaseException | None = None
+
+    def wait(self) -> None:
+        """Every ack, or PartlyPublished(n, cause) naming the confirmed first n."""
+        publisher, confirmed = self.publisher, self.confirms
+        try:
+            if isinstance(self.error, PartlyPublished):  # one by one (no confirms)
+                raise self.error
+            try:
+                if self.error is not None:
+                    raise self.error
+                while self.channel is not None and not confirmed.done:
+                    publisher._connection.drain_events(timeout=CONFIRM_TIMEOUT)
+            finally:
+                if self.channel is not None:
+                    self.channel.events["basic_ack"].discard(confirmed.ack)
+                    self.channel.events["basic_nack"].discard(confirmed.nack)
+            if confirmed.refused is not None:
+                raise PartlyPublished(
+                    confirmed.prefix(), RuntimeError("the broker refused (nack) a message")
+                )
+        except PartlyPublished:
+            raise
+        except Exception as exc:  # the channel or connection is gone: start afresh
+            publisher._close()
+            raise PartlyPublished(confirmed.prefix(), exc) from exc
+        finally:
+            publisher._lock.release()
 
 
 class _Confirms:

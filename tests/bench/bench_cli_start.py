@@ -1,6 +1,6 @@
 """CLI start benchmark (issue 14): `mutual-aid cities` / `quote` / `assess`, beside `python -c pass`.
 
-    .venv/bin/python -m tests.bench.bench_cli_start [--runs N]
+    .venv/bin/python -m tests.bench.bench_cli_start [--runs N] [--instructions]
 
 A hyperfine-like loop in Python: each command runs N times (default 20) as a fresh process
 through the installed console script's interpreter, and the median wall time is printed beside
@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import re
 import resource
 import statistics
 import subprocess
@@ -59,10 +60,27 @@ def run_seconds(argv: list[str], runs: int) -> list[float]:
 CPU_SECONDS: dict[tuple[str, ...], list[float]] = {}
 
 
+def compile_code() -> None:
+    """Byte-compile this checkout's code first, as pip does when it installs a package: with
+    PYTHONDONTWRITEBYTECODE set (as on the shared machine) nothing else writes the .pyc files,
+    and every run would compile every module again — the figure would measure the compiler."""
+    import compileall
+
+    for folder in ("services", "plugins"):
+        compileall.compile_dir(ROOT / folder, quiet=2)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--runs", type=int, default=20, help="runs of each command (the median)")
+    parser.add_argument(
+        "--instructions",
+        action="store_true",
+        help="also count each command's instructions once under valgrind (slow; the figure a "
+        "loaded machine does not change)",
+    )
     args = parser.parse_args(argv)
+    compile_code()
     cli = [sys.executable, "-m", "services.cli"]
     bare = [sys.executable, "-c", "pass"]
     floors = run_seconds(bare, args.runs)
@@ -84,7 +102,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             f"{name:<10}{took:>10.3f}{spread:>14}{cpu:>8.3f}{floor:>10.3f}{took - floor:>12.3f}"
             f"  ≤ {GOAL} s {verdict}"
         )
+    if args.instructions:
+        floor_ir = instructions(bare)
+        print(f"\n{'command':<10}{'instructions':>14}{'over floor':>12}{'x floor':>9}")
+        print(f"{'python':<10}{floor_ir / 1e6:>13.0f}M{0:>11.0f}M{1:>9.1f}")
+        for name, words in COMMANDS.items():
+            ir = instructions(cli + words)
+            print(
+                f"{name:<10}{ir / 1e6:>13.0f}M{(ir - floor_ir) / 1e6:>11.0f}M{ir / floor_ir:>9.1f}"
+            )
     return 0
+
+
+def instructions(argv: list[str]) -> int:
+    """Instructions the command executes (valgrind's callgrind, Ir): unlike seconds, the same
+    on a loaded machine and a quiet one."""
+    done = subprocess.run(
+        ["valgrind", "--tool=callgrind", "--callgrind-out-file=/dev/null", *argv],
+        cwd=ROOT,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        text=True,
+        check=True,
+        env={**ENV, "PYTHONMALLOC": "malloc"},  # valgrind sees malloc, not pymalloc's arenas
+    )
+    match = re.search(r"Collected : (\d+)", done.stderr)
+    if match is None:
+        raise RuntimeError(f"valgrind said: {done.stderr[-500:]}")
+    return int(match.group(1))
 
 
 if __name__ == "__main__":

@@ -2,6 +2,7 @@
 
     .venv/bin/python -m tests.bench.bench_relay --postgres ADMIN_URL [--events N]
                                                [--history 10000,1000000] [--amqp URI]
+                                               [--rounds K]
 
 In a throwaway PostgreSQL database and a throwaway RabbitMQ vhost (made and deleted through
 the management API): for each history size, that many published outbox rows are written (as
@@ -9,21 +10,27 @@ months of a service's events would leave them), N events (default 2000) are reco
 
 - confirm each: the same N messages published one by one, each confirm awaited (what the
   relay did before issue 14 pipelined its confirms), for reference;
-- publish-only: the same N messages published by the relay's publisher in batches of the
-  relay's size (confirmed, persistent, the confirms awaited together) with nothing read or
-  written in the database: the floor;
-- relay: ``relay_pending`` until the outbox is empty: read a batch, publish it, await its
-  confirms, mark the batch.
+- publish-only: N messages published by the relay's publisher in batches of the relay's
+  size (confirmed, persistent, the confirms awaited together) with nothing read or written
+  in the database: the floor;
+- one batch: ``relay_pending`` one batch a run until the outbox is empty (read a batch,
+  publish it, await its confirms, mark it, commit: each step waiting for the one before);
+- relay: ``relay_pending`` as the Outbox provider runs it, up to RELAY_RUN_BATCHES batches a
+  run, each batch read while the broker confirms the one before and marked while it confirms
+  the one after.
 
-events/s of each and the relay's time over the floor's. The history is written by one
-server-side INSERT … SELECT with ids in order (as uuid7 ids are), so 1 000 000 rows take
-seconds, not minutes. The relay reads only unpublished rows (a partial index), so
+Floor and both relays are measured ``--rounds`` times, interleaved (on a shared machine the
+load moves from one minute to the next), each on N fresh events; the medians are printed:
+events/s of each and each relay's time over the floor's (x publish). The history is written
+by one server-side INSERT … SELECT with ids in order (as uuid7 ids are), so 1 000 000 rows
+take seconds, not minutes. The relay reads only unpublished rows (a partial index), so
 its cost must not grow with the history; purge_history keeps the history itself bounded.
 """
 
 from __future__ import annotations
 
 import argparse
+import statistics
 import sys
 import time
 import uuid
@@ -35,6 +42,7 @@ from nameko.constants import AMQP_URI_CONFIG_KEY
 from sqlalchemy import MetaData, text
 
 from services.messaging.database import make_engine, make_session_factory, session_scope
+from services.messaging.dependencies import RELAY_RUN_BATCHES
 from services.messaging.idempotency import processed_events_table
 from services.messaging.outbox import OutgoingEvent, outbox_table, record_event, relay_pending
 from services.messaging.publishing import event_publisher
@@ -71,6 +79,16 @@ def record(factory, n: int) -> list[OutgoingEvent]:
     return events
 
 
+def relay_all(factory, publish, batch: int, batches: int, expected: int) -> float:
+    """Seconds ``relay_pending`` takes to empty the outbox, run after run."""
+    started = time.perf_counter()
+    sent = 0
+    while (done := relay_pending(factory, publish, batch=batch, batches=batches)) > 0:
+        sent += done
+    assert sent == expected, sent
+    return time.perf_counter() - started
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--postgres", required=True, metavar="ADMIN_URL")
@@ -78,6 +96,9 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--history", default="10000,1000000", help="history sizes, commas")
     parser.add_argument("--amqp", default="amqp://guest:guest@127.0.0.1:5672")
     parser.add_argument("--batch", type=int, default=100, help="the relay's batch (config)")
+    parser.add_argument(
+        "--rounds", type=int, default=3, help="rounds of floor and both relays (the medians)"
+    )
     args = parser.parse_args(argv)
     vhost = f"bench_relay_{uuid.uuid4().hex[:8]}"
     requests.put(f"{MANAGEMENT}/vhosts/{vhost}", auth=AUTH, timeout=10).raise_for_status()
@@ -90,8 +111,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         publish = event_publisher({AMQP_URI_CONFIG_KEY: f"{args.amqp}/{quote(vhost)}"}, "bench")
         print(
-            f"{'history':>9}{'events':>8}{'confirm each/s':>16}{'publish/s':>11}{'relay/s':>9}"
-            "  relay/publish time"
+            f"{'history':>9}{'events':>8}{'confirm each/s':>16}{'publish/s':>11}"
+            f"{'one batch/s':>13}{'x publish':>10}{'relay/s':>9}{'x publish':>10}"
         )
         with throwaway_postgres(args.postgres) as url:
             engine = make_engine(url, pool_size=2)
@@ -101,29 +122,34 @@ def main(argv: Sequence[str] | None = None) -> int:
             metadata.create_all(engine)
             factory = make_session_factory(engine)
             filled = 0
+            n = args.events
             for history in (int(h) for h in args.history.split(",")):
                 fill_history(engine, history - filled, start=filled)
                 filled = history
-                events = record(factory, args.events)
+                events = record(factory, n)
                 started = time.perf_counter()
                 for outgoing in events:
                     publish(outgoing)
                 each = time.perf_counter() - started
-                started = time.perf_counter()
-                for at in range(0, len(events), args.batch):
-                    publish.many(events[at : at + args.batch])
-                floor = time.perf_counter() - started
-                started = time.perf_counter()
-                sent = 0
-                while (done := relay_pending(factory, publish, batch=args.batch)) > 0:
-                    sent += done
-                relay = time.perf_counter() - started
-                assert sent == args.events, sent
-                filled += args.events
+                relay_all(factory, publish, args.batch, RELAY_RUN_BATCHES, n)  # those n: sent
+                floors, ratios = [], {1: [], RELAY_RUN_BATCHES: []}
+                for _ in range(args.rounds):  # interleaved: the load moves with the minute
+                    for batches in ratios:
+                        events = record(factory, n)
+                        started = time.perf_counter()
+                        for at in range(0, n, args.batch):
+                            publish.many(events[at : at + args.batch])
+                        floor = time.perf_counter() - started
+                        relay = relay_all(factory, publish, args.batch, batches, n)
+                        floors.append(floor)
+                        ratios[batches].append(relay / floor)
+                filled += n * (1 + 2 * args.rounds)
+                floor = statistics.median(floors)
+                one, piped = (statistics.median(r) for r in ratios.values())
                 print(
-                    f"{history:>9,}{args.events:>8}{args.events / each:>16,.0f}"
-                    f"{args.events / floor:>11,.0f}"
-                    f"{args.events / relay:>9,.0f}  {relay / floor:.2f}x"
+                    f"{history:>9,}{n:>8}{n / each:>16,.0f}{n / floor:>11,.0f}"
+                    f"{n / (floor * one):>13,.0f}{one:>9.2f}x"
+                    f"{n / (floor * piped):>9,.0f}{piped:>9.2f}x"
                 )
             engine.dispose()
     finally:

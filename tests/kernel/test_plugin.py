@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from datetime import date
 from decimal import Decimal
+from pathlib import Path
 
 import pytest
 
@@ -52,3 +53,24 @@ def test_the_admission_date_comes_first(without_counts_by):
 def test_without_any_date_the_facts_needed_are_named(without_counts_by):
     with pytest.raises(FactError, match="admission_date.*claim_date"):
         without_counts_by.assess(2024, child_claim())
+
+
+@pytest.mark.parametrize(
+    "name", ["mutual_aid_keqiao", "mutual_aid_quzhou", "mutual_aid_wujin", "services.kernel"]
+)
+def test_package_dir_is_what_importlib_resources_answers(name):
+    """DataPolicy finds its data without importing importlib.resources (issue 14)."""
+    import importlib
+    import importlib.resources
+
+    from services.kernel.plugin import package_dir
+
+    importlib.import_module(name)
+    assert package_dir(name) == Path(str(importlib.resources.files(name)))
+
+
+def test_package_dir_of_a_module_that_is_no_package_is_refused_as_before():
+    from services.kernel.plugin import package_dir
+
+    with pytest.raises(TypeError):
+        package_dir("services.kernel.plugin")

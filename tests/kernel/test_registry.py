@@ -271,3 +271,132 @@ def test_listing_without_validating_still_reports_a_file_that_does_not_parse(
     listed = load_one(_EntryPoint("brokenville", Brokenville(tmp_path)), validate=False)
     assert isinstance(listed, Installed)  # parses: its keys are checked when it is used
     assert isinstance(load_one(_EntryPoint("brokenville", Brokenville(tmp_path))), Broken)
+
+
+# ---- load_city reads one entry point without importlib.metadata (issue 14: CLI start) -------
+
+
+def test_plain_entry_points_are_importlib_metadatas():
+    from importlib.metadata import entry_points
+
+    from services.kernel.registry import plain_entry_points
+
+    full = {ep.name: ep.value for ep in entry_points(group=GROUP)}
+    assert {"quzhou", "wujin", "zhangjiakou", "keqiao"} <= set(full)
+    for code, value in full.items():
+        assert [(ep.name, ep.value) for ep in plain_entry_points(code)] == [(code, value)]
+        assert plain_entry_points(code)[0].load() is EntryPoint(code, value, GROUP).load()
+    assert plain_entry_points("nowhere") == []
+
+
+def test_plain_listing_is_importlib_metadatas_with_names_and_versions():
+    from importlib.metadata import entry_points
+
+    from services.kernel.registry import plain_entry_points
+
+    def row(ep):
+        return ep.name, ep.value, ep.dist.name, ep.dist.version
+
+    full = sorted(row(ep) for ep in entry_points(group=GROUP))
+    assert sorted(row(ep) for ep in plain_entry_points(with_dist=True)) == full
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    [
+        "Metadata-Version: 2.1\nName: fake-city\nVersion: 1.0\n\nName: not this\n",
+        "Name: fake-city  \nVersion:1.0\nSummary: x\n",
+        "Version: 1.0\nName:\tfake-city\n",
+    ],
+    ids=["body", "blanks", "tab"],
+)
+def test_plain_names_and_versions_read_as_importlib_metadata_reads_them(
+    tmp_path, monkeypatch, metadata
+):
+    from importlib.metadata import entry_points
+
+    from services.kernel.registry import plain_entry_points
+
+    _dist_info(tmp_path, "[mutual_aid.cities]\nfakecity = mutual_aid_wujin:plugin\n")
+    (tmp_path / "fake_city-1.0.dist-info" / "METADATA").write_text(metadata, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    (plain,) = [ep for ep in plain_entry_points(with_dist=True) if ep.name == "fakecity"]
+    (full,) = [ep for ep in entry_points(group=GROUP) if ep.name == "fakecity"]
+    assert (plain.dist.name, plain.dist.version) == (full.dist.name, full.dist.version)
+
+
+@pytest.mark.parametrize(
+    "metadata",
+    ["Name: fake-\n city\nVersion: 1.0\n", "Version: 1.0\n", "name: fake-city\nVersion: 1\n"],
+    ids=["folded", "no name", "lower case"],
+)
+def test_a_header_the_plain_reader_is_not_sure_of_goes_to_importlib_metadata(
+    tmp_path, monkeypatch, metadata
+):
+    from services.kernel.registry import plain_entry_points
+
+    _dist_info(tmp_path, "[mutual_aid.cities]\nfakecity = mutual_aid_wujin:plugin\n")
+    (tmp_path / "fake_city-1.0.dist-info" / "METADATA").write_text(metadata, encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert plain_entry_points(with_dist=True) is None
+    assert plain_entry_points("fakecity") is not None  # the name alone needs no header
+
+
+def test_the_first_distribution_of_a_name_on_the_path_hides_later_ones(tmp_path, monkeypatch):
+    from importlib.metadata import entry_points
+
+    from services.kernel.registry import plain_entry_points
+
+    for folder, city in (("a", "first"), ("b", "second")):
+        _dist_info(tmp_path / folder, f"[mutual_aid.cities]\n{city} = mutual_aid_wujin:plugin\n")
+        monkeypatch.syspath_prepend(str(tmp_path / folder))  # b before a
+    names = {ep.name for ep in plain_entry_points()}
+    assert names & {"first", "second"} == {ep.name for ep in entry_points(group=GROUP)} & {
+        "first",
+        "second",
+    }
+    assert "second" in names and "first" not in names
+
+
+def _dist_info(where: Path, text: str) -> None:
+    info = where / "fake_city-1.0.dist-info"
+    info.mkdir(parents=True)
+    (info / "entry_points.txt").write_text(text, encoding="utf-8")
+
+
+def test_a_second_plugin_of_the_same_name_goes_to_the_registry(tmp_path, monkeypatch):
+    from services.kernel.registry import load_city, plain_entry_points
+
+    _dist_info(tmp_path, "# a comment\n[mutual_aid.cities]\nwujin = mutual_aid_quzhou:plugin\n")
+    monkeypatch.syspath_prepend(str(tmp_path))
+    assert [ep.value for ep in plain_entry_points("wujin")] == [
+        "mutual_aid_quzhou:plugin",
+        "mutual_aid_wujin:plugin",
+    ]
+    # two: the registry answers, as before (the impostor is broken: its code is quzhou)
+    assert load_city("wujin") is load_registry().get("wujin")
+    assert any("不一致" in b.reason for b in load_registry().broken if b.entry_point == "wujin")
+
+
+@pytest.mark.parametrize(
+    "where", ["zip", "extras"], ids=["a zip on the path", "an entry point with extras"]
+)
+def test_what_the_plain_reader_cannot_read_goes_to_importlib_metadata(tmp_path, monkeypatch, where):
+    from services.kernel.registry import load_city, plain_entry_points
+
+    if where == "zip":
+        (tmp_path / "lib.zip").write_bytes(b"PK\x05\x06" + bytes(18))  # an empty zip
+        monkeypatch.syspath_prepend(str(tmp_path / "lib.zip"))
+    else:
+        _dist_info(tmp_path, "[mutual_aid.cities]\nelsewhere = mutual_aid_wujin:plugin [fast]\n")
+        monkeypatch.syspath_prepend(str(tmp_path))
+    assert plain_entry_points("elsewhere") is None
+    assert load_city("wujin").code == "wujin"
+
+
+def test_a_file_on_the_path_that_is_no_zip_is_passed_over(tmp_path, monkeypatch):
+    from services.kernel.registry import plain_entry_points
+
+    (tmp_path / "notes.json").write_text("{}", encoding="utf-8")
+    monkeypatch.syspath_prepend(str(tmp_path / "notes.json"))  # as plugins/*.json in a glob
+    assert [ep.value for ep in plain_entry_points("wujin")] == ["mutual_aid_wujin:plugin"]

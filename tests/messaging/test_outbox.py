@@ -285,3 +285,129 @@ def test_a_batch_publisher_gets_the_whole_batch_and_only_confirmed_rows_are_mark
     assert relay_pending(session_factory, up) == 2
     assert up.batches == [["c3", "c4"]]
     assert all(row.published_at is not None for row in rows(session_factory).values())
+
+
+class PipelinedBroker:
+    """A publisher with ``send``: records each send and wait, and can refuse a batch (its
+    number) after confirming its first ``confirms`` events."""
+
+    def __init__(self, refuse=None, confirms=0):
+        self.steps = []
+        self.refuse, self.confirms = refuse, confirms
+
+    def __call__(self, event):
+        raise AssertionError("a publisher with send() gets the batch, not one event at a time")
+
+    def many(self, events):
+        raise AssertionError("a pipelined run sends, then waits")
+
+    def send(self, events):
+        number = len([s for s in self.steps if s[0] == "send"]) + 1
+        self.steps.append(("send", number, [event.body["claim_id"] for event in events]))
+        broker = self
+
+        class Sent:
+            def wait(self):
+                broker.steps.append(("wait", number))
+                if number == broker.refuse:
+                    raise PartlyPublished(broker.confirms, ConnectionError("broker away"))
+
+        return Sent()
+
+
+@pytest.fixture
+def marks(monkeypatch):
+    """Each batch's marking, as ("mark", confirmed claims), into the broker's steps."""
+    from services.messaging import outbox
+
+    real_mark = outbox._mark
+
+    def install(broker):
+        def mark(session, rows, confirmed, failed):
+            broker.steps.append(("mark", [r.payload["claim_id"] for r in rows[:confirmed]]))
+            real_mark(session, rows, confirmed, failed)
+
+        monkeypatch.setattr(outbox, "_mark", mark)
+        return broker
+
+    return install
+
+
+def test_a_pipelined_run_marks_each_batch_after_its_confirm_while_the_next_is_out(
+    session_factory, marks
+):
+    """Issue 14: with ``send``, batch k+1 goes out once batch k is confirmed and before k is
+    marked (the UPDATE overlaps the broker's confirming); each row is sent once, in order,
+    and marked only after its confirm."""
+    record(session_factory, "c1", "c2", "c3", "c4", "c5")
+    broker = marks(PipelinedBroker())
+    assert relay_pending(session_factory, broker, batch=2, batches=10) == 5
+    assert broker.steps == [
+        ("send", 1, ["c1", "c2"]),
+        ("wait", 1),
+        ("send", 2, ["c3", "c4"]),
+        ("mark", ["c1", "c2"]),
+        ("wait", 2),
+        ("send", 3, ["c5"]),
+        ("mark", ["c3", "c4"]),
+        ("wait", 3),
+        ("mark", ["c5"]),
+    ]
+    assert all(row.published_at is not None for row in rows(session_factory).values())
+    assert relay_pending(session_factory, broker, batch=2, batches=10) == 0
+
+
+def test_a_run_stops_at_its_batches_and_the_next_run_goes_on(session_factory):
+    record(session_factory, "c1", "c2", "c3", "c4", "c5")
+    broker = PipelinedBroker()
+    assert relay_pending(session_factory, broker, batch=2, batches=2) == 4
+    assert [s[2] for s in broker.steps if s[0] == "send"] == [["c1", "c2"], ["c3", "c4"]]
+    assert relay_pending(session_factory, broker, batch=2, batches=2) == 1
+    assert broker.steps[-2:] == [("send", 3, ["c5"]), ("wait", 3)]
+
+
+def test_a_batch_confirmed_in_part_ends_the_pipelined_run(session_factory):
+    """Batch 2 is refused after its first event: batch 1 and c3 are marked, c4 carries the
+    error, batch 3 (already read) is not sent; the next run starts from c4."""
+    record(session_factory, "c1", "c2", "c3", "c4", "c5", "c6")
+    broker = PipelinedBroker(refuse=2, confirms=1)
+    assert relay_pending(session_factory, broker, batch=2, batches=10) == 3
+    assert [s for s in broker.steps if s[0] == "send"] == [
+        ("send", 1, ["c1", "c2"]),
+        ("send", 2, ["c3", "c4"]),
+    ]
+    kept = rows(session_factory)
+    assert [c for c in sorted(kept) if kept[c].published_at is not None] == ["c1", "c2", "c3"]
+    assert kept["c4"].attempts == 1 and kept["c4"].last_error == "ConnectionError: broker away"
+    assert kept["c5"].attempts == 0 and kept["c6"].attempts == 0
+    again = PipelinedBroker()
+    assert relay_pending(session_factory, again, batch=2, batches=10) == 3
+    assert [s[2] for s in again.steps if s[0] == "send"] == [["c4", "c5"], ["c6"]]
+
+
+def test_when_marking_fails_the_sent_batch_is_still_awaited_and_nothing_is_marked(
+    session_factory, monkeypatch
+):
+    """A failure between a send and its wait (the database gone while marking) still awaits
+    the batch (the publisher's lock is released), and the run's marks roll back together:
+    those events are published again by the next run (at least once)."""
+    from services.messaging import outbox
+
+    record(session_factory, "c1", "c2", "c3")
+    broker = PipelinedBroker()
+    real_mark = outbox._mark
+
+    def failing(session, rows, confirmed, failed):
+        real_mark(session, rows, confirmed, failed)
+        raise ConnectionError("database away")
+
+    monkeypatch.setattr(outbox, "_mark", failing)
+    with pytest.raises(ConnectionError):
+        relay_pending(session_factory, broker, batch=2, batches=10)
+    assert broker.steps == [
+        ("send", 1, ["c1", "c2"]),
+        ("wait", 1),
+        ("send", 2, ["c3"]),
+        ("wait", 2),
+    ]
+    assert all(row.published_at is None for row in rows(session_factory).values())

@@ -136,6 +136,34 @@ def test_a_batch_is_published_with_its_confirms_awaited_together(
     assert relay_pending(session_factory, publisher) == 1
 
 
+def test_a_pipelined_run_delivers_every_batch_once_in_order(rabbit_config, session_factory):
+    """Issue 14: a run of several batches (each sent while the one before is marked) delivers
+    every event once, in order, and marks them all; a refused run leaves the publisher usable."""
+    exchange = Exchange("claims.events", type="topic", durable=True)
+    audit = Queue("audit-pipelined", exchange=exchange, routing_key="claim_approved", durable=True)
+    publisher = event_publisher(rabbit_config, "claims")
+    with Connection(rabbit_config["AMQP_URI"]) as conn:
+        audit(conn.channel()).declare()
+        with session_scope(session_factory) as session:
+            ids = [
+                record_event(session, "claim_approved", {"v": 1, "claim_id": f"c{i}"})
+                for i in range(250)
+            ]
+        assert relay_pending(session_factory, publisher, batch=40, batches=10) == 250
+        queue = conn.SimpleQueue(audit)
+        got = [queue.get(timeout=5).payload["event_id"] for _ in ids]
+        assert got == ids
+        with pytest.raises(queue.Empty):
+            queue.get(timeout=0.5)
+    with session_scope(session_factory) as session:
+        assert all(r.published_at is not None for r in session.execute(OUTBOX.select()))
+        record_event(session, "claim_approved", {"v": 1, "claim_id": "next"})
+    refusing = event_publisher({**rabbit_config, "DECLARE_EVENT_EXCHANGES": False}, "nowhere")
+    assert relay_pending(session_factory, refusing, batch=40, batches=10) == 0
+    assert relay_pending(session_factory, refusing, batch=40, batches=10) == 0  # not stuck
+    assert relay_pending(session_factory, publisher, batch=40, batches=10) == 1
+
+
 def test_services_with_database_and_outbox_on_rabbitmq(rabbit_config, container_factory, tmp_path):
     config = {
         **rabbit_config,

@@ -14,12 +14,11 @@ from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from decimal import Decimal
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
-
+from services.kernel import fastload as fl
 from services.kernel.errors import PolicyDataError, PolicyError
 from services.kernel.formulas import pct, yuan
 from services.kernel.hooks import KpiRow, percent  # the kernel's value types (a hook's)
-from services.kernel.parameters import DecimalText, YearData
+from services.kernel.parameters import YearData
 from services.kernel.policy import Target, TargetResult
 
 ENROLMENT, HEADCOUNT, AMOUNT = "enrolment", "claim_headcount", "claim_amount"
@@ -43,17 +42,39 @@ class KpiRule:
     source: str = ""
 
 
-class _KpiSchema(Schema):
-    class Meta:
-        unknown = RAISE
+# extra.kpi's layout: a fastload record for the common case (no marshmallow, issue 14: CLI
+# start), the marshmallow schema for anything the record is not sure of (and every message)
+_KPI = fl.Record(
+    {
+        "headcount_ratio": (fl.decimal_text, fl.REQUIRED),
+        "amount_ratio": (fl.decimal_text, fl.REQUIRED),
+        "rule": (fl.one_of(RULES), fl.REQUIRED),
+        "points_lost": (fl.decimal_text, fl.REQUIRED),
+        "points_group": (fl.string, fl.REQUIRED),
+        "points_exempt": (fl.list_of(fl.string), list),
+        "source": (fl.string, ""),
+    }
+)
 
-    headcount_ratio = DecimalText(required=True)
-    amount_ratio = DecimalText(required=True)
-    rule = fields.String(required=True, validate=validate.OneOf(RULES))
-    points_lost = DecimalText(required=True)
-    points_group = fields.String(required=True)
-    points_exempt = fields.List(fields.String(), load_default=list)
-    source = fields.String(load_default="")
+
+def _kpi_schema():
+    from marshmallow import RAISE, Schema, fields, validate
+
+    from services.kernel.year_schemas import DecimalText
+
+    class KpiSchema(Schema):
+        class Meta:
+            unknown = RAISE
+
+        headcount_ratio = DecimalText(required=True)
+        amount_ratio = DecimalText(required=True)
+        rule = fields.String(required=True, validate=validate.OneOf(RULES))
+        points_lost = DecimalText(required=True)
+        points_group = fields.String(required=True)
+        points_exempt = fields.List(fields.String(), load_default=list)
+        source = fields.String(load_default="")
+
+    return KpiSchema()
 
 
 def load_rule(data: YearData) -> KpiRule:
@@ -64,11 +85,16 @@ def load_rule(data: YearData) -> KpiRule:
             data.file, "extra.kpi", "缺少考核规则（赔付人数比例、赔付金额比例、扣分）"
         )
     try:
-        loaded = _KpiSchema().load(raw)
-    except ValidationError as exc:
-        key, messages = next(iter(exc.messages.items()))
-        text = " ".join(messages) if isinstance(messages, list) else str(messages)
-        raise PolicyDataError(data.file, f"extra.kpi.{key}", text) from None
+        loaded = _KPI(raw)
+    except fl.Slow:
+        from marshmallow import ValidationError
+
+        try:
+            loaded = _kpi_schema().load(raw)
+        except ValidationError as exc:
+            key, messages = next(iter(exc.messages.items()))
+            text = " ".join(messages) if isinstance(messages, list) else str(messages)
+            raise PolicyDataError(data.file, f"extra.kpi.{key}", text) from None
     rule = KpiRule(**{**loaded, "points_exempt": tuple(loaded["points_exempt"])})
     _check_targets(data, rule)
     return rule

@@ -21,7 +21,7 @@ from services.kernel.plugin import DataPolicy
 if TYPE_CHECKING:
     from mutual_aid_quzhou.preferential import PreferentialRule
 
-# preferential.py (its marshmallow schema) is imported where the rule is read: listing the
+# preferential.py is imported where the rule is read: listing the
 # cities imports every plugin's package and must not pay for it (issue 14, CLI start)
 
 

@@ -12,13 +12,12 @@ from __future__ import annotations
 from dataclasses import dataclass
 from decimal import Decimal
 
-from marshmallow import RAISE, Schema, ValidationError, fields, validate
-
+from services.kernel import fastload as fl
 from services.kernel.errors import PolicyDataError
 from services.kernel.formulas import yuan
 from services.kernel.hooks import UnitYearStats  # the kernel's value type (a hook's)
 from services.kernel.money import round_money
-from services.kernel.parameters import DecimalText, YearData
+from services.kernel.parameters import YearData
 
 
 @dataclass(frozen=True)
@@ -37,14 +36,33 @@ class PreferentialRule:
         )
 
 
-class _RuleSchema(Schema):
-    class Meta:
-        unknown = RAISE
+# the rule's layout: a fastload record for the common case (no marshmallow, issue 14: CLI
+# start), the marshmallow schema for anything the record is not sure of (and every message)
+_RULE = fl.Record(
+    {
+        "min_members": (fl.between(1, None), fl.REQUIRED),
+        "max_reimbursement_rate": (fl.decimal_text, fl.REQUIRED),
+        "lookback_years": (fl.between(1, None), fl.REQUIRED),
+        "discount": (fl.decimal_text, fl.REQUIRED),
+    }
+)
 
-    min_members = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    max_reimbursement_rate = DecimalText(required=True)
-    lookback_years = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
-    discount = DecimalText(required=True)
+
+def _rule_schema():
+    from marshmallow import RAISE, Schema, fields, validate
+
+    from services.kernel.year_schemas import DecimalText
+
+    class RuleSchema(Schema):
+        class Meta:
+            unknown = RAISE
+
+        min_members = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+        max_reimbursement_rate = DecimalText(required=True)
+        lookback_years = fields.Integer(required=True, strict=True, validate=validate.Range(min=1))
+        discount = DecimalText(required=True)
+
+    return RuleSchema()
 
 
 def preferential_rule(data: YearData) -> PreferentialRule:
@@ -55,11 +73,16 @@ def preferential_rule(data: YearData) -> PreferentialRule:
             data.file, key, f"{data.year} 年度未配置优惠单位的认定规则，无法计算优惠名单"
         )
     try:
-        loaded = _RuleSchema().load(data.preferential_rule)
-    except ValidationError as exc:
-        field, messages = next(iter(exc.messages.items()))
-        text = " ".join(messages) if isinstance(messages, list) else str(messages)
-        raise PolicyDataError(data.file, f"{key}.{field}", text) from None
+        loaded = _RULE(data.preferential_rule)
+    except fl.Slow:
+        from marshmallow import ValidationError
+
+        try:
+            loaded = _rule_schema().load(data.preferential_rule)
+        except ValidationError as exc:
+            field, messages = next(iter(exc.messages.items()))
+            text = " ".join(messages) if isinstance(messages, list) else str(messages)
+            raise PolicyDataError(data.file, f"{key}.{field}", text) from None
     rule = PreferentialRule(**loaded)
     for name in ("max_reimbursement_rate", "discount"):
         if not Decimal(0) < getattr(rule, name) < Decimal(1):
