@@ -23,7 +23,7 @@ from kombu.transport import TRANSPORT_ALIASES, memory, virtual
 from nameko.containers import get_service_name
 from nameko.runners import ServiceRunner
 
-from services.messaging.runner import check_startup, run_services
+from services.messaging.runner import check_startup, run_services, settled_heap
 
 MEMORY_URI = "memory://"
 POLLING_INTERVAL = 0.001
@@ -97,12 +97,13 @@ def embedded_services(
     for service_cls in service_classes:
         runner.add_service(service_cls)
     runner.start()
-    try:
-        yield runner
-    except BaseException:
-        runner.kill()
-        raise
-    runner.stop()
+    with settled_heap():
+        try:
+            yield runner
+        except BaseException:
+            runner.kill()
+            raise
+        runner.stop()
 
 
 def run_embedded(
