@@ -22,6 +22,8 @@ Configuration (nameko config dict; secrets from the config, never from code):
     PAYMENTS_APPLY_INTERVAL  seconds between callback-applying rounds      default 1
     PAYMENTS_APPLY_PROCESS   apply in a child process (apply_worker.py)     default: on PostgreSQL
     PAYMENTS_APPLY_NICE      the child's niceness (0-19: lower priority)    default 10
+    PAYMENTS_APPLY_MAX_DEFER during a burst of callbacks the child applies one batch
+                             every so many seconds (apply_worker.Pace)      default 10
     PAYOUT_SEND_INTERVAL     seconds between batch-sending rounds          default 2
     PAYOUT_BATCH_SIZE        payouts per batch                             default 200
     PAYOUT_QUERY_AFTER       seconds before an unanswered payout is asked  default 300
@@ -33,6 +35,7 @@ from __future__ import annotations
 import json
 import logging
 import sys
+import time
 from datetime import date, timedelta
 from typing import Any
 
@@ -84,6 +87,8 @@ class BankLink(DependencyProvider):
         self.apply_interval = float(config.get("PAYMENTS_APPLY_INTERVAL", 1.0))
         self.apply_process = config.get("PAYMENTS_APPLY_PROCESS")  # None: by the database
         self.apply_nice = int(config.get("PAYMENTS_APPLY_NICE", 10))
+        self.apply_max_defer = float(config.get("PAYMENTS_APPLY_MAX_DEFER", apply_worker.MAX_DEFER))
+        self._told_busy = 0.0
         self.send_interval = float(config.get("PAYOUT_SEND_INTERVAL", 2.0))
         self.batch_size = int(config.get("PAYOUT_BATCH_SIZE", 200))
         self.query_after = timedelta(seconds=float(config.get("PAYOUT_QUERY_AFTER", 300)))
@@ -215,8 +220,22 @@ class BankLink(DependencyProvider):
             return callbacks.receive(
                 unit_of_work.session, provider, headers, body, self.providers, now
             )
+        self._tell_worker_busy()
         with self._autocommit.connect() as connection:
             return callbacks.receive(connection, provider, headers, body, self.providers, now)
+
+    def _tell_worker_busy(self) -> None:
+        """Callbacks are arriving: the apply worker holds back (apply_worker.Pace); said at
+        most every 0.1 s."""
+        worker, moment = self.worker, time.monotonic()
+        if worker is None or moment - self._told_busy < 0.1:
+            return
+        self._told_busy = moment
+        try:
+            worker.stdin.write(apply_worker.BUSY.encode() + b"\n")
+            worker.stdin.flush()
+        except (OSError, ValueError):  # it has just ended: started again by _apply_process
+            pass
 
     # ---- the loops ---------------------------------------------------------------------
 
@@ -325,6 +344,7 @@ class BankLink(DependencyProvider):
             if self.container.config.get("FIXED_TODAY")
             else None,
             "nice": self.apply_nice,
+            "max_defer": self.apply_max_defer,
             "logging": self.container.config.get("LOGGING"),
         }
         while self._running:

@@ -2,7 +2,7 @@
 service answers the banks and a child process, at a lower CPU priority, applies what they sent.
 
 - the worker alone: applies what is verified, says so, and stops between batches on SIGTERM
-  and when its parent goes (stdin closed);
+  and when its parent goes (stdin closed); holds back while told callbacks are arriving;
 - through the running service: a callback answered over HTTP is applied by the child, the
   premium_paid event it recorded is relayed at once; a killed worker is started again; the
   worker ends with the service.
@@ -28,7 +28,7 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import select
 
 from services.messaging.database import make_engine, make_session_factory, session_scope
-from services.payments import callbacks, invoices, signatures
+from services.payments import apply_worker, callbacks, invoices, signatures
 from services.payments.background import BankLink
 from services.payments.models import Callback, Invoice, metadata
 from services.payments.service import PaymentsService
@@ -71,17 +71,66 @@ def statuses(url: str) -> dict[str, str]:
         engine.dispose()
 
 
-def start_worker(url: str) -> subprocess.Popen:
+def test_pace_holds_back_during_a_burst_but_for_one_batch_every_max_defer():
+    now = [0]  # tenths of a second, whole numbers: no rounding in the test
+    pace = apply_worker.Pace(quiet=3, max_defer=100, clock=lambda: now[0])
+    assert pace.may_apply()  # nothing arriving
+    allowed = []
+    for _ in range(250):  # a 25-second burst: the word every 0.1 s, asked every 0.1 s
+        pace.busy()
+        now[0] += 1
+        if pace.may_apply():
+            allowed.append(now[0])
+    assert allowed == [101, 201]  # one batch 10 s into the burst, one at 20 s
+    now[0] += 3  # quiet again: at full speed
+    assert pace.may_apply() and pace.may_apply()
+
+
+def start_worker(url: str, **settings) -> subprocess.Popen:
     worker = subprocess.Popen(
         [sys.executable, "-m", "services.payments.apply_worker"],
         stdin=subprocess.PIPE,
         stdout=subprocess.PIPE,
         text=True,
     )
-    worker.stdin.write(json.dumps({"database": url, "interval": 0.1, "nice": 5}) + "\n")
+    worker.stdin.write(json.dumps({"database": url, "interval": 0.1, "nice": 5, **settings}) + "\n")
     worker.stdin.flush()
     assert worker.stdout.readline() == "ready\n"
     return worker
+
+
+def verified_callback(url: str, invoice: Invoice) -> str:
+    body, headers = signed_request(invoice)
+    engine = make_engine(url, pool_size=1)
+    providers = callbacks.Providers(bank_secrets={"icbc": [SECRET]})
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            answer = callbacks.receive(
+                session, "bank/icbc", headers, body, providers, datetime.now(UTC)
+            )
+    finally:
+        engine.dispose()
+    assert answer.outcome == "accepted"
+    return answer.callback_id
+
+
+def test_the_worker_holds_back_while_callbacks_arrive(fresh_postgres, zhangjiakou):
+    (invoice,) = issue_invoices(fresh_postgres, zhangjiakou, 1)
+    worker = start_worker(fresh_postgres, max_defer=60)
+    try:
+        callback_id = None
+        for n in range(15):  # 1.5 s of a burst: the parent's word every 0.1 s
+            worker.stdin.write("busy\n")
+            worker.stdin.flush()
+            if n == 2:
+                callback_id = verified_callback(fresh_postgres, invoice)
+            time.sleep(0.1)
+        assert statuses(fresh_postgres) == {callback_id: callbacks.VERIFIED}  # held back
+        assert worker.stdout.readline() == "applied 1\n"  # the burst over: applied
+        assert statuses(fresh_postgres) == {callback_id: callbacks.APPLIED}
+    finally:
+        worker.kill()
+        worker.wait()
 
 
 @pytest.mark.parametrize("ending", ["sigterm", "parent gone"])
@@ -89,20 +138,12 @@ def test_the_worker_applies_what_is_verified_and_stops_between_batches(
     fresh_postgres, zhangjiakou, ending
 ):
     (invoice,) = issue_invoices(fresh_postgres, zhangjiakou, 1)
-    body, headers = signed_request(invoice)
-    engine = make_engine(fresh_postgres, pool_size=1)
-    providers = callbacks.Providers(bank_secrets={"icbc": [SECRET]})
-    with session_scope(make_session_factory(engine)) as session:
-        answer = callbacks.receive(
-            session, "bank/icbc", headers, body, providers, datetime.now(UTC)
-        )
-    engine.dispose()
-    assert answer.outcome == "accepted"
+    callback_id = verified_callback(fresh_postgres, invoice)
 
     worker = start_worker(fresh_postgres)
     try:
         assert worker.stdout.readline() == "applied 1\n"
-        assert statuses(fresh_postgres) == {answer.callback_id: callbacks.APPLIED}
+        assert statuses(fresh_postgres) == {callback_id: callbacks.APPLIED}
         started = time.monotonic()
         if ending == "sigterm":
             worker.send_signal(signal.SIGTERM)
