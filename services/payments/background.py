@@ -2,7 +2,8 @@
 (`BankLink`): who may call us (bank secrets, WeChat Pay keys), the bank adapters, and three
 loops in managed green threads of the container:
 
-- applying verified callbacks (callbacks.apply_pending) in batches, every
+- applying verified callbacks (callbacks.apply_pending) in batches, holding back while
+  callbacks arrive (apply_worker.Pace), every
   PAYMENTS_APPLY_INTERVAL seconds; on PostgreSQL in a child process of its own at a lower CPU
   priority (apply_worker.py: the answers to the banks come first), on SQLite in this one;
 - sending created payouts to the bank adapter in batches (bank.send_batch);
@@ -89,6 +90,7 @@ class BankLink(DependencyProvider):
         self.apply_nice = int(config.get("PAYMENTS_APPLY_NICE", 10))
         self.apply_max_defer = float(config.get("PAYMENTS_APPLY_MAX_DEFER", apply_worker.MAX_DEFER))
         self._told_busy = 0.0
+        self.pace = apply_worker.Pace(max_defer=self.apply_max_defer)
         self.send_interval = float(config.get("PAYOUT_SEND_INTERVAL", 2.0))
         self.batch_size = int(config.get("PAYOUT_BATCH_SIZE", 200))
         self.query_after = timedelta(seconds=float(config.get("PAYOUT_QUERY_AFTER", 300)))
@@ -216,17 +218,18 @@ class BankLink(DependencyProvider):
         stands alone and leaves a complete row. SQLite (one connection) uses the worker's own
         transaction."""
         now = utc_now()
+        self._busy()
         if self._autocommit is None:
             return callbacks.receive(
                 unit_of_work.session, provider, headers, body, self.providers, now
             )
-        self._tell_worker_busy()
         with self._autocommit.connect() as connection:
             return callbacks.receive(connection, provider, headers, body, self.providers, now)
 
-    def _tell_worker_busy(self) -> None:
-        """Callbacks are arriving: the apply worker holds back (apply_worker.Pace); said at
-        most every 0.1 s."""
+    def _busy(self) -> None:
+        """Callbacks are arriving: applying holds back (apply_worker.Pace), in this process or
+        told to the apply worker's (at most every 0.1 s)."""
+        self.pace.busy()
         worker, moment = self.worker, time.monotonic()
         if worker is None or moment - self._told_busy < 0.1:
             return
@@ -302,9 +305,17 @@ class BankLink(DependencyProvider):
         return next(iter(self.adapters.values()), None)
 
     def _apply_loop(self) -> None:
+        """Applying in this process (SQLite): holding back during a burst as the worker does."""
         while self._running:
+            if not self.pace.may_apply():
+                self._stopping.wait(0.1)
+                continue
             try:
-                while self._running and self.apply_callbacks() == apply_worker.BATCH:
+                while (
+                    self._running
+                    and self.apply_callbacks() == apply_worker.BATCH
+                    and self.pace.may_apply()
+                ):
                     pass
             except Exception:
                 _log.exception("applying callbacks failed; trying again")
