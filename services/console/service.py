@@ -217,4 +217,3 @@ class ConsoleService(ClerkPages, ReviewPages, OperatorPages, FinancePages):
     def _demo_users(self) -> list[dict]:
         """Embedded mode's people to sign in as (config CONSOLE_DEMO_USERS)."""
         return [dict(u) for u in self.config.get("CONSOLE_DEMO_USERS") or []]
-
