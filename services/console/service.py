@@ -10,6 +10,7 @@ carries a CSRF token. Refusals and records that do not exist answer the same 403
     GET  /console/login                     sign in (embedded: demo users; production: the IdP)
     GET  /console/applications?year=        clerk: the unit's applications
     GET  /console/applications/<id>         the group application, roster upload, quote, submit
+    GET  /console/claims?year=              clerk: the unit's claims, newest first
     GET  /console/review                    reviewer: claims by due date, applications to review
     GET  /console/claims/<id>               reviewer: facts, documents, the assessment
     GET  /console/claims/<id>/attachments/<a>  a document's file, shown inline
@@ -217,4 +218,3 @@ class ConsoleService(ClerkPages, ReviewPages, OperatorPages, FinancePages):
     def _demo_users(self) -> list[dict]:
         """Embedded mode's people to sign in as (config CONSOLE_DEMO_USERS)."""
         return [dict(u) for u in self.config.get("CONSOLE_DEMO_USERS") or []]
-
