@@ -58,6 +58,16 @@ def city_scope(service: Any, arguments: Mapping) -> Scope | None:
     return Scope(city=city) if isinstance(city, str) else None
 
 
+def unit_scope(service: Any, arguments: Mapping) -> Scope | None:
+    """A unit's claims listed (unit_claims): the unit named, in the district named. The listing
+    keeps to both, so a district clerk naming another district's unit with their own district
+    is shown none of it, and one naming no district is refused as any other clerk's unit."""
+    city, unit, district = (arguments.get(k) for k in ("city", "unit_id", "district"))
+    if not isinstance(city, str) or not isinstance(unit, str):
+        return None
+    return Scope(city=city, district=district if isinstance(district, str) else None, unit=unit)
+
+
 REVIEW = {CITY_REVIEWER}
 REVIEWING = "审核补助申请：核对成员身份证号"
 READERS = CLERKS | REVIEW | {HELP_DESK}
@@ -90,6 +100,7 @@ POLICY = Policy(
         "claim": Rule(READERS, claim_scope, unmasked=REVIEW, why=REVIEWING),
         "attachment": Rule(CLERKS | REVIEW, claim_scope, unmasked=CLERKS | REVIEW, why=VIEWING),
         "review_queue": Rule(REVIEW | {HELP_DESK}, city_scope),
+        "unit_claims": Rule(READERS, unit_scope),
         "list_claims": Rule(REVIEW | {HELP_DESK, PROVINCIAL_OPERATOR}, city_scope),
         "retry_payout": Rule(REVIEW | {FINANCE}, claim_scope),
         "raise_clawback": Rule(REVIEW, claim_scope),

@@ -1,5 +1,6 @@
 """What reviewers look at: the queues by due date (rules.py dates them from the plugin's review
-cadence) and the claims of a city-year. ID numbers are masked (DESIGN.md, personal data).
+cadence) and the claims of a city-year; what a clerk looks at: the unit's claims, newest first.
+ID numbers are masked (DESIGN.md, personal data).
 """
 
 from __future__ import annotations
@@ -8,11 +9,12 @@ from collections.abc import Callable
 from datetime import date, timedelta
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import and_, or_, select
 from sqlalchemy.orm import Session
 
+from services.access.identity import subject_of
 from services.claims import rules
-from services.claims.models import Claim
+from services.claims.models import Attachment, AttachmentDocument, Claim
 from services.kernel.money import format_money
 from services.kernel.policy import Benefit
 from services.kernel.privacy import mask_id
@@ -35,6 +37,7 @@ def _row(
         "year": claim.year,
         "benefit": claim.benefit,
         "status": claim.status,
+        "status_label": rules.STATUS_LABELS.get(claim.status, claim.status),
         "name": claim.name,
         "id_number": mask_id(claim.id_number),
         "unit": claim.unit_name,
@@ -133,3 +136,78 @@ def list_claims(
     if unit_id:
         query = query.where(Claim.unit_id == unit_id)
     return [_row(claim) for claim in session.scalars(query)]
+
+
+def unit_claims(
+    session: Session,
+    *,
+    city: str,
+    year: int,
+    unit_id: str,
+    district: str | None = None,
+    owner: str | None = None,
+    limit: int = PAGE,
+    offset: int = 0,
+    benefit_of: BenefitOf | None = None,
+) -> dict[str, Any]:
+    """One page of a unit's claims of a year, newest first: what its clerk comes back to (the
+    status, the amount, why it was returned, how many documents a draft or a returned claim
+    still lacks). ``district``, when given, is kept to as well: a district clerk's listing
+    holds only their district's claims, whichever unit they name (access.py checks the two).
+    ``owner``'s own drafts not yet tied to a unit (cover not asked yet) are listed with them.
+
+    ``next_offset``: where the next page starts, None on the last."""
+    ours = Claim.unit_id == unit_id
+    if district is not None:
+        ours = and_(ours, Claim.district == district)
+    if owner:
+        theirs = or_(
+            Claim.created_by == owner,
+            Claim.created_by.endswith(f" ({subject_of(owner)})", autoescape=True),
+        )
+        ours = or_(ours, and_(Claim.unit_id.is_(None), theirs))
+    query = (
+        select(Claim)
+        .where(Claim.city == city, Claim.year == year, ours)
+        .order_by(Claim.created_at.desc(), Claim.id.desc())
+        .limit(limit + 1)  # one more: whether a next page exists
+        .offset(offset)
+    )
+    claims = list(session.scalars(query))
+    more = len(claims) > limit
+    claims = claims[:limit]
+    missing = _missing_documents(session, claims, benefit_of)
+    rows = []
+    for claim in claims:
+        row = _row(claim)
+        row["missing_documents"] = missing.get(claim.id)
+        rows.append(row)
+    return {"claims": rows, "next_offset": offset + limit if more else None}
+
+
+def _missing_documents(
+    session: Session, claims: list[Claim], benefit_of: BenefitOf | None
+) -> dict[str, int]:
+    """How many of its benefit's documents each draft or returned claim neither carries nor
+    marks not applicable (what submit would name): one query for the page's documents."""
+    open_claims = [c for c in claims if c.status in (rules.DRAFT, rules.RETURNED)]
+    if benefit_of is None or not open_claims:
+        return {}
+    present: dict[str, set[str]] = {c.id: set() for c in open_claims}
+    documents = (
+        select(Attachment.claim_id, AttachmentDocument.document)
+        .join(Attachment, AttachmentDocument.attachment_id == Attachment.id)
+        .where(Attachment.claim_id.in_(list(present)))
+    )
+    for claim_id, document in session.execute(documents):
+        present[claim_id].add(document)
+    counts = {}
+    for claim in open_claims:
+        benefit = benefit_of(claim.city, claim.year, claim.benefit)
+        if benefit is not None:
+            counts[claim.id] = len(
+                rules.missing_documents(
+                    benefit.attachments, present[claim.id], claim.not_applicable or {}
+                )
+            )
+    return counts

@@ -205,6 +205,15 @@ class ListClaimsArgs(Strict):
     status = Text(length_of(Claim.status), load_default=None)
 
 
+class UnitClaimsArgs(Strict):
+    city = city()
+    year = year(required=True)
+    unit_id = Text(length_of(Claim.unit_id), required=True)
+    district = Text(length_of(Claim.district), load_default=None)
+    limit = fields.Integer(strict=True, validate=Range(min=1, max=1000))
+    offset = fields.Integer(strict=True, validate=Range(min=0))
+
+
 class RetryPayoutArgs(ApproveArgs):
     pass
 

@@ -372,6 +372,42 @@ class ClaimsService:
         return queues.list_claims(self.db.session, city=city, year=year, status=status)
 
     @rpc(expected_exceptions=EXPECTED)
+    def unit_claims(
+        self,
+        city: str,
+        year: int,
+        unit_id: str,
+        district: str | None = None,
+        limit: int = queues.PAGE,
+        offset: int = 0,
+    ) -> dict:
+        """One page of a unit's claims of a year, newest first, with the caller's own drafts
+        not yet tied to a unit (a clerk's list: access.py keeps it to their unit or
+        district); ``next_offset`` where the next page starts."""
+        check(
+            schemas.UnitClaimsArgs,
+            "查询",
+            city=city,
+            year=year,
+            unit_id=unit_id,
+            district=district,
+            limit=limit,
+            offset=offset,
+        )
+        identity = self.access.identity
+        return queues.unit_claims(
+            self.db.session,
+            city=city,
+            year=year,
+            unit_id=unit_id,
+            district=district,
+            owner=identity.actor if identity else None,
+            limit=limit,
+            offset=offset,
+            benefit_of=self._benefit,
+        )
+
+    @rpc(expected_exceptions=EXPECTED)
     def notice_details(self, claim_id: str) -> dict:
         """What notify tells the member: the latest reason, the card's last four digits only."""
         check(schemas.ClaimArgs, "查询", claim_id=claim_id)

@@ -1,5 +1,6 @@
 """The clerk's pages of the console: the unit's applications, the group application, roster
-template and upload with its errors, submit and the quote; claims for members. A mixin of
+template and upload with its errors, submit and the quote; claims for members and the unit's
+list of them. A mixin of
 ConsoleService (service.py), which holds the dependencies and the frame (`_page`)."""
 
 from __future__ import annotations
@@ -24,6 +25,8 @@ from services.console.pages import (
     redirect,
 )
 from services.messaging.web import http
+
+CLAIMS_PAGE = 50  # claims on one page of the clerk's list: a phone's scroll, not the year
 
 
 class ClerkPages:
@@ -153,6 +156,38 @@ class ClerkPages:
         return redirect(f"/console/applications/{application_id}")
 
     # ---- clerk: claims for members -------------------------------------------------------
+
+    @http("GET", "/console/claims", auth=False)
+    def claims_page(self, request):
+        return self._page(request, self._claims, request, roles=CLERKS)
+
+    def _claims(self, me, request):
+        """The unit's claims of a year, newest first, a page at a time: a clerk comes back to
+        each (its status, amount, what it lacks, why it was returned). A district clerk names
+        the unit (the claims service keeps the list to their district)."""
+        year = number(request.args.get("year")) or self.today().year
+        offset = number(request.args.get("offset")) or 0
+        unit = me.unit or (request.args.get("unit") or "").strip() or None
+        page, benefits = None, {}
+        if me.city and unit:
+            page = self.claims.unit_claims(
+                me.city,
+                year,
+                unit,
+                None if me.unit else me.district,
+                limit=CLAIMS_PAGE,
+                offset=offset,
+            )
+            benefits = {b.code: b.name for b in self.policies.get(me.city).benefits(year)}
+        return self._render(
+            "claims.html",
+            year=year,
+            unit=unit,
+            page=page,
+            offset=offset,
+            limit=CLAIMS_PAGE,
+            benefits=benefits,
+        )
 
     @http("GET", "/console/claims/new", auth=False)
     def new_claim(self, request):

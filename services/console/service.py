@@ -10,6 +10,7 @@ carries a CSRF token. Refusals and records that do not exist answer the same 403
     GET  /console/login                     sign in (embedded: demo users; production: the IdP)
     GET  /console/applications?year=        clerk: the unit's applications
     GET  /console/applications/<id>         the group application, roster upload, quote, submit
+    GET  /console/claims?year=              clerk: the unit's claims, newest first
     GET  /console/review                    reviewer: claims by due date, applications to review
     GET  /console/claims/<id>               reviewer: facts, documents, the assessment
     GET  /console/claims/<id>/attachments/<a>  a document's file, shown inline

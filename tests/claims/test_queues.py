@@ -1,13 +1,16 @@
 """The reviewers' queues, dated by the plugins' cadences: Wujin's inpatient claims in monthly
 batches, its critical illnesses at the quarterly meeting, work injuries on receipt (10 working
-days); Zhangjiakou's within 15 calendar days of a complete application, at most 20."""
+days); Zhangjiakou's within 15 calendar days of a complete application, at most 20. A unit
+clerk's list of the unit's claims, newest first."""
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import UTC, date, datetime
+from decimal import Decimal
 
-from services.claims import queues
-from tests.claims.flow import approve, new_claim
+from services.claims import attachments, queues
+from services.claims import claims as ops
+from tests.claims.flow import approve, attach_all, new_claim, record
 from tests.enrollment.samples import person
 
 TODAY = date(2024, 6, 28)  # a Friday
@@ -144,3 +147,103 @@ def test_the_review_queue_is_paged_in_the_database_most_urgent_first(session, zh
         ["2024-06-09"],
     ]
     assert all(" LIMIT " in s for s in loaded if s.lstrip().startswith("SELECT claims."))
+
+
+def test_a_unit_lists_its_own_claims_newest_first_a_page_at_a_time(session, zhangjiakou, cover):
+    """Unit A's five claims (one returned, one a draft lacking two documents) and unit B's
+    one: A's list holds A's only, newest first, in pages of two, each with its status in
+    words, the amount as a Decimal string, the reason it came back and what it lacks."""
+
+    def benefit_of(city, year, code):
+        return next(b for b in zhangjiakou.benefits(year) if b.code == code)
+
+    people = [person(60 + i) for i in range(6)]
+    for who in people[:5]:
+        cover.enrol("zhangjiakou", 2024, who, unit_id="unit-a", district="桥西区")
+    cover.enrol("zhangjiakou", 2024, people[5], unit_id="unit-b", district="桥东区")
+    general = {"benefit": "general_illness", "total_cost": "9000", "admission_date": "2024-05-01"}
+    made = [
+        new_claim(session, zhangjiakou, cover, who, general, year=2024, today=date(2024, 6, 3))
+        for who in people[:3] + people[5:]
+    ]
+    approve(session, zhangjiakou, made[0], date(2024, 6, 5))
+    ops.return_claim(
+        session,
+        claim_id=made[1].id,
+        actor="reviewer:li",
+        reason="诊断证明不清晰",
+        record=record(session),
+    )
+    # a draft of unit A (the date that counts given: cover names the unit now), two lacking
+    draft = ops.create_claim(
+        session,
+        zhangjiakou,
+        year=2024,
+        id_number=people[3].id_number,
+        facts=general,
+        actor="王芳 (wf-1)",
+        name=people[3].name,
+        cover=cover,
+    )
+    attach_all(session, zhangjiakou, draft, skip=("身份证", "工会会员卡"))
+    # a draft with no date yet: nobody's unit, its maker's only
+    unplaced = ops.create_claim(
+        session,
+        zhangjiakou,
+        year=2024,
+        id_number=people[4].id_number,
+        facts={"benefit": "general_illness"},
+        actor="王芳 (wf-1)",
+        name=people[4].name,
+    )
+    assert draft.unit_id == "unit-a" and unplaced.unit_id is None
+    ordered = [*made, draft, unplaced]  # created one after the other: the later the newer
+    for minute, claim in enumerate(ordered):
+        claim.created_at = datetime(2024, 6, 3, 9, minute, tzinfo=UTC)
+    session.commit()
+    assert attachments.list_attachments(session, claim_id=draft.id)
+
+    def listed(**kwargs):
+        page = queues.unit_claims(
+            session, city="zhangjiakou", year=2024, benefit_of=benefit_of, **kwargs
+        )
+        return page["claims"], page["next_offset"]
+
+    rows, following = listed(unit_id="unit-a", owner="王芳 (wf-1)")
+    assert [r["claim_id"] for r in rows] == [
+        unplaced.id,
+        draft.id,
+        made[2].id,
+        made[1].id,
+        made[0].id,
+    ]
+    assert following is None
+    by_id = {r["claim_id"]: r for r in rows}
+    assert by_id[made[0].id]["status_label"] == "已审核通过待支付"
+    assert Decimal(by_id[made[0].id]["payable"]) > 0 and "." in by_id[made[0].id]["payable"]
+    assert by_id[made[1].id]["status_label"] == "已退回"
+    assert by_id[made[1].id]["returned_reason"] == "诊断证明不清晰"
+    assert by_id[made[1].id]["missing_documents"] == 0  # all there: it needs a better one
+    assert by_id[draft.id]["missing_documents"] == 2
+    assert by_id[made[2].id]["missing_documents"] is None  # submitted: not the clerk's to fill
+    assert all(r["name"] and people[0].id_number not in str(r) for r in rows)
+    assert by_id[made[0].id]["id_number"] != people[0].id_number
+
+    # the maker's drafts follow the person (the token's subject), not another clerk
+    assert unplaced.id not in [
+        r["claim_id"] for r in listed(unit_id="unit-a", owner="赵六 (zl-1)")[0]
+    ]
+    assert unplaced.id in [
+        r["claim_id"] for r in listed(unit_id="unit-a", owner="王芳芳 (wf-1)")[0]
+    ]
+    # unit B: its one claim; a district named keeps to it (another district's: none)
+    assert [r["claim_id"] for r in listed(unit_id="unit-b")[0]] == [made[3].id]
+    assert listed(unit_id="unit-b", district="桥西区")[0] == []
+    assert len(listed(unit_id="unit-a", district="桥西区")[0]) == 4
+
+    # pages of two, newest first, each claim once
+    pages, offset = [], 0
+    while offset is not None:
+        rows, offset = listed(unit_id="unit-a", owner="王芳 (wf-1)", limit=2, offset=offset)
+        pages.append([r["claim_id"] for r in rows])
+    assert pages == [[unplaced.id, draft.id], [made[2].id, made[1].id], [made[0].id]]

@@ -144,6 +144,8 @@ def test_review_arguments_are_checked(service, session):
     refused(lambda: service.return_claim(claim_id, "审核员", "原因\x00"), "reason")
     refused(lambda: service.approve(claim_id, "r" * 101), "actor")
     refused(lambda: service.list_claims("zhangjiakou", "2024"), "year")
+    refused(lambda: service.unit_claims("zhangjiakou", 2024, "u" * 37), "unit_id")
+    refused(lambda: service.unit_claims("zhangjiakou", 2024, "unit-a", offset=-1), "offset")
     refused(lambda: service.claim("x" * 37), "claim_id")
     assert service.claim(claim_id)["status"] == "draft"
 

@@ -1,0 +1,97 @@
+"""The claims access table (services/claims/access.py) on real RabbitMQ, for a clerk's list of
+the unit's claims (unit_claims): a unit clerk lists their own unit's, a district clerk their
+district's units', another unit's clerk and another district's are refused or shown nothing;
+the bus still calls without a person."""
+
+from __future__ import annotations
+
+import pytest
+from nameko.exceptions import RemoteError
+from nameko.standalone.rpc import ClusterRpcProxy
+
+from services.claims.models import Claim
+from services.claims.service import ClaimsService
+from services.messaging.database import make_engine, make_session_factory, session_scope
+from tests.claims.test_service import config_for
+from tests.enrollment.samples import person
+from tests.tokens import identity_context
+
+pytestmark = pytest.mark.rabbit
+
+ZJK = "zhangjiakou"
+CLERK_A = identity_context("unit_clerk", "王芳", sub="wf-1", city=ZJK, unit="unit-a")
+CLERK_B = identity_context("unit_clerk", "赵六", sub="zl-1", city=ZJK, unit="unit-b")
+WEST = identity_context("district_clerk", "钱区", sub="qq-1", city=ZJK, district="桥西区")
+EAST = identity_context("district_clerk", "孙区", sub="sq-1", city=ZJK, district="桥东区")
+WUJIN = identity_context("unit_clerk", "吴经办", sub="wj-1", city="wujin", unit="unit-a")
+
+
+@pytest.fixture
+def claims(container_factory, rabbit_config, tmp_path):
+    """The claims service with three submitted claims of unit A (桥西区) and one of unit B."""
+    _, config = config_for(rabbit_config, tmp_path, "2024-03-01", "2024-06-10")
+    (tmp_path / "var").mkdir(exist_ok=True)
+    container_factory(ClaimsService, config).start()
+    engine = make_engine(config["DATABASES"]["claims"])
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            for i, (unit, district) in enumerate(
+                [("unit-a", "桥西区")] * 3 + [("unit-b", "桥东区")]
+            ):
+                who = person(80 + i)
+                session.add(
+                    Claim(
+                        city=ZJK,
+                        year=2024,
+                        benefit="general_illness",
+                        status="submitted",
+                        id_number=who.id_number,
+                        name=who.name,
+                        unit_id=unit,
+                        district=district,
+                        facts={"benefit": "general_illness"},
+                        created_by="王芳 (wf-1)",
+                    )
+                )
+    finally:
+        engine.dispose()
+    return config
+
+
+def _listed(config, context, **kwargs) -> list[str]:
+    with ClusterRpcProxy(config, context_data=context) as rpc:
+        page = rpc.claims.unit_claims(ZJK, 2024, **kwargs)
+    return [row["name"] for row in page["claims"]]
+
+
+def _refused(config, context, **kwargs) -> str:
+    with pytest.raises(RemoteError) as refused:
+        _listed(config, context, **kwargs)
+    return refused.value.exc_type
+
+
+def test_a_clerk_lists_their_own_units_claims_and_no_one_elses(claims):
+    unit_a = {person(80 + i).name for i in range(3)}
+    assert set(_listed(claims, CLERK_A, unit_id="unit-a")) == unit_a
+    assert _listed(claims, CLERK_B, unit_id="unit-b") == [person(83).name]
+    # another unit's clerk, another city's clerk of a unit of the same name: refused
+    assert _refused(claims, CLERK_B, unit_id="unit-a") == "Forbidden"
+    assert _refused(claims, WUJIN, unit_id="unit-a") == "Forbidden"
+    # a district clerk: any unit of their district, naming it; not naming it is refused
+    assert set(_listed(claims, WEST, unit_id="unit-a", district="桥西区")) == unit_a
+    assert _refused(claims, WEST, unit_id="unit-a") == "Forbidden"
+    assert _refused(claims, EAST, unit_id="unit-a", district="桥西区") == "Forbidden"
+    # naming their own district with another district's unit shows none of it
+    assert _listed(claims, EAST, unit_id="unit-a", district="桥东区") == []
+    # pages of two from the service: the first two, then the last with no next page
+    with ClusterRpcProxy(claims, context_data=CLERK_A) as rpc:
+        first = rpc.claims.unit_claims(ZJK, 2024, "unit-a", limit=2)
+        second = rpc.claims.unit_claims(ZJK, 2024, "unit-a", limit=2, offset=first["next_offset"])
+        with pytest.raises(RemoteError) as bad:
+            rpc.claims.unit_claims(ZJK, 2024, "unit-a", limit=0)
+    assert (len(first["claims"]), first["next_offset"]) == (2, 2)
+    assert (len(second["claims"]), second["next_offset"]) == (1, None)
+    assert {r["name"] for r in first["claims"] + second["claims"]} == unit_a
+    assert bad.value.exc_type == "InvalidRequest" and "limit" in str(bad.value)
+    with ClusterRpcProxy(claims) as bus:  # the bus: trusted, as for every entrypoint
+        assert len(bus.claims.unit_claims(ZJK, 2024, "unit-b")["claims"]) == 1
