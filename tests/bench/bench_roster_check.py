@@ -11,6 +11,12 @@ machine, times (best of --repeat, default 3):
   (IDs, names, sexes, phones, duplicates), keep the members. No database.
 
 The goal is check ≤ 1.6x the floor. Not a timed test; test_bench_smoke.py runs it small.
+
+With --instructions it also counts both under valgrind (callgrind's Ir, on a roster of
+--instruction-rows, default 20 000: valgrind runs ~50x slower): each is run in a child process
+after the same warm-up, and a child that only warms up is the baseline subtracted. Unlike
+seconds, instructions do not move with the machine's load (a 2-core machine shared with other
+work gave 1.45x-2.0x in seconds within minutes); they do not see memory stalls.
 """
 
 from __future__ import annotations
@@ -63,8 +69,23 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--rows", type=int, default=100_000, help="people in the roster")
     parser.add_argument("--repeat", type=int, default=3, help="timed runs of each (the best)")
+    parser.add_argument(
+        "--instructions", action="store_true", help="also count instructions under valgrind"
+    )
+    parser.add_argument("--instruction-rows", type=int, default=20_000)
+    parser.add_argument("--only", choices=["warm", "floor", "check"], help=argparse.SUPPRESS)
+    parser.add_argument("--file", help=argparse.SUPPRESS)
     args = parser.parse_args(argv)
     fmt = load_city(CITY).roster_format(YEAR)
+    if args.only:  # a child counted under valgrind: warm up, then one run of what is asked
+        data = Path(args.file).read_bytes()
+        check(data, fmt)
+        {
+            "warm": lambda: None,
+            "floor": lambda: floor(data, fmt.sheet),
+            "check": lambda: check(data, fmt),
+        }[args.only]()
+        return 0
     with tempfile.TemporaryDirectory() as work:
         data = write_xlsx(Path(work) / "roster.xlsx", fmt, args.rows).read_bytes()
     check(data, fmt)  # warm: the first name check imports the models for their lengths
@@ -80,7 +101,24 @@ def main(argv: Sequence[str] | None = None) -> int:
         f"{'check':<8}{args.rows:>8}{check_s:>10.3f}{args.rows / check_s:>12,.0f}"
         f"  {ratio:.2f}x (goal ≤ {GOAL}x) {verdict}"
     )
+    if args.instructions:
+        count_instructions(fmt, args.instruction_rows)
     return 0
+
+
+def count_instructions(fmt, rows: int) -> None:
+    from tests.bench.bench_cli_start import instructions
+
+    with tempfile.TemporaryDirectory() as work:
+        path = write_xlsx(Path(work) / "roster.xlsx", fmt, rows)
+        child = [sys.executable, "-m", "tests.bench.bench_roster_check", "--file", str(path)]
+        warm, floor_ir, check_ir = (
+            instructions([*child, "--only", what]) for what in ("warm", "floor", "check")
+        )
+    floor_ir, check_ir = floor_ir - warm, check_ir - warm
+    print(f"{'step':<8}{'rows':>8}{'instructions':>14}  check/floor")
+    print(f"{'floor':<8}{rows:>8}{floor_ir / 1e6:>13.0f}M")
+    print(f"{'check':<8}{rows:>8}{check_ir / 1e6:>13.0f}M  {check_ir / floor_ir:.2f}x")
 
 
 if __name__ == "__main__":
