@@ -112,13 +112,10 @@ class PaymentsService:
     @event_handler("enrollment", "application_submitted")
     def on_application_submitted(self, payload: dict) -> None:
         event = handled_events.application_submitted(payload)
-        # asked before the transaction begins: on SQLite (embedded) its first statement takes
-        # the file's write lock, and a writer waiting for it (a bank's callback) would stop the
-        # hub the RPC's reply needs until the busy timeout
-        application = self.enrollment.application(event["application_id"])
         session = self.db.session
         if not first_time(session, "payments.on_application_submitted", event["event_id"]):
             return
+        application = self.enrollment.application(event["application_id"])
         invoices.issue_for_application(
             session,
             self.policies.get(application["city"]),
@@ -132,9 +129,6 @@ class PaymentsService:
         event = handled_events.claim_approved(payload)
         if event["payable"] <= 0:
             return  # counted towards the year's total; nothing to pay
-        details = self.claims.payout_details(event["claim_id"])  # before the transaction, as above
-        if int(details["attempt"]) != event["attempt"]:
-            return  # a later attempt exists already; its own event brings it
         session = self.db.session
         existing = session.scalar(
             select(Payout.id).where(
@@ -143,6 +137,9 @@ class PaymentsService:
         )
         if existing is not None:
             return  # the same approval again: one payout per (claim, attempt)
+        details = self.claims.payout_details(event["claim_id"])
+        if int(details["attempt"]) != event["attempt"]:
+            return  # a later attempt exists already; its own event brings it
         policy = self.policies.get(details["city"])
         payouts.create_payout(
             session,
