@@ -97,6 +97,34 @@ def apply_batch(session_factory: SessionFactory, today: Callable[[], date], limi
         )
 
 
+def apply_rounds(
+    apply: Callable[[], int],
+    *,
+    running: Callable[[], bool],
+    wait: Callable[[float], object],
+    pace: Pace,
+    interval: float,
+    limit: int = BATCH,
+    applied: Callable[[int], object] = lambda taken: None,
+) -> None:
+    """Apply batch after batch while ``running()``, as ``pace`` allows; after a batch that was
+    not full (or failed: logged, tried again) wait ``interval``. The one loop of this child
+    process and of the service's own green thread on SQLite (background.BankLink)."""
+    while running():
+        if not pace.may_apply():
+            wait(0.1)
+            continue
+        try:
+            taken = apply()
+        except Exception:
+            _log.exception("applying callbacks failed; trying again")
+            taken = 0
+        if taken:
+            applied(taken)
+        if taken < limit:  # a full batch means more may be waiting
+            wait(interval)
+
+
 def run(settings: dict[str, Any], stdin: TextIO, stdout: TextIO) -> int:
     """Apply until told to stop (see the module's doc); 0 on a clean stop."""
     from services.kernel.clock import Clock, parse_day
@@ -119,19 +147,15 @@ def run(settings: dict[str, Any], stdin: TextIO, stdout: TextIO) -> int:
     session_factory = make_session_factory(engine)
     try:
         _say(stdout, "ready")
-        while not stop.is_set():
-            if not pace.may_apply():
-                stop.wait(0.1)
-                continue
-            try:
-                taken = apply_batch(session_factory, clock.today, limit)
-            except Exception:
-                _log.exception("applying callbacks failed; trying again")
-                taken = 0
-            if taken:
-                _say(stdout, f"applied {taken}")
-            if taken < limit:  # a full batch means more may be waiting
-                stop.wait(interval)
+        apply_rounds(
+            lambda: apply_batch(session_factory, clock.today, limit),
+            running=lambda: not stop.is_set(),
+            wait=stop.wait,
+            pace=pace,
+            interval=interval,
+            limit=limit,
+            applied=lambda taken: _say(stdout, f"applied {taken}"),
+        )
     finally:
         engine.dispose()
     return 0

@@ -101,7 +101,6 @@ class BankLink(DependencyProvider):
         self.adapters: dict[str, bank.HttpBankAdapter] = {}
         self.simulator: bank_sim.BankSimulator | None = None
         self._server = None
-        self._wake_apply = green_threading.Event()
         self._wake_send = green_threading.Event()
         self._running = False
         self._stopping = green_threading.Event()
@@ -174,7 +173,6 @@ class BankLink(DependencyProvider):
     def stop(self) -> None:
         self._running = False
         self._stopping.set()
-        self._wake_apply.set()
         self._wake_send.set()
         self._end_worker()
         for thread in self._threads:
@@ -305,22 +303,14 @@ class BankLink(DependencyProvider):
         return next(iter(self.adapters.values()), None)
 
     def _apply_loop(self) -> None:
-        """Applying in this process (SQLite): holding back during a burst as the worker does."""
-        while self._running:
-            if not self.pace.may_apply():
-                self._stopping.wait(0.1)
-                continue
-            try:
-                while (
-                    self._running
-                    and self.apply_callbacks() == apply_worker.BATCH
-                    and self.pace.may_apply()
-                ):
-                    pass
-            except Exception:
-                _log.exception("applying callbacks failed; trying again")
-            self._wake_apply.wait(self.apply_interval)
-            self._wake_apply.clear()
+        """Applying in this process (SQLite), the worker's loop on a green thread."""
+        apply_worker.apply_rounds(
+            self.apply_callbacks,
+            running=lambda: self._running,
+            wait=self._stopping.wait,
+            pace=self.pace,
+            interval=self.apply_interval,
+        )
 
     def _send_loop(self) -> None:
         while self._running:
