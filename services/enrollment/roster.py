@@ -32,6 +32,7 @@ from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook
 
 from services.enrollment.workbook import RosterUnreadable, open_workbook
 from services.kernel.clock import SYSTEM
+from services.kernel.collector import collector_paused
 from services.kernel.idcard import parse_id, quick_id
 from services.kernel.phone import NORMAL_MOBILE, parse_mobile
 from services.kernel.policy import RosterFormat
@@ -159,9 +160,10 @@ def read_roster(
     if progress is not None:
         rows = _reporting(rows, height, progress)
     try:
-        return _check_rows(
-            rows, header, sheet, fmt, enrolled_elsewhere, filename, today or SYSTEM.today()
-        )
+        with collector_paused():  # a Member kept per row, no cycles made (kernel/collector.py)
+            return _check_rows(
+                rows, header, sheet, fmt, enrolled_elsewhere, filename, today or SYSTEM.today()
+            )
     except CalamineError:
         raise RosterUnreadable(
             f"{filename}：工作表「{sheet}」已损坏，无法读取；请重新保存后再上传"
@@ -319,6 +321,9 @@ def _check_rows(
     plain_name = _plain_name()
     normal_mobile = NORMAL_MOBILE.match
     sexes = _SEX
+    # Member's own __new__ is a Python function taking the fields one by one: a third of
+    # what a kept row cost beyond its checks; tuple.__new__ makes the same Member in C
+    make, keep = tuple.__new__, members.append
 
     for excel_row, _first_col, cells in rows:
         if len(cells) > last:
@@ -344,13 +349,15 @@ def _check_rows(
                         phone = given
                     else:
                         fast = False
-                other: dict[str, str] = {}
+                other = _NO_FIELDS  # a dict only for a row with another column filled
                 if fast:
                     for name, index, optional in extra_at:
                         given = cells[index]
                         if given == "":
                             fast = optional
                         elif given.__class__ is str and not given.isspace():
+                            if other is _NO_FIELDS:
+                                other = {}
                             other[name] = given.strip()
                         else:
                             fast = False
@@ -359,9 +366,7 @@ def _check_rows(
                 if fast and first_seen.setdefault(ident, excel_row) == excel_row:
                     count += 1
                     if not errors:
-                        members.append(
-                            Member(excel_row, person, ident, sex, born, phone, other or _NO_FIELDS)
-                        )
+                        keep(make(Member, (excel_row, person, ident, sex, born, phone, other)))
                     continue
         width = len(cells)
         values = {}
