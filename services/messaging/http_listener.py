@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import eventlet
-from eventlet import wsgi
+from eventlet import greenio, wsgi
 from nameko.web.server import HttpOnlyProtocol
 from werkzeug.exceptions import HTTPException, MethodNotAllowed, NotFound
 from werkzeug.routing import Map, Rule
@@ -199,7 +199,10 @@ class Listener:
         self.sock.close()
         for state in list(self.connections.values()):
             if state[2] == wsgi.STATE_IDLE:
-                state[1].close()  # its reader wakes up and the connection ends
+                # shut down, not only closed: a green close leaves the reader waiting on the
+                # descriptor (a client's keep-alive connection held every stop for the whole
+                # `wait`); shut down, its read returns nothing and the connection ends now
+                greenio.shutdown_safe(state[1])
             state[2] = wsgi.STATE_CLOSE
         with eventlet.Timeout(wait, False):
             self.pool.waitall()

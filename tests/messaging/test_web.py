@@ -184,6 +184,22 @@ def test_the_listener_closes_when_the_last_container_stops(both, web_config_port
         requests.get(f"{base}/beta", timeout=2)
 
 
+def test_an_idle_keep_alive_connection_is_ended_at_stop_not_waited_for(both, web_config_port):
+    with socket.create_connection(("127.0.0.1", web_config_port), timeout=5) as conn:
+        conn.sendall(b"GET /beta HTTP/1.1\r\nHost: x\r\n\r\n")
+        head = b""
+        while not head.endswith(b'{"service": "beta"}'):
+            head += conn.recv(65536)  # the answer; the connection stays open for the next
+        started = time.monotonic()
+        for container in both:
+            container.stop()
+        took = time.monotonic() - started
+
+        assert conn.recv(65536) == b""  # ended by the server
+    # the listener's grace for answers being written is 1 s: an idle reader is not one
+    assert took < 0.5, f"stopping took {took:.2f} s"
+
+
 # -- limits before work ---------------------------------------------------------------------------
 
 
