@@ -9,11 +9,11 @@ the service's one `Database`.
 from __future__ import annotations
 
 import logging
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from datetime import datetime, timedelta
 
 from eventlet.green import threading as green_threading
-from eventlet.greenpool import GreenPool
+from eventlet.greenpool import GreenPile, GreenPool
 from nameko.extensions import DependencyProvider
 
 from services.kernel.clock import SYSTEM
@@ -54,6 +54,7 @@ class Sender(DependencyProvider):
         self.wake = green_threading.Event()
         self._running = False
         self._thread = None
+        self.pool: GreenPool | None = None
 
     def start(self) -> None:
         self.gateway = make_gateway(self.gateway_config, self.database.session_factory)
@@ -73,6 +74,11 @@ class Sender(DependencyProvider):
         self._running = False
         if self._thread is not None:
             self._thread.kill()
+        # the pool's sends are green threads of their own, not the container's: killing the
+        # loop left them running after the service (waiting on the gateway, or on a database
+        # connection the container then closed under them)
+        for send in list(self.pool.coroutines_running if self.pool is not None else ()):
+            send.kill()
 
     def get_dependency(self, worker_ctx) -> SenderHandle:
         return SenderHandle(self)
@@ -86,8 +92,17 @@ class Sender(DependencyProvider):
             self.gateway,
             now=self.now(),
             settings=self.settings,
-            each=self.pool.imap,
+            each=self._each,
         )
+
+    def _each(self, send: Callable, requests: Iterable) -> list:
+        """``send`` for each request, up to SMS_SEND_CONCURRENCY at once, the answers in order.
+        A pile on the sender's own pool, so kill() finds the sends (GreenPool.imap makes a new
+        pool per call that nobody can reach)."""
+        pile = GreenPile(self.pool)
+        for request in requests:
+            pile.spawn(send, request)
+        return list(pile)
 
     def _send_forever(self) -> None:
         while self._running:

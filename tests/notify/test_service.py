@@ -135,3 +135,29 @@ def test_an_approved_claim_sends_one_sms_with_the_amount_and_a_replay_none(notif
         (seen,) = desk.about_claim("c-1")
         assert (seen["phone"], seen["status"]) == ("138****5678", "delivered")
         assert [m["message_id"] for m in desk.sent_to(PHONE)] == [message_id]
+
+
+def test_a_killed_service_leaves_no_send_running(notify):
+    """The sender's pool runs each send in a green thread of its own: killing the service
+    kills them too, rather than leaving them waiting on the gateway after it is gone."""
+    container, config, _session_factory = notify
+    sender = next(d for d in container.extensions if isinstance(d, Sender))
+    calls, ended = eventlet.event.Event(), []
+
+    class HangingGateway:
+        def send(self, request):
+            calls.send(request)
+            try:
+                eventlet.event.Event().wait()  # a gateway that never answers
+            finally:
+                ended.append(request)
+
+    sender.gateway = HangingGateway()
+    with entrypoint_waiter(container, "on_claim_approved"):
+        event_dispatcher(config)("claims", "claim_approved", approved("ev-2"))
+    with eventlet.Timeout(10):
+        calls.wait()  # the send has begun, in the pool
+
+    container.kill()
+
+    assert len(ended) == 1 and not sender.pool.coroutines_running
