@@ -7,6 +7,12 @@ events), through the `LogContext` dependency each service declares; a record may
 them itself (`extra=`, as the edge's access log does). Every handler carries the one
 masking filter, services.kernel.privacy.MaskingFilter, which also masks exception text and
 tracebacks. deploy/config.yaml and deploy/embedded.yaml name these classes in their LOGGING.
+
+An exception an entrypoint lists in `expected_exceptions` (a clerk's bad input, an access
+refusal) is an ordinary answer, not a fault: nameko logs it at WARNING with its traceback
+(nameko/containers.py, `ServiceContainer._run_worker`); `ExpectedExceptionFilter` makes that
+one line without it, and `LogContext` puts the filter on nameko's logger. Unexpected
+exceptions keep nameko's ERROR line with the traceback.
 """
 
 from __future__ import annotations
@@ -17,6 +23,7 @@ from contextvars import ContextVar
 from datetime import UTC, datetime
 from typing import Any
 
+from nameko.containers import WorkerContext
 from nameko.extensions import DependencyProvider
 from pythonjsonlogger.json import JsonFormatter as _JsonFormatter
 
@@ -24,10 +31,48 @@ CONTEXT_FIELDS = ("service", "request_id", "actor")
 # Each eventlet greenthread is a greenlet with its own context: a worker sees only its own.
 _context: ContextVar[dict[str, Any] | None] = ContextVar("mutual_aid_log_context", default=None)
 _process: dict[str, Any] = {}  # what is true of the whole process (`run` of one service)
+NAMEKO_WORKERS = "nameko.containers"  # the logger of a worker's failure
+
+
+class ExpectedExceptionFilter(logging.Filter):
+    """nameko's WARNING for an expected exception, as one line: the entrypoint, the exception's
+    class and its message, without the traceback.
+
+    nameko logs `'(expected) error handling worker %s: %s', worker_ctx, exc` with the
+    traceback; that record is recognised by what it carries (a WorkerContext and an exception
+    of the entrypoint's `expected_exceptions`), not by its wording. Set on the logger, so it
+    runs before every handler's MaskingFilter, which masks the line like any other."""
+
+    def filter(self, record: logging.LogRecord) -> bool:
+        args = record.args
+        if (
+            record.levelno == logging.WARNING
+            and isinstance(args, tuple)
+            and len(args) == 2
+            and isinstance(args[0], WorkerContext)
+            and isinstance(args[1], args[0].entrypoint.expected_exceptions)
+        ):
+            worker_ctx, exc = args
+            entrypoint = f"{worker_ctx.service_name}.{worker_ctx.entrypoint.method_name}"
+            record.msg = "(expected) %s: %s: %s"
+            record.args = (entrypoint, type(exc).__name__, str(exc))
+            record.exc_info = record.exc_text = None
+        return True
+
+
+def log_expected_exceptions_in_one_line() -> None:
+    """Put ExpectedExceptionFilter on nameko's worker logger, once per process."""
+    workers = logging.getLogger(NAMEKO_WORKERS)
+    if not any(isinstance(f, ExpectedExceptionFilter) for f in workers.filters):
+        workers.addFilter(ExpectedExceptionFilter())
 
 
 class LogContext(DependencyProvider):
-    """Puts the worker's service, request id and actor on every record logged while it runs."""
+    """Puts the worker's service, request id and actor on every record logged while it runs,
+    and has the service's expected exceptions logged in one line (ExpectedExceptionFilter)."""
+
+    def setup(self) -> None:
+        log_expected_exceptions_in_one_line()
 
     def worker_setup(self, worker_ctx) -> None:
         data = worker_ctx.data

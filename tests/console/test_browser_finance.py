@@ -13,18 +13,16 @@ import time
 
 import pytest
 import requests
-from eventlet import tpool
 from openpyxl import load_workbook
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import Select
 from sqlalchemy import select
 
 from services.kernel.registry import load_registry
-from services.messaging.database import make_engine, make_session_factory, session_scope
 from services.payments import desk, receipts
 from services.payments.models import Invoice, Receipt
 from tests.access.test_http import PEOPLE, roster_bytes
-from tests.console.browser import click, cookies_of, sign_in, text
+from tests.console.browser import click, cookies_of, in_database, sign_in, text
 from tests.console.conftest import CITY, PHONE
 from tests.payments.conftest import Recorder
 from tests.payments.samples import DORMANT, final_payouts, statement_csv, three_premiums
@@ -32,22 +30,6 @@ from tests.payments.samples import DORMANT, final_payouts, statement_csv, three_
 pytestmark = pytest.mark.rabbit
 
 CLERK, FINANCE, SECOND, OTHER_CITY = 0, 3, 5, 6  # the console fixture's demo users
-
-
-def in_payments(tmp_path, work):
-    """``work(session)`` in one transaction on payments' SQLite file, in a native thread: the
-    services run on this process's eventlet hub, and a wait for the file's write lock in the
-    hub's own thread would stop the very writer it waits for (until the busy timeout)."""
-
-    def run():
-        engine = make_engine(f"sqlite:///{tmp_path / 'var' / 'payments.sqlite'}")
-        try:
-            with session_scope(make_session_factory(engine)) as session:
-                return work(session)
-        finally:
-            engine.dispose()
-
-    return tpool.execute(run)
 
 
 def stray_payment(session, account: str) -> str:
@@ -107,7 +89,7 @@ def test_the_finance_desk_refunds_with_four_eyes_lists_payouts_and_reconciles(
             final_payouts(session, Recorder(), account=account),
         )
 
-    account, stray_id, made = in_payments(tmp_path, money)
+    account, stray_id, made = in_database(tmp_path, "payments", money)
 
     # -- the first finance person, on a phone: the held payment, a refund proposed ----------
     phone = browser(PHONE)
@@ -123,7 +105,9 @@ def test_the_finance_desk_refunds_with_four_eyes_lists_payouts_and_reconciles(
     assert not phone.find_elements(By.ID, "approve-0")  # not offered to the proposer
     shot(phone, "refund-proposed")
     # nor taken from the proposer when forged: payments refuses, nothing decided
-    resolutions = in_payments(tmp_path, lambda session: desk.resolutions(session, stray_id))
+    resolutions = in_database(
+        tmp_path, "payments", lambda session: desk.resolutions(session, stray_id)
+    )
     (pending,) = [r for r in resolutions if r["status"] == "proposed"]
     forged = requests.post(
         f"{base}/console/finance/refunds/{pending['resolution_id']}/decide",
@@ -152,8 +136,9 @@ def test_the_finance_desk_refunds_with_four_eyes_lists_payouts_and_reconciles(
     shot(desk_, "refund-to-approve")
     click(desk_, By.ID, "approve-0")
     assert "没有挂账款项" in desk_.page_source
-    status, (done,) = in_payments(
+    status, (done,) = in_database(
         tmp_path,
+        "payments",
         lambda session: (
             session.get(Receipt, stray_id).status,
             desk.resolutions(session, stray_id),
@@ -246,7 +231,7 @@ def held_short_payment(tmp_path, application_id: str) -> str:
         ).id
 
     deadline = time.monotonic() + 30
-    while (receipt_id := in_payments(tmp_path, short_payment)) is None:
+    while (receipt_id := in_database(tmp_path, "payments", short_payment)) is None:
         assert time.monotonic() < deadline, "payments issued no invoice"
         time.sleep(0.2)
     return receipt_id
@@ -278,8 +263,9 @@ def test_finance_applies_a_held_short_payment_and_a_clerk_may_not(console, brows
     click(phone, By.ID, "apply-0")
     assert "没有挂账款项" in phone.page_source
     shot(phone, "finance-resolved")
-    status, done = in_payments(
+    status, done = in_database(
         tmp_path,
+        "payments",
         lambda session: (
             session.get(Receipt, receipt_id).status,
             desk.resolutions(session, receipt_id),

@@ -9,20 +9,21 @@ from __future__ import annotations
 import base64
 import re
 import shutil
-import sqlite3
 
 import pytest
 import requests
 from nameko.standalone.rpc import ClusterRpcProxy
 from selenium.webdriver.common.by import By
 from selenium.webdriver.support.ui import WebDriverWait
+from sqlalchemy import select
 
+from services.access.reads import PERSONAL_DATA_READS
 from services.claims.access import VIEWING
 from services.kernel.registry import load_registry
 from services.onboarding.conformance import check_city
 from tests.access.test_http import PEOPLE, roster_bytes
 from tests.claims.flow import image, pdf
-from tests.console.browser import click, cookies_of, sign_in, text
+from tests.console.browser import click, cookies_of, in_database, sign_in, text
 from tests.console.conftest import CITY, PHONE, YEAR
 from tests.enrollment.samples import person
 
@@ -69,18 +70,13 @@ def fits(driver) -> bool:
     return driver.execute_script("return document.documentElement.scrollWidth <= window.innerWidth")
 
 
-def reads(tmp_path, entrypoint: str) -> list[dict]:
-    """Claims' access log, read as a plain WAL reader: the services run on this process's
-    eventlet hub, so a test that waited for their write lock (make_engine's BEGIN IMMEDIATE)
-    would hold up the very writer it waits for, until the busy timeout."""
-    path = tmp_path / "var" / "claims.sqlite"
-    connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True)
-    connection.row_factory = sqlite3.Row
-    try:
-        query = "SELECT actor, why, record_id FROM personal_data_reads WHERE entrypoint = ?"
-        return [dict(row) for row in connection.execute(query, (entrypoint,))]
-    finally:
-        connection.close()
+def reads(session, entrypoint: str) -> list[dict]:
+    """The service's access log of ``entrypoint``: who read which record, and why."""
+    log = PERSONAL_DATA_READS
+    rows = session.execute(
+        select(log.c.actor, log.c.why, log.c.record_id).where(log.c.entrypoint == entrypoint)
+    )
+    return [dict(row._mapping) for row in rows]
 
 
 def test_a_reviewer_sees_the_claims_image_and_pdf_inline_and_another_units_clerk_may_not(
@@ -150,7 +146,7 @@ def test_a_reviewer_sees_the_claims_image_and_pdf_inline_and_another_units_clerk
 
     # each file handed out is in claims' access log with who read it and why; the refused
     # asks left none
-    logged = reads(tmp_path, "claims.attachment")
+    logged = in_database(tmp_path, "claims", lambda session: reads(session, "claims.attachment"))
     assert {r["record_id"] for r in logged} == {claim_id}
     readers = {(r["actor"], r["why"]) for r in logged}
     assert readers == {("李审 (li-1)", VIEWING), ("王芳 (wf-1)", VIEWING)}

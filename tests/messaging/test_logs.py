@@ -1,6 +1,6 @@
 """One logging setup (services/messaging/logs.py): JSON lines with the service, request id
 and actor, masked by the one filter (services.kernel.privacy.MaskingFilter) down to the
-traceback."""
+traceback; an entrypoint's expected exception in one line, without the traceback."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ import json
 import logging
 import subprocess
 import sys
+from contextlib import contextmanager
 
 import pytest
 from nameko.rpc import rpc
@@ -16,7 +17,7 @@ from nameko.testing.services import entrypoint_hook
 
 from services.kernel.privacy import MaskingFilter
 from services.messaging.embedded import MEMORY_URI, install_memory_transport
-from services.messaging.logs import JsonFormatter, LogContext, logging_config
+from services.messaging.logs import NAMEKO_WORKERS, JsonFormatter, LogContext, logging_config
 from tests.conftest import ROOT
 
 ID_NUMBER = "11010519491231002X"
@@ -24,21 +25,31 @@ PHONE = "13812345678"
 CARD = "6222021234567890123"
 
 
-@pytest.fixture
-def logger():
-    """A logger writing the production JSON lines, masked, into a buffer."""
+@contextmanager
+def buffered(name: str, level: int):
+    """The logger ``name`` writing the production JSON lines, masked, into a buffer too."""
     stream = io.StringIO()
     handler = logging.StreamHandler(stream)
     handler.setFormatter(JsonFormatter())
     handler.addFilter(MaskingFilter())
-    log = logging.getLogger("tests.logs")
+    handler.setLevel(level)
+    log = logging.getLogger(name)
     log.addHandler(handler)
-    log.setLevel(logging.INFO)
-    log.propagate = False
     log.lines = lambda: [json.loads(line) for line in stream.getvalue().splitlines()]
     log.text = stream.getvalue
-    yield log
-    log.removeHandler(handler)
+    try:
+        yield log
+    finally:
+        log.removeHandler(handler)
+
+
+@pytest.fixture
+def logger():
+    log = logging.getLogger("tests.logs")
+    log.setLevel(logging.INFO)
+    log.propagate = False
+    with buffered("tests.logs", logging.INFO) as log:
+        yield log
 
 
 def test_a_line_is_json_with_the_fields_in_order(logger):
@@ -124,6 +135,58 @@ def test_a_worker_logs_with_its_service_request_id_and_actor(container_factory, 
         "clerk",
     )
     assert outside["request_id"] is None and outside["service"] is None
+
+
+class Refusing:
+    name = "refusing"
+    log_context = LogContext()
+
+    @rpc(expected_exceptions=LookupError)
+    def cover(self, id_number):
+        raise LookupError(f"{id_number} 不在名册上")
+
+    @rpc(expected_exceptions=LookupError)
+    def broken(self, id_number):
+        raise ZeroDivisionError(f"{id_number}: division by zero")
+
+
+@pytest.fixture
+def refusing(container_factory, memory_bus):
+    install_memory_transport()
+    container = container_factory(Refusing, {"AMQP_URI": MEMORY_URI})
+    container.start()
+    with buffered(NAMEKO_WORKERS, logging.WARNING) as log:
+        yield container, log
+
+
+def test_an_expected_exception_is_one_masked_line_without_its_traceback(refusing):
+    container, log = refusing
+    with entrypoint_hook(container, "cover", context_data={"request_id": "req-1"}) as cover:
+        with pytest.raises(LookupError):
+            cover(ID_NUMBER)
+
+    (line,) = log.lines()
+    assert (line["level"], line["service"], line["request_id"], line["message"]) == (
+        "WARNING",
+        "refusing",
+        "req-1",
+        "(expected) refusing.cover: LookupError: 110105********002X 不在名册上",
+    )
+    assert "exc_info" not in line and "Traceback" not in log.text()
+    assert ID_NUMBER not in log.text()
+
+
+def test_an_unexpected_exception_keeps_its_error_and_masked_traceback(refusing):
+    container, log = refusing
+    with entrypoint_hook(container, "broken") as broken:
+        with pytest.raises(ZeroDivisionError):
+            broken(ID_NUMBER)
+
+    (line,) = log.lines()
+    assert line["level"] == "ERROR" and "error handling worker" in line["message"]
+    assert "Traceback (most recent call last)" in line["exc_info"]
+    assert "ZeroDivisionError: 110105********002X: division by zero" in line["exc_info"]
+    assert ID_NUMBER not in log.text()
 
 
 def test_logging_config_is_what_the_deploy_files_name(root):
