@@ -11,8 +11,9 @@ A rule's `scope(service, arguments)` finds what the call touches (the city, dist
 unit of an application, a claim, an upload) or None when it does not exist. The answer to
 "not yours" and "does not exist" is the same 403: a clerk learns nothing of another unit's
 things. Scope by role (issue 9):
-- unit clerk: their own unit (a draft not yet tied to a unit: the one who created it);
-- district clerk: the units of their district, in their city;
+- unit clerk: their own unit (a draft not yet tied to a unit: the one who created it), never
+  a whole district (a scope naming a district and no unit);
+- district clerk: the units of their district, and the district itself, in their city;
 - city reviewer, finance: their city;
 - help desk: their city, or every city when the token names none (reads, masked);
 - provincial operator: every city, on the rules that list the role (no personal data).
@@ -133,9 +134,10 @@ def within(identity: Identity, scope: Scope) -> bool:
             return scope.unit == identity.unit
         if scope.owner is not None:
             return same_person(scope.owner, identity.actor)
-        return scope.city is not None  # creating in their own city
+        # creating in their own city; a whole district's things are no one unit's
+        return scope.city is not None and scope.district is None
     if role == DISTRICT_CLERK:
-        if scope.unit is not None:
+        if scope.unit is not None or scope.district is not None:  # a unit, or a district
             return identity.district is not None and scope.district == identity.district
         if scope.owner is not None:
             return same_person(scope.owner, identity.actor)

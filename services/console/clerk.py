@@ -11,7 +11,7 @@ from pathlib import Path
 
 from nameko.exceptions import RemoteError, UnknownService
 
-from services.access.identity import CITY_REVIEWER
+from services.access.identity import CITY_REVIEWER, DISTRICT_CLERK
 from services.console.pages import (
     CLAIM_FACTS,
     CLERKS,
@@ -163,11 +163,13 @@ class ClerkPages:
 
     def _claims(self, me, request):
         """The unit's claims of a year, newest first, a page at a time: a clerk comes back to
-        each (its status, amount, what it lacks, why it was returned). A district clerk names
-        the unit (the claims service keeps the list to their district)."""
+        each (its status, amount, what it lacks, why it was returned). A district clerk picks
+        the unit from their district's (or types its id when enrollment cannot list them);
+        the claims service keeps the list to their district either way."""
         year = number(request.args.get("year")) or self.today().year
         offset = number(request.args.get("offset")) or 0
         unit = me.unit or (request.args.get("unit") or "").strip() or None
+        units = self._district_units(me) if me.role == DISTRICT_CLERK else None
         page, benefits = None, {}
         if me.city and unit:
             page = self.claims.unit_claims(
@@ -183,11 +185,23 @@ class ClerkPages:
             "claims.html",
             year=year,
             unit=unit,
+            units=units,
+            chosen=next((u for u in units or () if u["unit_id"] == unit), None),
             page=page,
             offset=offset,
             limit=CLAIMS_PAGE,
             benefits=benefits,
         )
+
+    def _district_units(self, me) -> list[dict] | None:
+        """The units of the district clerk's district, asked of enrollment as them (its access
+        table: their own district only); None when it cannot say: the page asks for the id."""
+        if not (me.city and me.district):
+            return None
+        try:
+            return self.enrollment.district_units(me.city, me.district) or None
+        except (RemoteError, UnknownService):
+            return None  # the typed unit id works as before
 
     @http("GET", "/console/claims/new", auth=False)
     def new_claim(self, request):

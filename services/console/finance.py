@@ -6,6 +6,10 @@ ConsoleService (service.py), which holds the dependencies and the frame (`_page`
 
 Every call goes to payments as the signed-in person: payments' own access table
 (services/payments/access.py) keeps finance to their city, and records them as the actor.
+A resolution or statement payments refuses (four eyes, a receipt already resolved, a code that
+names no invoice, a statement it cannot read) is answered on the page the person came from:
+its message above the list or the form, what they typed back in place (refusals.py: which
+errors are a person's to read; the others go to the frame's generic page).
 
     GET  /console/finance                                  held payments
     POST /console/finance/held/<receipt_id>/apply          apply, or match by invoice code
@@ -25,6 +29,7 @@ from datetime import datetime
 from nameko.exceptions import RemoteError
 
 from services.access.identity import FINANCE, same_person
+from services.console import refusals
 from services.console.pages import XLSX, number, redirect
 from services.kernel.clock import SHANGHAI
 from services.messaging.web import http
@@ -56,13 +61,36 @@ class FinancePages:
     def finance(self, request):
         return self._page(request, self._finance, roles=DESK)
 
-    def _finance(self, me):
+    def _finance(self, me, refused: RemoteError | None = None, typed: dict | None = None):
+        """The held list; after a refusal, its message above the list (422) and what was
+        typed back in the row it was typed in (``typed["target"]``: the receipt's id, or the
+        pending refund's)."""
         held = _local(self.payments.held(me.city), "occurred_at")
         for item in held:
             pending = item.get("pending_refund")
             # four eyes: the proposer waits; any other finance person of the city decides
             item["mine"] = bool(pending) and same_person(pending["proposed_by"], me.actor)
-        return self._render("finance.html", held=held, section="held")
+            targets = (item["receipt_id"], pending and pending["resolution_id"])
+            item["typed"] = typed if typed and typed["target"] in targets else None
+        response = self._render(
+            "finance.html",
+            held=held,
+            section="held",
+            message=refused and (refused.value or "操作未完成"),
+        )
+        if refused is not None:
+            response.status_code = 422
+        return response
+
+    def _held_action(self, me, call, typed: dict):
+        """A resolution asked of payments; refused, the held list answers with the reason."""
+        try:
+            call()
+        except RemoteError as exc:
+            if not refusals.explained(exc):
+                raise  # not theirs (403), or payments' own fault: the frame's pages
+            return self._finance(me, refused=exc, typed=typed)
+        return redirect("/console/finance")
 
     @http(
         "POST", "/console/finance/held/<string:receipt_id>/apply", auth=False, max_body=FORM_LIMIT
@@ -72,13 +100,14 @@ class FinancePages:
 
     def _resolve(self, me, request, receipt_id):
         """Apply to the receipt's own invoice, or (a code typed) match it to that invoice."""
-        self.payments.resolve_apply(
-            receipt_id,
-            me.actor,
-            _reason(request),
-            invoice_code=_reason(request, "invoice_code") or None,
+        reason, code = _reason(request), _reason(request, "invoice_code")
+        return self._held_action(
+            me,
+            lambda: self.payments.resolve_apply(
+                receipt_id, me.actor, reason, invoice_code=code or None
+            ),
+            {"target": receipt_id, "action": "apply", "reason": reason, "invoice_code": code},
         )
-        return redirect("/console/finance")
 
     @http(
         "POST", "/console/finance/held/<string:receipt_id>/refund", auth=False, max_body=FORM_LIMIT
@@ -87,8 +116,12 @@ class FinancePages:
         return self._page(request, self._propose_refund, request, receipt_id, roles=DESK, post=True)
 
     def _propose_refund(self, me, request, receipt_id):
-        self.payments.propose_refund(receipt_id, me.actor, _reason(request))
-        return redirect("/console/finance")
+        reason = _reason(request)
+        return self._held_action(
+            me,
+            lambda: self.payments.propose_refund(receipt_id, me.actor, reason),
+            {"target": receipt_id, "action": "refund", "reason": reason},
+        )
 
     @http(
         "POST",
@@ -103,13 +136,18 @@ class FinancePages:
 
     def _decide_refund(self, me, request, resolution_id):
         action, reason = request.form.get("action"), _reason(request)
-        if action == "approve":
-            self.payments.approve_refund(resolution_id, me.actor, reason or None)
-        elif action == "decline":
-            self.payments.decline_refund(resolution_id, me.actor, reason)
-        else:
-            raise RemoteError("InvalidRequest", "请选择批准或驳回退款")
-        return redirect("/console/finance")
+
+        def decide():
+            if action == "approve":
+                self.payments.approve_refund(resolution_id, me.actor, reason or None)
+            elif action == "decline":
+                self.payments.decline_refund(resolution_id, me.actor, reason)
+            else:
+                raise RemoteError("InvalidRequest", "请选择批准或驳回退款")
+
+        return self._held_action(
+            me, decide, {"target": resolution_id, "action": "decide", "reason": reason}
+        )
 
     # ---- payouts ------------------------------------------------------------------------------
 
@@ -155,26 +193,35 @@ class FinancePages:
         tables with the Excel workbook to download."""
         accounts = sorted(self.payments.balances(me.city)["funds"])
         form = {"account": "", "day": ""}
-        report = missing = None
+        report = missing = refused = None
         if request.method == "POST":
             form = {k: (request.form.get(k) or "").strip() for k in form}
             file = request.files.get("statement")
             if file is None or not file.filename or not form["account"]:
                 missing = True
             else:
-                report = self.payments.reconcile_statement(
-                    form["account"],
-                    file.filename,
-                    base64.b64encode(file.read()).decode("ascii"),
-                    me.actor,
-                    form["day"] or None,
-                )
-        return self._render(
+                try:
+                    report = self.payments.reconcile_statement(
+                        form["account"],
+                        file.filename,
+                        base64.b64encode(file.read()).decode("ascii"),
+                        me.actor,
+                        form["day"] or None,
+                    )
+                except RemoteError as exc:
+                    if not refusals.explained(exc):
+                        raise
+                    refused = exc  # a statement payments cannot take: why, above the form
+        response = self._render(
             "finance_reconcile.html",
             section="reconcile",
             accounts=accounts,
             form=form,
             report=report,
             missing=missing,
+            message=refused and (refused.value or "操作未完成"),
             xlsx=XLSX,
         )
+        if refused is not None:
+            response.status_code = 422
+        return response

@@ -1,7 +1,7 @@
 """The console's HTML: Jinja2 templates (autoescaped) rendered into werkzeug responses, the
 role's home page, the bad cells of an uploaded roster for the error table's preview, and
 what the page modules share (limits, the clerks' roles, the refusal answering the 403 page,
-downloads)."""
+downloads). Which of a service's errors a page shows: refusals.py."""
 
 from __future__ import annotations
 
@@ -185,8 +185,6 @@ def bad_rows(content: bytes, filename: str, answer: dict, limit: int = 50) -> li
 
 XLSX = "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet"
 CLERKS = {UNIT_CLERK, DISTRICT_CLERK}
-# a service's answers that mean "not yours, or not there": the same page for both
-REFUSED = {"Forbidden", "NotFound"}
 UPLOAD_LIMIT = 16 * 1024 * 1024
 # the facts the clerk's claim form asks (services/kernel/policy.py ClaimFacts); the rest of a
 # benefit's facts come with the claims service's own checks naming what is missing

@@ -20,6 +20,8 @@ carries a CSRF token. Refusals and records that do not exist answer the same 403
 
 from __future__ import annotations
 
+import logging
+
 from nameko.dependency_providers import Config
 from nameko.exceptions import RemoteError, UnknownService
 from nameko.rpc import RpcProxy
@@ -30,11 +32,11 @@ from services.access.identity import (
     ROLES,
 )
 from services.access.tokens import LocalIssuer
-from services.console import oidc
+from services.console import oidc, refusals
 from services.console.clerk import ClerkPages
 from services.console.finance import FinancePages
 from services.console.operator import OperatorPages
-from services.console.pages import HOMES, REFUSED, Refused, redirect, render, static_file
+from services.console.pages import HOMES, Refused, redirect, render, static_file
 from services.console.review import ReviewPages
 from services.console.sessions import (
     CSRF_FIELD,
@@ -44,9 +46,12 @@ from services.console.sessions import (
     set_csrf_cookie,
     set_session_cookies,
 )
+from services.messaging.http_listener import GENERIC_ERROR
 from services.messaging.logs import LogContext
 from services.messaging.web import http
 from services.providers import CityPolicies, Clock
+
+_log = logging.getLogger(__name__)
 
 
 class ConsoleService(ClerkPages, ReviewPages, OperatorPages, FinancePages):
@@ -66,7 +71,9 @@ class ConsoleService(ClerkPages, ReviewPages, OperatorPages, FinancePages):
 
     def _page(self, request, handler, *args, roles=None, post=False):
         """Run a page for the signed-in person: sign in first, the 403 page for a role or a
-        record not theirs, a service's refusal of the input shown on an error page."""
+        record not theirs, a service's refusal of the input shown on an error page (a page that
+        shows it in place answers it itself), and anything else a service raised on the
+        generic page with the request id (refusals.py)."""
         session = self.sessions
         session.load(request)
         try:
@@ -97,9 +104,9 @@ class ConsoleService(ClerkPages, ReviewPages, OperatorPages, FinancePages):
                 message="服务暂时不可用，请稍后再试",
             )
         except RemoteError as exc:
-            if exc.exc_type in REFUSED:
+            if refusals.forbidden(exc):
                 response = self._forbidden()
-            else:
+            elif refusals.explained(exc):
                 response = render(
                     "error.html",
                     422,
@@ -107,9 +114,25 @@ class ConsoleService(ClerkPages, ReviewPages, OperatorPages, FinancePages):
                     csrf=session.csrf,
                     message=exc.value or "操作未完成",
                 )
+            else:
+                response = self._service_fault(exc)
         if session.new_csrf:
             set_csrf_cookie(response, session.csrf, self._secure)
         return response
+
+    def _service_fault(self, exc: RemoteError) -> Response:
+        """A service's own fault: the generic page with the request id. The service logged
+        the traceback under the same id; its text (SQL, data) is not shown, nor logged here."""
+        s = self.sessions
+        _log.warning("a service failed: %s (the page answered 500)", exc.exc_type)
+        return render(
+            "error.html",
+            500,
+            me=s.identity,
+            csrf=s.csrf,
+            message=GENERIC_ERROR,
+            request_id=s.request_id,
+        )
 
     def _forbidden(self) -> Response:
         s = self.sessions

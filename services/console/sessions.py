@@ -67,6 +67,11 @@ class Session:
             self.worker_ctx.data["actor"] = self.identity.actor
         return self.identity
 
+    @property
+    def request_id(self) -> str | None:
+        """The request's id (the edge's, in the context data): what the generic page names."""
+        return self.worker_ctx.data.get("request_id")
+
     def require(self, request) -> Identity:
         identity = self.identity or self.load(request)
         if identity is None:

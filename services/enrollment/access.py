@@ -9,6 +9,7 @@ from typing import Any
 
 from services.access.identity import (
     CITY_REVIEWER,
+    DISTRICT_CLERK,
     HELP_DESK,
     PROVINCIAL_OPERATOR,
     Identity,
@@ -54,6 +55,15 @@ def city_scope(service: Any, arguments: Mapping) -> Scope | None:
     return Scope(city=city) if isinstance(city, str) else None
 
 
+def district_scope(service: Any, arguments: Mapping) -> Scope | None:
+    """A district's units listed (district_units): the city and district named; a district
+    clerk reaches their own district only, a reviewer or help desk their city's."""
+    city, district = arguments.get("city"), arguments.get("district")
+    if not isinstance(city, str) or not isinstance(district, str):
+        return None
+    return Scope(city=city, district=district)
+
+
 CLERK_WORK = CLERKS
 READERS = CLERKS | {CITY_REVIEWER, HELP_DESK}
 REVIEW = {CITY_REVIEWER}
@@ -88,6 +98,8 @@ POLICY = Policy(
         "application": Rule(READERS, application_scope),
         "roster": Rule(READERS, application_scope),
         "list_applications": Rule(REVIEW | {HELP_DESK, PROVINCIAL_OPERATOR}, city_scope),
+        # names and keys of units, no one's personal data; a unit clerk has only their own
+        "district_units": Rule({DISTRICT_CLERK} | REVIEW | {HELP_DESK}, district_scope),
     }
 )
 """Unit and district clerks work on their units' applications; the city reviewer reviews

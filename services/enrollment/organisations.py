@@ -156,6 +156,20 @@ def organisation_units(session: Session, *, organisation_id: str) -> list[dict[s
     ]
 
 
+def district_units(session: Session, *, city: str, district: str) -> list[dict[str, Any]]:
+    """The units of one district of a city, by name: what a district clerk chooses from (the
+    district as units store it: the plugin's code, or the text given where a city has none)."""
+    units = session.scalars(
+        select(Unit)
+        .where(Unit.city == city, Unit.district == district)
+        .order_by(Unit.name, Unit.id)
+    )
+    return [
+        {"unit_id": u.id, "unit_key": u.unit_key, "name": u.name, "district": u.district}
+        for u in units
+    ]
+
+
 def organisation_actuals(session: Session, *, city: str, year: int) -> list[dict[str, Any]]:
     """Per organisation of the city: its units and the members enrolled for ``year`` through
     them, each counted with everything below it (the city union holds the whole city)."""

@@ -112,6 +112,11 @@ class OrganisationActualsArgs(Strict):
     year = year(required=True)
 
 
+class DistrictUnitsArgs(Strict):
+    city = city()
+    district = Text(length_of(Unit.district), required=True)
+
+
 # ---- applications ----------------------------------------------------------------------------
 
 

@@ -152,6 +152,13 @@ class EnrollmentService:
         return organisations.organisation_units(self.db.session, organisation_id=organisation_id)
 
     @rpc(expected_exceptions=EXPECTED)
+    def district_units(self, city: str, district: str) -> list[dict]:
+        """The units of a district, by name (a district clerk's choice of unit; access.py
+        keeps them to their own district)."""
+        check(schemas.DistrictUnitsArgs, "查询", city=city, district=district)
+        return organisations.district_units(self.db.session, city=city, district=district)
+
+    @rpc(expected_exceptions=EXPECTED)
     def organisation_actuals(self, city: str, year: int) -> list[dict]:
         """Units and members enrolled per organisation, each with its subtree's (the actuals
         of Keqiao's enrolment targets, by the organisation's name)."""

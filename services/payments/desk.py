@@ -27,6 +27,8 @@ from services.payments.models import Receipt, Resolution, new_id
 Record = Callable[[str, dict[str, Any]], str]
 
 PROPOSED, DONE, DECLINED = "proposed", "done", "declined"
+# a resolution's state in a refusal: a second person deciding what the first already did
+STATUS_LABELS = {PROPOSED: "待审批", DONE: "已办结", DECLINED: "已驳回"}
 
 
 def list_held(session: Session, city: str | None = None) -> list[dict[str, Any]]:
@@ -62,10 +64,14 @@ def _require_reason(reason: str | None) -> str:
     return text
 
 
+def _receipt_state(receipt: Receipt) -> str:
+    return receipts.STATUS_LABELS.get(receipt.status, receipt.status)
+
+
 def _held(session: Session, receipt_id: str) -> Receipt:
     receipt = receipts.get_receipt(session, receipt_id, lock=True)
     if receipt.status != receipts.HELD:
-        raise DeskError(f"到账记录 {receipt_id} 不是待处理状态（{receipt.status}）")
+        raise DeskError(f"到账记录 {receipt_id} 已不是待处理状态（{_receipt_state(receipt)}）")
     if receipt.currency != "CNY":
         raise DeskError(f"到账记录 {receipt_id} 的币种是 {receipt.currency}，只能退款")
     return receipt
@@ -131,7 +137,7 @@ def propose_refund(session: Session, *, receipt_id: str, actor: str, reason: str
     text = _require_reason(reason)
     receipt = receipts.get_receipt(session, receipt_id, lock=True)
     if receipt.status != receipts.HELD:
-        raise DeskError(f"到账记录 {receipt_id} 不是待处理状态（{receipt.status}）")
+        raise DeskError(f"到账记录 {receipt_id} 已不是待处理状态（{_receipt_state(receipt)}）")
     if _pending(session, receipt_id) is not None:
         raise DeskError(f"到账记录 {receipt_id} 已有待审批的退款")
     resolution = Resolution(
@@ -197,7 +203,8 @@ def _proposal(session: Session, resolution_id: str) -> Resolution:
     if resolution is None:
         raise NotFound(f"没有处理记录 {resolution_id}")
     if resolution.status != PROPOSED:
-        raise DeskError(f"处理记录 {resolution_id} 已处理（{resolution.status}）")
+        state = STATUS_LABELS.get(resolution.status, resolution.status)
+        raise DeskError(f"处理记录 {resolution_id} 已处理（{state}）")
     return resolution
 
 

@@ -34,6 +34,8 @@ Record = Callable[[str, dict[str, Any]], str]
 SHANGHAI = ZoneInfo("Asia/Shanghai")  # the day a payment was made, as the payer sees it
 
 RECEIVED, APPLIED, HELD, REFUNDED = "received", "applied", "held", "refunded"
+# a receipt's state as the finance desk reads it in a refusal ("no longer held: 已入账")
+STATUS_LABELS = {RECEIVED: "已到账", APPLIED: "已入账", HELD: "待处理", REFUNDED: "已退款"}
 HOLD_REASONS = {
     "currency": "币种不是人民币",
     "unknown_reference": "附言中找不到缴费码或缴费通知的附言",

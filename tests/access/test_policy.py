@@ -46,6 +46,13 @@ OPERATOR = person("provincial_operator")
         # creating in a city: a clerk of that city only
         (CLERK_A, Scope(city="zhangjiakou"), True),
         (CLERK_A, Scope(city="wujin"), False),
+        # a district itself (its units listed): its own district clerk, the city's reviewer
+        (DISTRICT_WEST, Scope(city="zhangjiakou", district="桥西区"), True),
+        (DISTRICT_WEST, Scope(city="zhangjiakou", district="桥东区"), False),
+        (DISTRICT_WEST, Scope(city="wujin", district="桥西区"), False),
+        (person("district_clerk", city="zhangjiakou"), Scope("zhangjiakou", "桥西区"), False),
+        (CLERK_A, Scope(city="zhangjiakou", district="桥西区"), False),
+        (REVIEWER_ZJK, Scope(city="zhangjiakou", district="桥东区"), True),
     ],
 )
 def test_each_role_reaches_its_own_scope_only(identity, scope, allowed):

@@ -160,6 +160,21 @@ def console(container_factory, rabbit_config, web_config, web_config_port, tmp_p
         # the finance desk's four eyes, and finance of another city
         {"name": "孙会计", "sub": "sk-1", "role": "finance", "city": CITY},
         {"name": "吴财", "sub": "wc-1", "role": "finance", "city": "wujin"},
+        # district clerks: one whose district has units (registered by the test), one without
+        {
+            "name": "周区",
+            "sub": "zq-1",
+            "role": "district_clerk",
+            "city": CITY,
+            "district": "桥西区",
+        },
+        {
+            "name": "郑区",
+            "sub": "zh-1",
+            "role": "district_clerk",
+            "city": CITY,
+            "district": "下花园区",
+        },
     ]
     console_config = {**enrollment_config, "CONSOLE_DEMO_USERS": users}
     container = container_factory(ConsoleService, console_config)

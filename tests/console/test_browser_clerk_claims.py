@@ -15,11 +15,12 @@ from selenium.webdriver.support.ui import Select
 from tests.access.test_http import PEOPLE
 from tests.claims.flow import pdf
 from tests.console.browser import click, sign_in, text
-from tests.console.conftest import PHONE
-from tests.console.test_browser_review import documents, enrolled, fits
+from tests.console.conftest import CITY, PHONE, YEAR
+from tests.console.test_browser_review import FACTS, documents, enrolled, fits
 
 pytestmark = pytest.mark.rabbit
 CLERK_A, CLERK_B, REVIEWER = 0, 1, 2
+DISTRICT_WEST, DISTRICT_EMPTY = 7, 8  # the console fixture's district clerks
 REASON = "诊断证明印章不清晰，请重新扫描"
 
 
@@ -100,3 +101,68 @@ def test_a_clerk_comes_back_to_her_claims_and_sees_each_status_and_the_reason_re
     clerk.get(f"{base}/console/claims/{claim_id}")
     assert "无权访问" in clerk.find_element(By.TAG_NAME, "h1").text
     shot(clerk, "claim-forbidden")
+
+
+def test_a_district_clerk_picks_one_of_their_districts_units_and_sees_its_claims(
+    console, browser, shot, rabbit_config
+):
+    """A district clerk chooses the unit from a list of their district's (enrollment's
+    district_units, asked as them), without JavaScript; another district's unit is not
+    offered; a clerk whose district enrollment lists no unit for still types the id."""
+    base, _, _ = console
+    with ClusterRpcProxy(rabbit_config) as rpc:
+        units = {
+            key: rpc.enrollment.register_unit(
+                CITY,
+                YEAR,
+                {"unit_key": key, "name": name, "district": district, "staff_total": 10},
+            )["unit_id"]
+            for key, name, district in (
+                ("W2", "桥西B医院工会", "桥西区"),
+                ("W1", "桥西A中学工会", "桥西区"),
+                ("E1", "桥东某厂工会", "桥东区"),
+            )
+        }
+    enrolled(rabbit_config, units["W1"])
+    member = PEOPLE[4]
+    with ClusterRpcProxy(rabbit_config) as rpc:
+        rpc.claims.create_claim(CITY, YEAR, member.id_number, FACTS, "clerk", member.name)
+
+    clerk = browser(PHONE, javascript=False)
+    sign_in(clerk, base, DISTRICT_WEST)
+    clerk.get(f"{base}/console/claims?year={YEAR}")
+    choice = Select(clerk.find_element(By.ID, "unit"))
+    assert [(o.get_attribute("value"), o.text) for o in choice.options] == [
+        ("", "请选择本区县的单位"),
+        (units["W1"], "桥西A中学工会（W1）"),
+        (units["W2"], "桥西B医院工会（W2）"),
+    ]  # by name; 桥东区's unit is not offered
+    assert "请选择单位后查看" in clerk.page_source
+    shot(clerk, "district-units")
+
+    choice.select_by_value(units["W1"])
+    click(clerk, By.ID, "show")
+    assert clerk.current_url == f"{base}/console/claims?unit={units['W1']}&year={YEAR}"
+    assert text(clerk, "unit-name") == "单位：桥西A中学工会（W1）"
+    assert Select(clerk.find_element(By.ID, "unit")).first_selected_option.text.startswith(
+        "桥西A中学工会"
+    )
+    (row,) = rows(clerk)
+    assert (row["职工"], row["状态"]) == (member.name, "草稿")
+    assert fits(clerk)
+    shot(clerk, "district-unit-claims")
+
+    Select(clerk.find_element(By.ID, "unit")).select_by_value(units["W2"])
+    click(clerk, By.ID, "show")
+    assert rows(clerk) == [] and "本年度还没有理赔申请" in clerk.page_source
+
+    # a district with no unit enrollment knows of: the unit id typed, as before
+    sign_in(clerk, base, DISTRICT_EMPTY)
+    clerk.get(f"{base}/console/claims?year={YEAR}")
+    typed = clerk.find_element(By.ID, "unit")
+    assert typed.tag_name == "input" and "请填写单位编号后查看" in clerk.page_source
+    typed.send_keys(units["W1"])
+    click(clerk, By.ID, "show")
+    assert clerk.current_url == f"{base}/console/claims?unit={units['W1']}&year={YEAR}"
+    assert rows(clerk) == [] and member.name not in clerk.page_source  # not their district's
+    shot(clerk, "district-typed")

@@ -273,3 +273,81 @@ def test_finance_applies_a_held_short_payment_and_a_clerk_may_not(console, brows
     )
     assert status == "applied"
     assert done[-1]["proposed_by"] == "钱财 (qc-1)" and "次日补缴" in done[-1]["reason"]
+
+
+def test_a_refused_resolution_is_explained_above_the_list_with_what_was_typed_kept(
+    console, browser, shot, tmp_path
+):
+    """Payments refuses (a code naming no invoice, the proposer approving their own refund,
+    a refund someone else decided meanwhile, a statement of another day): the reason is shown
+    above the held list or the statement form, in Chinese, with what the person typed still in
+    place; without JavaScript; nothing is resolved."""
+    base, _, _ = console
+    policy = load_registry().get(CITY)
+
+    def money(session):
+        account = three_premiums(session, policy, Recorder())
+        return account, stray_payment(session, account)
+
+    account, stray_id = in_payments(tmp_path, money)
+
+    def state(session):
+        return session.get(Receipt, stray_id).status, desk.resolutions(session, stray_id)
+
+    # -- a code that names no invoice: the reason above the list, both fields as typed --------
+    phone = browser(PHONE, javascript=False)
+    sign_in(phone, base, FINANCE)
+    phone.find_element(By.ID, "invoice-code-0").send_keys("ZZ9999")
+    phone.find_element(By.ID, "apply-reason-0").send_keys("单位来电：附言写错了缴费码")
+    click(phone, By.ID, "apply-0")
+    assert phone.find_element(By.TAG_NAME, "h1").text == "挂账款项"
+    assert text(phone, "refused") == "未能完成：没有缴费码为 ZZ9999 的缴费通知，请核对"
+    assert phone.find_element(By.ID, "invoice-code-0").get_attribute("value") == "ZZ9999"
+    typed = phone.find_element(By.ID, "apply-reason-0").get_attribute("value")
+    assert typed == "单位来电：附言写错了缴费码"
+    assert "refused" in phone.find_element(By.ID, "held-0").get_attribute("class")
+    assert in_payments(tmp_path, state) == (receipts.HELD, [])
+    shot(phone, "refused-no-such-code")
+
+    # -- four eyes: the proposer's own approval, forged, is refused on the same list ---------
+    phone.find_element(By.ID, "refund-reason-0").send_keys("非互助金，商贸公司误汇，原路退回")
+    click(phone, By.ID, "refund-0")
+    assert not phone.find_elements(By.ID, "refused")  # done: the list, no message
+    (pending,) = in_payments(tmp_path, state)[1]
+    forged_post(
+        phone, f"/console/finance/refunds/{pending['resolution_id']}/decide", {"action": "approve"}
+    )
+    assert text(phone, "refused") == "未能完成：退款须由提出人以外的另一人审批"
+    assert "商贸公司误汇" in text(phone, "pending-0")  # still waiting for another person
+    shot(phone, "refused-four-eyes")
+
+    # -- two desks: one approves, the other's decline (typed on the old page) comes too late --
+    late = browser()
+    sign_in(late, base, SECOND)
+    late.find_element(By.ID, "decide-reason-0").send_keys("金额与回单不符，先联系汇款人")
+    first = browser()
+    sign_in(first, base, SECOND)
+    click(first, By.ID, "approve-0")
+    click(late, By.ID, "decline-0")
+    assert text(late, "refused").startswith("未能完成：处理记录 ")
+    assert text(late, "refused").endswith("已处理（已办结）")
+    assert "没有挂账款项" in late.page_source  # refunded: nothing left to retry on
+    status, (done,) = in_payments(tmp_path, state)
+    assert (status, done["status"], done["decision_reason"]) == (receipts.REFUNDED, "done", None)
+    shot(late, "refused-already-decided")
+
+    # -- a statement of another day: why, above the form, account and day kept ---------------
+    click(phone, By.ID, "nav-reconcile")
+    statement = tmp_path / "对账单-0301.csv"
+    statement.write_bytes(statement_csv())
+    phone.find_element(By.ID, "account").send_keys(account)
+    phone.execute_script("document.getElementById('day').value = '2024-03-05'")
+    phone.find_element(By.ID, "statement").send_keys(str(statement))
+    click(phone, By.ID, "reconcile")
+    assert text(phone, "refused") == (
+        "未能导入：对账单-0301.csv：第 2、3、4 行的交易日期不是 2024-03-05，请按日导入"
+    )
+    assert phone.find_element(By.ID, "account").get_attribute("value") == account
+    assert phone.find_element(By.ID, "day").get_attribute("value") == "2024-03-05"
+    assert not phone.find_elements(By.ID, "report-title")
+    shot(phone, "refused-statement")

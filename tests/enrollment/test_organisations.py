@@ -12,8 +12,11 @@ import pytest
 from nameko.testing.services import worker_factory
 
 from services.access.guard import Caller
+from services.access.identity import Identity
+from services.access.policy import Forbidden
 from services.enrollment import applications as ops
 from services.enrollment import organisations as orgs
+from services.enrollment.access import POLICY
 from services.enrollment.exceptions import Conflict, NotFound
 from services.enrollment.models import Enrolment, Member, metadata
 from services.enrollment.schemas import InvalidRequest
@@ -240,3 +243,43 @@ def test_import_roster_through_a_union_unit_counts_in_its_actuals(session, regis
         for a in orgs.organisation_actuals(session, city="quzhou", year=2025)
     }
     assert actuals == {"衢州市总工会": 80, "龙游县总工会": 80}
+
+
+def test_a_district_clerk_chooses_from_their_own_districts_units_only(service):
+    """district_units: the units of one district by name, for the console's choice; the access
+    table lets a district clerk ask for their own district only (and a unit clerk for none)."""
+    for key, name, district in (
+        ("Z1", "桥西B医院工会", "桥西区"),  # by name, whatever the order registered
+        ("Z2", "桥西A中学工会", "桥西区"),
+        ("Z3", "桥东某厂工会", "桥东区"),
+    ):
+        service.register_unit(
+            "zhangjiakou", 2024, {"unit_key": key, "name": name, "district": district}
+        )
+    service.register_unit(
+        "wujin", 2024, {"unit_key": "W1", "name": "湖塘工会", "district": "桥西区"}
+    )
+
+    west = service.district_units("zhangjiakou", "桥西区")
+
+    assert [(u["unit_key"], u["name"]) for u in west] == [
+        ("Z2", "桥西A中学工会"),
+        ("Z1", "桥西B医院工会"),
+    ]
+    assert service.district_units("zhangjiakou", "无此区") == []
+    with pytest.raises(InvalidRequest):
+        service.district_units("zhangjiakou", None)
+
+    def asks(role: str, asked: str, **scope) -> bool:
+        identity = Identity(sub="s", name="n", role=role, city="zhangjiakou", **scope)
+        arguments = {"city": "zhangjiakou", "district": asked}
+        try:
+            POLICY.check("district_units", identity, service, arguments)
+        except Forbidden:
+            return False
+        return True
+
+    assert asks("district_clerk", "桥西区", district="桥西区")
+    assert not asks("district_clerk", "桥东区", district="桥西区")
+    assert not asks("unit_clerk", "桥西区", unit=west[0]["unit_id"])
+    assert asks("city_reviewer", "桥东区")

@@ -112,7 +112,7 @@ def test_a_refund_needs_a_second_person(session, record, invoice):
     assert over.status == receipts.REFUNDED and proposal.decided_by == "财务李"
     assert ledger.balance(session, ledger.refunds("zhangjiakou").code) == Decimal("-3100.00")
     assert ledger.balance(session, ledger.suspense("zhangjiakou").code) == Decimal("0.00")
-    with pytest.raises(DeskError, match="已处理"):
+    with pytest.raises(DeskError, match="已处理（已办结）"):  # its state in words, for the page
         desk.approve_refund(session, resolution_id=proposal.id, actor="财务王")
 
 
@@ -129,8 +129,10 @@ def test_a_resolution_needs_a_reason_and_a_held_receipt(session, record, invoice
     applied = arrive(session, record, invoice)
     with pytest.raises(DeskError, match="写明原因"):
         desk.apply(session, receipt_id=applied.id, actor="a", reason=" ", record=record)
-    with pytest.raises(DeskError, match="不是待处理"):
+    with pytest.raises(DeskError, match="不是待处理状态（已入账）"):
         desk.apply(session, receipt_id=applied.id, actor="a", reason="r", record=record)
+    with pytest.raises(DeskError, match="不是待处理状态（已入账）"):
+        desk.propose_refund(session, receipt_id=applied.id, actor="a", reason="r")
 
 
 def test_a_payment_is_matched_to_another_invoice_by_the_code_a_person_types(
