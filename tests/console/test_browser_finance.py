@@ -289,7 +289,7 @@ def test_a_refused_resolution_is_explained_above_the_list_with_what_was_typed_ke
         account = three_premiums(session, policy, Recorder())
         return account, stray_payment(session, account)
 
-    account, stray_id = in_payments(tmp_path, money)
+    account, stray_id = in_database(tmp_path, "payments", money)
 
     def state(session):
         return session.get(Receipt, stray_id).status, desk.resolutions(session, stray_id)
@@ -306,14 +306,14 @@ def test_a_refused_resolution_is_explained_above_the_list_with_what_was_typed_ke
     typed = phone.find_element(By.ID, "apply-reason-0").get_attribute("value")
     assert typed == "单位来电：附言写错了缴费码"
     assert "refused" in phone.find_element(By.ID, "held-0").get_attribute("class")
-    assert in_payments(tmp_path, state) == (receipts.HELD, [])
+    assert in_database(tmp_path, "payments", state) == (receipts.HELD, [])
     shot(phone, "refused-no-such-code")
 
     # -- four eyes: the proposer's own approval, forged, is refused on the same list ---------
     phone.find_element(By.ID, "refund-reason-0").send_keys("非互助金，商贸公司误汇，原路退回")
     click(phone, By.ID, "refund-0")
     assert not phone.find_elements(By.ID, "refused")  # done: the list, no message
-    (pending,) = in_payments(tmp_path, state)[1]
+    (pending,) = in_database(tmp_path, "payments", state)[1]
     forged_post(
         phone, f"/console/finance/refunds/{pending['resolution_id']}/decide", {"action": "approve"}
     )
@@ -332,7 +332,7 @@ def test_a_refused_resolution_is_explained_above_the_list_with_what_was_typed_ke
     assert text(late, "refused").startswith("未能完成：处理记录 ")
     assert text(late, "refused").endswith("已处理（已办结）")
     assert "没有挂账款项" in late.page_source  # refunded: nothing left to retry on
-    status, (done,) = in_payments(tmp_path, state)
+    status, (done,) = in_database(tmp_path, "payments", state)
     assert (status, done["status"], done["decision_reason"]) == (receipts.REFUNDED, "done", None)
     shot(late, "refused-already-decided")
 
