@@ -26,6 +26,12 @@ the whole hub stopped, so every write must be short and the wait bounded:
   not an error, yet bounded, so a stuck writer is an error instead of a hang.
 - Long work (reading a workbook) happens outside any transaction: see
   enrollment/applications.py, `import_roster`.
+- Nor does a transaction wait for another service: an event handler asks other services by
+  RPC before its transaction's first statement. Holding the write lock while the answer comes
+  held up every other writer; one in this process waited for it in C, so the answer could not
+  come until the busy timeout refused that writer. What it must know before asking (has this
+  event been handled already?) it reads in `read_scope`: a deferred transaction, a WAL snapshot
+  that takes no lock, so it neither waits for a writer nor holds one up.
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ SessionFactory = Callable[[], Session]
 DEFAULT_POOL_SIZE = 12  # nameko's default 10 workers, the outbox relay and one spare
 PING_AFTER_IDLE = 1.0  # seconds a pooled PostgreSQL connection may rest before it is pinged
 SQLITE_BUSY_TIMEOUT = 10.0  # seconds another connection's write is waited for (see above)
+READ_ONLY = "mutual_aid_read_only"  # the execution option `read_scope` sets on its connection
 
 
 def _ping_when_idle(engine: Engine) -> None:
@@ -130,6 +137,24 @@ def session_scope(session_factory: SessionFactory) -> Iterator[Session]:
         session.close()
 
 
+@contextmanager
+def read_scope(session_factory: SessionFactory) -> Iterator[Session]:
+    """A transaction that only reads, rolled back when the block ends. On SQLite it begins
+    DEFERRED, not IMMEDIATE: it takes no lock (WAL), so a read before an event handler's RPC
+    holds up no writer while the answer comes (see the module's notes). A write in it is
+    refused at once ("attempt to write a readonly database", PRAGMA query_only) rather than
+    waiting for the lock. On PostgreSQL an ordinary transaction: reads take no lock there.
+
+    Use it before the worker's own transaction has begun: SQLite has one connection per
+    engine, and the worker's transaction would be holding it."""
+    session = session_factory()
+    try:
+        session.connection(execution_options={READ_ONLY: True})
+        yield session
+    finally:
+        session.close()
+
+
 def use_green_psycopg() -> None:
     """Make psycopg wait through eventlet's green select() if eventlet has patched select.
 
@@ -180,7 +205,13 @@ def _sqlite_engine(url: URL, *, must_exist: bool) -> Engine:
 
     @event.listens_for(engine, "begin")
     def on_begin(connection):
-        connection.exec_driver_sql("BEGIN IMMEDIATE")
+        read_only = bool(connection.get_execution_options().get(READ_ONLY))
+        # query_only stays with the connection: switched only when a read follows a write or
+        # a write a read (connection.info is the pooled connection's, cleared on reconnect)
+        if connection.info.get(READ_ONLY, False) != read_only:
+            connection.exec_driver_sql(f"PRAGMA query_only = {int(read_only)}")
+            connection.info[READ_ONLY] = read_only
+        connection.exec_driver_sql("BEGIN" if read_only else "BEGIN IMMEDIATE")
 
     return engine
 

@@ -8,10 +8,14 @@
 
         @event_handler("claims", "claim_approved")
         def on_claim_approved(self, event):
-            session = self.db.session
-            if not first_time(session, "payments.on_claim_approved", event["event_id"]):
-                return
-            claim = self.claims.payable(event["claim_id"])          # details by RPC
+            consumer = "payments.on_claim_approved"
+            with self.db.read_scope() as reading:                    # no write lock (SQLite)
+                if handled_before(reading, consumer, event["event_id"]):
+                    return                                           # redelivered: not asked
+            claim = self.claims.payable(event["claim_id"])          # details by RPC, before
+            session = self.db.session                                # the transaction begins
+            if not first_time(session, consumer, event["event_id"]):
+                return                                               # handled meanwhile
             instruction = ledger.payout_for(claim)                   # framework-free domain code
             session.add(instruction)                                 # its id set in Python
             self.outbox.record("payout_requested", {"v": 1, "instruction_id": instruction.id})
@@ -45,8 +49,14 @@ from nameko.messaging import HeaderEncoder
 from sqlalchemy import MetaData
 from sqlalchemy.orm import Session, sessionmaker
 
-from services.messaging.database import make_engine, make_session_factory, session_scope, utc_now
-from services.messaging.errors import ConfigError, DatabaseConfigError
+from services.messaging.database import (
+    make_engine,
+    make_session_factory,
+    read_scope,
+    session_scope,
+    utc_now,
+)
+from services.messaging.errors import ConfigError, DatabaseConfigError, MessagingError
 from services.messaging.idempotency import PROCESSED_EVENTS
 from services.messaging.outbox import (
     call_after_commit_with_events,
@@ -71,7 +81,9 @@ class UnitOfWork:
     `session` is the worker's transaction, opened on first use and committed when the
     entrypoint method returns, before nameko sends the RPC reply or acknowledges the event
     (rolled back if it raises). `session_scope()` is a separate transaction committed at
-    the end of its block, for work that must commit on its own.
+    the end of its block, for work that must commit on its own. `read_scope()` is a read
+    before the worker's transaction begins, taking no lock (database.read_scope): what an
+    event handler must know before it asks another service by RPC.
     """
 
     def __init__(self, session_factory: sessionmaker[Session]):
@@ -86,6 +98,12 @@ class UnitOfWork:
 
     def session_scope(self) -> AbstractContextManager[Session]:
         return session_scope(self._session_factory)
+
+    def read_scope(self) -> AbstractContextManager[Session]:
+        if self._session is not None and self._session.in_transaction():
+            # SQLite's one connection is the worker's transaction's: a read would wait for it
+            raise MessagingError("read_scope: only before the worker's transaction begins")
+        return read_scope(self._session_factory)
 
     def commit(self) -> None:
         if self._session is not None:

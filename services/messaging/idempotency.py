@@ -6,13 +6,26 @@ transaction that makes its change: the first call records the event id and retur
 any later call (even one racing the first from another process) returns False, and the
 handler returns without changing anything. The record and the change commit together.
 
+A handler that asks another service (RPC) does so before its transaction begins (on SQLite
+the first statement takes the file's write lock: services/messaging/database.py). So that a
+redelivered event is not asked about again, it first reads `handled_before(...)` in the
+unit of work's `read_scope()`, which takes no lock; that read is only a hint (a delivery
+racing it is not seen yet), and `first_time` in the transaction still decides:
+
+    with self.db.read_scope() as reading:
+        if handled_before(reading, consumer, event_id):
+            return
+    answer = self.other.ask(...)              # no transaction open while it waits
+    if not first_time(self.db.session, consumer, event_id):
+        return                                # handled meanwhile
+
 A service puts the `processed_events` table into its own metadata with
 `processed_events_table(Base.metadata)`.
 """
 
 from __future__ import annotations
 
-from sqlalchemy import Column, MetaData, String, Table
+from sqlalchemy import Column, MetaData, String, Table, select
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.orm import Session
 
@@ -58,3 +71,14 @@ def first_time(session: Session, consumer: str, event_id: str) -> bool:
         .returning(PROCESSED_EVENTS.c.event_id)
     ).scalar()
     return inserted is not None
+
+
+def handled_before(session: Session, consumer: str, event_id: str) -> bool:
+    """Whether `consumer` has recorded `event_id` already (a read: see the module's notes)."""
+    found = session.scalar(
+        select(PROCESSED_EVENTS.c.event_id).where(
+            PROCESSED_EVENTS.c.consumer == consumer,
+            PROCESSED_EVENTS.c.event_id == str(event_id),
+        )
+    )
+    return found is not None

@@ -1,5 +1,11 @@
 """What each consumed event becomes: whom to tell, with which template and parameters.
 
+Two steps, so that no transaction is open while the owners are asked: a handler in HANDLERS
+asks (`directory`) and renders, touching no database, and returns the `Outgoing` notices;
+`record` then queues them in the service's transaction (sending.enqueue). On SQLite that
+transaction's first statement takes the file's write lock, which must not be held while an
+RPC answer is awaited (services/messaging/database.py).
+
 Framework-free: `directory` answers the details the events do not carry (the owning services'
 RPC in the running service; a stand-in in tests):
     enrollment: notice_recipients(application_id) {unit_id, unit_name, contact_phone,
@@ -14,6 +20,7 @@ RPC in the running service; a stand-in in tests):
 from __future__ import annotations
 
 from collections.abc import Callable
+from dataclasses import dataclass
 from datetime import datetime
 from decimal import Decimal
 from typing import Any, Protocol
@@ -45,42 +52,50 @@ class Directory(Protocol):
     def invoice(self, invoice_id: str) -> dict: ...
 
 
-class Context:
-    """What every event needs: the session, the clock's now, the cities' texts, settings."""
+@dataclass(frozen=True)
+class Outgoing:
+    """One event's notices, all of one template, ready to be queued."""
 
-    def __init__(
-        self,
-        session: Session,
-        *,
-        policies: Any,
-        directory: Directory,
-        now: datetime,
-        settings: Settings,
-    ):
-        self.session, self.policies, self.directory = session, policies, directory
-        self.now, self.settings = now, settings
+    event_id: str
+    event_type: str
+    city: str
+    year: int
+    notices: list[Notice]
+
+
+class Context:
+    """What every event needs: the cities' texts and the owners' answers (no database)."""
+
+    def __init__(self, *, policies: Any, directory: Directory):
+        self.policies, self.directory = policies, directory
 
     def templates(self, city: str, year: int) -> CityTemplates:
         return city_templates(self.policies.get(city), year)
 
-    def send(self, event: dict, event_type: str, template: str, notices: list[Notice]) -> int:
-        return enqueue(
-            self.session,
-            notices,
-            event_id=event["event_id"],
-            event_type=event_type,
-            city=event["city"],
-            year=event["year"],
-            now=self.now,
-            settings=self.settings,
-        )
+
+def _outgoing(event: dict, event_type: str, notices: list[Notice]) -> Outgoing:
+    return Outgoing(event["event_id"], event_type, event["city"], event["year"], notices)
+
+
+def record(session: Session, outgoing: Outgoing, *, now: datetime, settings: Settings) -> int:
+    """Queue an event's notices (those queued for it already are left alone); how many new."""
+    return enqueue(
+        session,
+        outgoing.notices,
+        event_id=outgoing.event_id,
+        event_type=outgoing.event_type,
+        city=outgoing.city,
+        year=outgoing.year,
+        now=now,
+        settings=settings,
+    )
 
 
 def _amount(value: Decimal | str | None) -> str:
     return format_money(Decimal(value)) if value not in (None, "") else ""
 
 
-def members_enrolled(ctx: Context, payload: object) -> int:
+def members_enrolled(ctx: Context, payload: object) -> Outgoing:
     event = schemas.load(schemas.MembersEnrolled, payload, "members_enrolled")
     found = ctx.directory.notice_recipients(event["application_id"])
     texts = ctx.templates(event["city"], event["year"])
@@ -99,37 +114,37 @@ def members_enrolled(ctx: Context, payload: object) -> int:
         )
         for m in found["members"]
     ]
-    return ctx.send(event, "members_enrolled", "members_enrolled", notices)
+    return _outgoing(event, "members_enrolled", notices)
 
 
-def _to_unit(ctx: Context, event: dict, event_type: str, unit_id: str, **values: Any) -> int:
+def _to_unit(ctx: Context, event: dict, event_type: str, unit_id: str, **values: Any) -> Outgoing:
     unit = ctx.directory.unit_contact(unit_id)
     texts = ctx.templates(event["city"], event["year"])
     rendered = texts.render(event_type, unit=unit["name"], year=event["year"], **values)
     notice = Notice(f"unit:{unit_id}", unit.get("contact_phone"), rendered)
-    return ctx.send(event, event_type, event_type, [notice])
+    return _outgoing(event, event_type, [notice])
 
 
-def application_returned(ctx: Context, payload: object) -> int:
+def application_returned(ctx: Context, payload: object) -> Outgoing | None:
     event = schemas.load(schemas.ApplicationReturned, payload, "application_returned")
     reason = ctx.directory.application_reason(event["application_id"])
     return _to_unit(ctx, event, "application_returned", event["unit_id"], reason=reason)
 
 
-def premium_paid(ctx: Context, payload: object) -> int:
+def premium_paid(ctx: Context, payload: object) -> Outgoing | None:
     event = schemas.load(schemas.PremiumPaid, payload, "premium_paid")
     amount = _amount(event["amount"])
     if event["unit_id"]:
         return _to_unit(ctx, event, "premium_paid", event["unit_id"], amount=amount)
     if event["member_id"]:  # a member paying their own share (Wujin)
         return _to_member(ctx, event, "premium_paid", event["member_id"], amount=amount)
-    return 0
+    return None
 
 
-def payment_held(ctx: Context, payload: object) -> int:
+def payment_held(ctx: Context, payload: object) -> Outgoing | None:
     event = schemas.load(schemas.PaymentHeld, payload, "payment_held")
     if not event["invoice_id"]:
-        return 0  # an unknown reference: nobody to tell but finance, who see it at the desk
+        return None  # an unknown reference: nobody to tell but finance, who see it at the desk
     invoice = ctx.directory.invoice(event["invoice_id"])
     event["year"] = invoice.get("year") or 0
     reason = HOLD_REASONS.get(event["reason"], event["reason"])
@@ -138,7 +153,7 @@ def payment_held(ctx: Context, payload: object) -> int:
         return _to_unit(ctx, event, "payment_held", invoice["unit_id"], **values)
     if invoice.get("member_id"):
         return _to_member(ctx, event, "payment_held", invoice["member_id"], **values)
-    return 0
+    return None
 
 
 def _to_member(
@@ -148,12 +163,12 @@ def _to_member(
     member_id: str,
     claim_id: str | None = None,
     **values: Any,
-) -> int:
+) -> Outgoing:
     member = ctx.directory.member_contact(member_id)
     texts = ctx.templates(event["city"], event["year"])
     rendered = texts.render(template, name=member.get("name"), **values)
     notice = Notice(f"member:{member_id}", member.get("phone"), rendered, claim_id=claim_id)
-    return ctx.send(event, template, template, [notice])
+    return _outgoing(event, template, [notice])
 
 
 def _benefit_name(ctx: Context, city: str, year: int, code: str) -> str:
@@ -163,17 +178,17 @@ def _benefit_name(ctx: Context, city: str, year: int, code: str) -> str:
     return code
 
 
-def claim_event(template: str) -> Callable[[Context, object], int]:
+def claim_event(template: str) -> Callable[[Context, object], Outgoing | None]:
     """claim_submitted / approved / returned / rejected: to the member, about the claim."""
 
-    def handle(ctx: Context, payload: object) -> int:
+    def handle(ctx: Context, payload: object) -> Outgoing | None:
         event = schemas.load(schemas.ClaimEvent, payload, template)
         if template == "claim_approved" and (event["attempt"] or 1) > 1:
-            return 0  # a payout retried: claims announces the approval again for payments;
+            return None  # a payout retried: claims announces the approval again for payments;
             # the member was told of it once (the payout's own SMS follows)
         claim = ctx.directory.notice_details(event["claim_id"])
         if not claim.get("member_id"):
-            return 0  # a hospital's direct settlement: no member claimed it
+            return None  # a hospital's direct settlement: no member claimed it
         return _to_member(
             ctx,
             event,
@@ -198,7 +213,7 @@ def _advice(ctx: Context, claim: dict, texts: CityTemplates, reason: str | None)
     return found.advice if found is not None else texts.advice_for(reason)
 
 
-def _payout(ctx: Context, payload: object, template: str) -> int:
+def _payout(ctx: Context, payload: object, template: str) -> Outgoing | None:
     event = schemas.load(schemas.PayoutEvent, payload, template)
     claim = ctx.directory.notice_details(event["claim_id"])
     event.update(city=claim["city"], year=claim["year"])
@@ -215,15 +230,15 @@ def _payout(ctx: Context, payload: object, template: str) -> int:
     )
 
 
-def payout_succeeded(ctx: Context, payload: object) -> int:
+def payout_succeeded(ctx: Context, payload: object) -> Outgoing | None:
     return _payout(ctx, payload, "payout_succeeded")
 
 
-def payout_failed(ctx: Context, payload: object) -> int:
+def payout_failed(ctx: Context, payload: object) -> Outgoing | None:
     return _payout(ctx, payload, "payout_failed")
 
 
-HANDLERS: dict[str, Callable[[Context, object], int]] = {
+HANDLERS: dict[str, Callable[[Context, object], Outgoing | None]] = {
     "members_enrolled": members_enrolled,
     "application_returned": application_returned,
     "premium_paid": premium_paid,

@@ -26,7 +26,7 @@ from services.kernel.schemas import load_or_raise
 from services.messaging.dependencies import Database
 from services.messaging.errors import EventPayloadError
 from services.messaging.handlers import event_handler
-from services.messaging.idempotency import first_time
+from services.messaging.idempotency import first_time, handled_before
 from services.messaging.logs import LogContext
 from services.messaging.openapi import Route
 from services.messaging.web import HttpError, http
@@ -91,20 +91,27 @@ class NotifyService:
     http_errors = {InvalidRequest: 400, ReceiptsRefused: 400}
 
     def _handle(self, event_type: str, event: dict) -> None:
-        session = self.db.session
+        """The owners are asked (notices.HANDLERS) before the transaction begins: on SQLite its
+        first statement takes the file's write lock, not to be held while an answer is awaited
+        (services/messaging/database.py); a redelivery, read without a lock, is not asked."""
         event_id = event.get("event_id") if isinstance(event, dict) else None
         if not event_id:
             raise EventPayloadError(f"{event_type}: 缺少 event_id")
-        if not first_time(session, f"notify.on_{event_type}", str(event_id)):
-            return  # a redelivery: its messages are recorded already
+        consumer, event_id = f"notify.on_{event_type}", str(event_id)
+        with self.db.read_scope() as reading:
+            if handled_before(reading, consumer, event_id):
+                return  # a redelivery: its messages are recorded already
         ctx = notices.Context(
-            session,
             policies=self.policies,
             directory=RpcDirectory(self.enrollment, self.claims, self.payments),
-            now=self.sender.now(),
-            settings=self.sender.settings,
         )
-        if notices.HANDLERS[event_type](ctx, event):
+        outgoing = notices.HANDLERS[event_type](ctx, event)
+        session = self.db.session
+        if not first_time(session, consumer, event_id):
+            return  # a delivery at the same time recorded them meanwhile
+        if outgoing is not None and notices.record(
+            session, outgoing, now=self.sender.now(), settings=self.sender.settings
+        ):
             self.sender.wake()
 
     @event_handler("enrollment", "members_enrolled")

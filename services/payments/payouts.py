@@ -83,6 +83,13 @@ def paying_account(policy: CityPolicy, year: int, district: str | None = None) -
     return account.number
 
 
+def find_payout(session: Session, claim_id: str, attempt: int) -> Payout | None:
+    """The payout of a claim's attempt, if made: there is one per (claim_id, attempt)."""
+    return session.scalar(
+        select(Payout).where(Payout.claim_id == claim_id, Payout.attempt == attempt)
+    )
+
+
 def create_payout(
     session: Session,
     *,
@@ -93,9 +100,7 @@ def create_payout(
     """The payout of an approved claim from claims' ``payout_details`` ({claim_id, city, year,
     member_id, name, payee_card, amount, attempt}); the existing one for the same attempt."""
     claim_id, attempt = str(details["claim_id"]), int(details["attempt"])
-    existing = session.scalar(
-        select(Payout).where(Payout.claim_id == claim_id, Payout.attempt == attempt)
-    )
+    existing = find_payout(session, claim_id, attempt)
     if existing is not None:
         return existing
     amount = parse_money(details["amount"], name="amount")

@@ -40,7 +40,7 @@ from services.kernel.errors import PolicyError
 from services.kernel.schemas import load_or_raise
 from services.messaging.dependencies import Database, Outbox
 from services.messaging.handlers import event_handler
-from services.messaging.idempotency import first_time
+from services.messaging.idempotency import first_time, handled_before
 from services.messaging.logs import LogContext
 from services.messaging.openapi import Route
 from services.messaging.web import http
@@ -109,13 +109,22 @@ class PaymentsService:
 
     # ---- events ---------------------------------------------------------------------------
 
+    # A handler asks enrollment or claims before its transaction begins: on SQLite the first
+    # statement takes the file's write lock, and holding it while the answer comes stopped
+    # any other writer, in this process the hub itself (services/messaging/database.py). What
+    # it must know first (handled already?) it reads in read_scope, which takes no lock.
+
     @event_handler("enrollment", "application_submitted")
     def on_application_submitted(self, payload: dict) -> None:
         event = handled_events.application_submitted(payload)
-        session = self.db.session
-        if not first_time(session, "payments.on_application_submitted", event["event_id"]):
-            return
+        consumer, event_id = "payments.on_application_submitted", event["event_id"]
+        with self.db.read_scope() as reading:
+            if handled_before(reading, consumer, event_id):
+                return  # delivered again: enrollment is not asked again
         application = self.enrollment.application(event["application_id"])
+        session = self.db.session
+        if not first_time(session, consumer, event_id):
+            return  # a delivery at the same time handled it meanwhile
         invoices.issue_for_application(
             session,
             self.policies.get(application["city"]),
@@ -129,20 +138,15 @@ class PaymentsService:
         event = handled_events.claim_approved(payload)
         if event["payable"] <= 0:
             return  # counted towards the year's total; nothing to pay
-        session = self.db.session
-        existing = session.scalar(
-            select(Payout.id).where(
-                Payout.claim_id == event["claim_id"], Payout.attempt == event["attempt"]
-            )
-        )
-        if existing is not None:
-            return  # the same approval again: one payout per (claim, attempt)
+        with self.db.read_scope() as reading:
+            if payouts.find_payout(reading, event["claim_id"], event["attempt"]) is not None:
+                return  # the same approval again: one payout per (claim, attempt), not asked
         details = self.claims.payout_details(event["claim_id"])
         if int(details["attempt"]) != event["attempt"]:
             return  # a later attempt exists already; its own event brings it
         policy = self.policies.get(details["city"])
-        payouts.create_payout(
-            session,
+        payouts.create_payout(  # the existing one, if a delivery at the same time made it
+            self.db.session,
             details=details,
             from_account=payouts.paying_account(
                 policy, int(details["year"]), details.get("district")

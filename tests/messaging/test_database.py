@@ -15,6 +15,7 @@ from services.messaging.database import (
     UtcDateTime,
     make_engine,
     make_session_factory,
+    read_scope,
     session_scope,
 )
 from services.messaging.errors import DatabaseConfigError
@@ -110,6 +111,44 @@ def test_sqlite_wait_is_bounded(tmp_path, monkeypatch):
     finally:
         holder.kill()
         holder.wait()
+        engine.dispose()
+
+
+def test_sqlite_read_scope_neither_waits_for_a_writer_nor_holds_one_up(tmp_path, monkeypatch):
+    """What an event handler reads before it asks another service by RPC: no lock is taken,
+    so another process's write is not waited for (nor would ours be: the other connection
+    writes while our read is open), and a write in it is refused at once, not waited for."""
+    monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT", 5)
+    path, engine = _one_table(tmp_path)
+    factory = make_session_factory(engine)
+    with session_scope(factory) as session:
+        session.execute(text("INSERT INTO rows VALUES ('before')"))
+    holder = _hold_write_lock(path, 5)
+    try:
+        started = time.monotonic()
+        with read_scope(factory) as reading:
+            assert list(reading.scalars(text("SELECT id FROM rows"))) == ["before"]
+            with pytest.raises(OperationalError, match="readonly database"):
+                reading.execute(text("INSERT INTO rows VALUES ('in a read')"))
+        assert time.monotonic() - started < 1  # the holder keeps the lock for 5 s
+    finally:
+        holder.kill()
+        holder.wait()
+    other = sqlite3.connect(path, timeout=0, isolation_level=None)
+    try:
+        with read_scope(factory) as reading:
+            assert reading.execute(text("SELECT count(*) FROM rows")).scalar() == 1
+            other.execute("INSERT INTO rows VALUES ('other')")  # not held up by our read
+        # the one pooled connection writes again after the read (query_only switched back)
+        with session_scope(factory) as session:
+            session.execute(text("INSERT INTO rows VALUES ('after')"))
+        assert sorted(r for (r,) in other.execute("SELECT id FROM rows")) == [
+            "after",
+            "before",
+            "other",
+        ]
+    finally:
+        other.close()
         engine.dispose()
 
 

@@ -94,3 +94,25 @@ def test_the_outbox_purges_old_published_events_when_it_starts(
         time.sleep(0.05)
     assert kept == ["new"]
     engine.dispose()
+
+
+def test_a_read_scope_is_refused_once_the_worker_s_transaction_has_begun(tmp_path):
+    """On SQLite the worker's transaction holds the engine's one connection: a read_scope
+    then would wait for it until the pool gave up (30 s). Said at once instead."""
+    from sqlalchemy import text
+
+    from services.messaging.database import make_engine, make_session_factory
+    from services.messaging.dependencies import UnitOfWork
+    from services.messaging.errors import MessagingError
+
+    engine = make_engine(f"sqlite:///{tmp_path}/unit.sqlite")
+    unit = UnitOfWork(make_session_factory(engine))
+    try:
+        with unit.read_scope() as reading:  # before: a read that takes no lock
+            assert reading.execute(text("SELECT 1")).scalar() == 1
+        unit.session.execute(text("SELECT 1"))
+        with pytest.raises(MessagingError, match="before the worker's transaction"):
+            unit.read_scope()
+    finally:
+        unit.close()
+        engine.dispose()

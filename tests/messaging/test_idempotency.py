@@ -2,8 +2,8 @@ import eventlet
 import pytest
 from sqlalchemy import text
 
-from services.messaging.database import session_scope
-from services.messaging.idempotency import first_time
+from services.messaging.database import read_scope, session_scope
+from services.messaging.idempotency import first_time, handled_before
 
 CONSUMER = "payments.on_claim_approved"
 
@@ -32,6 +32,16 @@ def test_the_same_event_twice_changes_things_once(session_factory):
     assert payouts(session_factory) == ["c1"]
     assert on_claim_approved(session_factory, {"v": 1, "claim_id": "c2", "event_id": "e2"}) is True
     assert payouts(session_factory) == ["c1", "c2"]
+
+
+def test_handled_before_reads_what_first_time_recorded(session_factory):
+    with read_scope(session_factory) as reading:
+        assert not handled_before(reading, CONSUMER, "e1")
+    assert on_claim_approved(session_factory, {"v": 1, "claim_id": "c1", "event_id": "e1"})
+    with read_scope(session_factory) as reading:
+        assert handled_before(reading, CONSUMER, "e1")
+        assert not handled_before(reading, "notify.on_claim_approved", "e1")
+        assert not handled_before(reading, CONSUMER, "e2")
 
 
 def test_consumers_keep_separate_records(session_factory):

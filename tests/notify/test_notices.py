@@ -55,15 +55,13 @@ class Directory:
 
 
 def handle(session_factory, policies, event_type, payload, directory=None):
+    """The event asked about and rendered, then its notices queued: how many new."""
+    ctx = notices.Context(policies=policies, directory=directory or Directory())
+    outgoing = notices.HANDLERS[event_type](ctx, payload)
+    if outgoing is None:
+        return 0
     with session_scope(session_factory) as session:
-        ctx = notices.Context(
-            session,
-            policies=policies,
-            directory=directory or Directory(),
-            now=NOON,
-            settings=Settings(),
-        )
-        return notices.HANDLERS[event_type](ctx, payload)
+        return notices.record(session, outgoing, now=NOON, settings=Settings())
 
 
 def texts(session_factory):

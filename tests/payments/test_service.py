@@ -461,7 +461,7 @@ def test_a_quzhou_payout_is_paid_from_the_district_blocks_account(tmp_path):
     from nameko.testing.services import worker_factory
 
     from services.kernel.registry import load_registry
-    from services.messaging.database import make_engine, make_session_factory
+    from services.messaging.database import make_engine, make_session_factory, read_scope
     from services.payments.models import Payout, metadata
 
     engine = make_engine(f"sqlite:///{tmp_path}/payments.sqlite", pool_size=1)
@@ -469,7 +469,9 @@ def test_a_quzhou_payout_is_paid_from_the_district_blocks_account(tmp_path):
     registry = load_registry()
     quzhou = registry.get("quzhou")
     worker = worker_factory(PaymentsService, policies=registry)
-    worker.db.session = session = make_session_factory(engine)()
+    factory = make_session_factory(engine)
+    worker.db.read_scope = lambda: read_scope(factory)
+    worker.db.session = session = factory()
     worker.claims.payout_details.return_value = {
         "claim_id": "claim-q1",
         "city": "quzhou",
