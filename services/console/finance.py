@@ -24,30 +24,18 @@ errors are a person's to read; the others go to the frame's generic page).
 from __future__ import annotations
 
 import base64
-from datetime import datetime
 
 from nameko.exceptions import RemoteError
 
 from services.access.identity import FINANCE, same_person
 from services.console import refusals
-from services.console.pages import XLSX, number, redirect
-from services.kernel.clock import SHANGHAI
+from services.console.pages import XLSX, local_times, number, redirect
 from services.messaging.web import http
 
 DESK = {FINANCE}
 FORM_LIMIT = 64 * 1024
 STATEMENT_LIMIT = 9 * 1024 * 1024  # payments takes a statement up to 8 MB; the form's rest
 PAGE = 50
-
-
-def _local(items: list[dict], *keys: str) -> list[dict]:
-    """Times as people read them: Asia/Shanghai, to the minute (payments answers in UTC)."""
-    for item in items:
-        for key in keys:
-            if item.get(key):
-                moment = datetime.fromisoformat(item[key]).astimezone(SHANGHAI)
-                item[key] = moment.strftime("%Y-%m-%d %H:%M")
-    return items
 
 
 def _reason(request, field: str = "reason") -> str:
@@ -65,7 +53,7 @@ class FinancePages:
         """The held list; after a refusal, its message above the list (422) and what was
         typed back in the row it was typed in (``typed["target"]``: the receipt's id, or the
         pending refund's)."""
-        held = _local(self.payments.held(me.city), "occurred_at")
+        held = local_times(self.payments.held(me.city), "occurred_at")
         for item in held:
             pending = item.get("pending_refund")
             # four eyes: the proposer waits; any other finance person of the city decides
@@ -159,7 +147,7 @@ class FinancePages:
         status = request.args.get("status") or None  # payments names a state it has not
         offset = number(request.args.get("offset")) or 0
         page = self.payments.list_payouts(me.city, status, PAGE, offset)
-        _local(page["items"], "created_at", "finished_at")
+        local_times(page["items"], "created_at", "finished_at")
         return self._render(
             "finance_payouts.html",
             section="payouts",
@@ -175,7 +163,7 @@ class FinancePages:
     def _failed(self, me, request):
         offset = number(request.args.get("offset")) or 0
         page = self.payments.failed_payouts(me.city, PAGE, offset)
-        _local(page["items"], "created_at", "finished_at")
+        local_times(page["items"], "created_at", "finished_at")
         return self._render("finance_failed.html", section="failed", page=page, query="")
 
     # ---- reconciliation ---------------------------------------------------------------------

@@ -6,6 +6,7 @@ downloads). Which of a service's errors a page shows: refusals.py."""
 from __future__ import annotations
 
 import io
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, unquote
 
@@ -20,6 +21,7 @@ from services.access.identity import (
     PROVINCIAL_OPERATOR,
     UNIT_CLERK,
 )
+from services.kernel.clock import SHANGHAI
 
 HERE = Path(__file__).parent
 ROLE_NAMES = {
@@ -36,7 +38,7 @@ HOMES = {
     CITY_REVIEWER: "/console/review",
     FINANCE: "/console/finance",
     PROVINCIAL_OPERATOR: "/console/cities",
-    HELP_DESK: "/console/review",
+    HELP_DESK: "/console/help",
 }
 STATUS_NAMES = {
     "draft": "草稿",
@@ -47,6 +49,8 @@ STATUS_NAMES = {
     "paid": "已支付",
     "payout_pending": "待支付",
     "payout_failed": "支付失败",
+    "payment_failed": "支付失败",  # a claim's (services/claims/rules.py), waiting for a retry
+    "clawed_back": "已追回",
 }
 # the claim facts' names (services/kernel/policy.py ClaimFacts) as the notices write them
 FACT_NAMES = {
@@ -89,6 +93,16 @@ VALUE_NAMES = {
     "macao": "澳门",
     "taiwan": "台湾",
 }
+
+
+def local_times(items: list[dict], *keys: str) -> list[dict]:
+    """Times as people read them: Asia/Shanghai, to the minute (the services answer in UTC)."""
+    for item in items:
+        for key in keys:
+            if item.get(key):
+                moment = datetime.fromisoformat(item[key]).astimezone(SHANGHAI)
+                item[key] = moment.strftime("%Y-%m-%d %H:%M")
+    return items
 
 
 def fact_value(value):

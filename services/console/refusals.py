@@ -60,9 +60,10 @@ PAYMENTS = POLICIES | {  # services/payments/exceptions.py, bank.py
     "DeskError",
     "BankUnavailable",
 }
+NOTIFY = POLICIES | {"InvalidRequest"}  # services/notify/service.py
 # the console's own refusals of a form (raised as RemoteError, so they take the same road)
 CONSOLE = frozenset({"InvalidRequest", "ReportUnavailable"})
-EXPLAINED = ENROLLMENT | CLAIMS | PAYMENTS | CONSOLE
+EXPLAINED = ENROLLMENT | CLAIMS | PAYMENTS | NOTIFY | CONSOLE
 
 
 def forbidden(exc: RemoteError) -> bool:

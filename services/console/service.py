@@ -1,4 +1,5 @@
-"""The web console: server-rendered pages for clerks, reviewers, finance and operators.
+"""The web console: server-rendered pages for clerks, reviewers, finance, operators and the help
+desk.
 
 Thin: every page is one or two RPC calls to the owning service, made as the signed-in person
 (sessions.py puts their identity in the context data, so the service's own access table
@@ -16,6 +17,8 @@ carries a CSRF token. Refusals and records that do not exist answer the same 403
     GET  /console/claims/<id>/attachments/<a>  a document's file, shown inline
     GET  /console/finance                   finance: held payments, payouts, statements (finance.py)
     GET  /console/cities                    operator: installed cities and their years
+    GET  /console/help                      help desk: a member's claims and SMS by phone or
+    POST /console/help                      claim number (help_desk.py)
 """
 
 from __future__ import annotations
@@ -35,6 +38,7 @@ from services.access.tokens import LocalIssuer
 from services.console import oidc, refusals
 from services.console.clerk import ClerkPages
 from services.console.finance import FinancePages
+from services.console.help_desk import HelpDeskPages
 from services.console.operator import OperatorPages
 from services.console.pages import HOMES, Refused, redirect, render, static_file
 from services.console.review import ReviewPages
@@ -54,7 +58,7 @@ from services.providers import CityPolicies, Clock
 _log = logging.getLogger(__name__)
 
 
-class ConsoleService(ClerkPages, ReviewPages, OperatorPages, FinancePages):
+class ConsoleService(ClerkPages, ReviewPages, OperatorPages, FinancePages, HelpDeskPages):
     name = "console"
     api_document = False  # HTML pages for people: not in /openapi.json (messaging/openapi.py)
 
@@ -62,6 +66,7 @@ class ConsoleService(ClerkPages, ReviewPages, OperatorPages, FinancePages):
     enrollment = RpcProxy("enrollment")
     claims = RpcProxy("claims")
     payments = RpcProxy("payments")
+    notify = RpcProxy("notify")
     policies = CityPolicies()
     today = Clock()
     config = Config()

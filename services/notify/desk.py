@@ -29,13 +29,15 @@ def _listing(message: Message) -> dict[str, Any]:
     }
 
 
-def sent_to(session: Session, phone: str, limit: int = 100) -> list[dict[str, Any]]:
-    rows = session.scalars(
-        select(Message)
-        .where(Message.phone == phone)
-        .order_by(Message.created_at.desc())
-        .limit(limit)
-    )
+def sent_to(
+    session: Session, phone: str, city: str | None = None, limit: int = 100
+) -> list[dict[str, Any]]:
+    """The newest ``limit`` messages to ``phone`` (of ``city`` only, when named: a city's help
+    desk reads its own city's notices to a number another city may have written to too)."""
+    query = select(Message).where(Message.phone == phone)
+    if city is not None:
+        query = query.where(Message.city == city)
+    rows = session.scalars(query.order_by(Message.created_at.desc()).limit(limit))
     return [_listing(m) for m in rows]
 
 

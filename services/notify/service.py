@@ -6,7 +6,8 @@ payment_held, payout_succeeded, payout_failed; claims claim_submitted, claim_app
 claim_returned, claim_rejected. Details are asked of their owners by RPC (notices.py).
 
 RPC (help desk): sent_to(phone), about_claim(claim_id), set_opt_out(phone, opted_out, actor,
-reason). HTTP: POST /notify/receipts/<provider>/<token>, the gateway's receipt batch.
+reason). HTTP: POST /notify/receipts/<provider>/<token>, the gateway's receipt batch. Who may
+call the help desk's reads as a person: access.py (the bus calls them as before).
 
 Configuration: SMS_GATEWAY, SMS_RETRY_DELAYS, SMS_DAILY_LIMIT, SMS_QUIET_HOURS,
 SMS_SEND_INTERVAL, SMS_SEND_BATCH, SMS_SEND_CONCURRENCY (sending.py, dependencies.py) and
@@ -21,6 +22,7 @@ import json
 from nameko.dependency_providers import Config
 from nameko.rpc import RpcProxy, rpc
 
+from services.access.guard import Guard
 from services.kernel.errors import PolicyError
 from services.kernel.schemas import load_or_raise
 from services.messaging.dependencies import Database
@@ -31,6 +33,7 @@ from services.messaging.logs import LogContext
 from services.messaging.openapi import Route
 from services.messaging.web import HttpError, http
 from services.notify import desk, notices, schemas
+from services.notify.access import POLICY, city_of
 from services.notify.dependencies import Sender
 from services.notify.models import metadata
 from services.notify.receipts import ReceiptsRefused, apply_receipts
@@ -41,6 +44,10 @@ PROVIDERS = ("aliyun",)
 
 class InvalidRequest(ValueError):
     pass
+
+
+# what a caller may read of a refusal (the console shows these: services/console/refusals.py)
+EXPECTED = (InvalidRequest, PolicyError)
 
 
 class RpcDirectory:
@@ -83,6 +90,7 @@ class NotifyService:
     claims = RpcProxy("claims")
     payments = RpcProxy("payments")
     log_context = LogContext()
+    access = Guard(POLICY)
     http_docs = {
         "http_receipts": Route(
             "短信网关推送的回执（批量；路径中的密钥即凭证）", schemas.ReceiptSchema(many=True)
@@ -156,12 +164,12 @@ class NotifyService:
 
     # ---- help desk ------------------------------------------------------------------------
 
-    @rpc(expected_exceptions=(InvalidRequest, PolicyError))
+    @rpc(expected_exceptions=EXPECTED)
     def sent_to(self, phone: str) -> list[dict]:
         _check(schemas.PhoneArgs, phone=phone)
-        return desk.sent_to(self.db.session, phone)
+        return desk.sent_to(self.db.session, phone, city=city_of(self.access.identity))
 
-    @rpc(expected_exceptions=(InvalidRequest, PolicyError))
+    @rpc(expected_exceptions=EXPECTED)
     def about_claim(self, claim_id: str) -> list[dict]:
         _check(schemas.ClaimArgs, claim_id=claim_id)
         return desk.about_claim(self.db.session, claim_id)

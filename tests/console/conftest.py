@@ -175,6 +175,9 @@ def console(container_factory, rabbit_config, web_config, web_config_port, tmp_p
             "city": CITY,
             "district": "下花园区",
         },
+        # the help desk: this city's, and another city's
+        {"name": "孙客服", "sub": "kf-1", "role": "help_desk", "city": CITY},
+        {"name": "吴客服", "sub": "kf-2", "role": "help_desk", "city": "wujin"},
     ]
     console_config = {**enrollment_config, "CONSOLE_DEMO_USERS": users}
     container = container_factory(ConsoleService, console_config)

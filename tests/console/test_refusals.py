@@ -14,6 +14,7 @@ from werkzeug.test import EnvironBuilder
 
 import services.claims.service
 import services.enrollment.service
+import services.notify.service
 import services.payments.service
 from services.access.identity import Identity
 from services.console import refusals
@@ -53,6 +54,7 @@ def declared(module, *packages: str) -> set[str]:
         (services.enrollment.service, refusals.ENROLLMENT),
         (services.claims.service, refusals.CLAIMS),
         (services.payments.service, refusals.PAYMENTS),
+        (services.notify.service, refusals.NOTIFY),
     ],
 )
 def test_the_console_shows_exactly_what_each_service_declares_expected(module, listed):
