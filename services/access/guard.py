@@ -73,6 +73,14 @@ class Guard(DependencyProvider):
                     f"{self.container.service_name}.{entrypoint.method_name}: an HTTP route "
                     "with no access rule (add it to the service's access table)"
                 )
+            if isinstance(entrypoint, Rpc) and entrypoint.method_name in self.policy.rules:
+                # the Guard's refusal is one of a guarded RPC's answers, not a fault: logged
+                # in one line as the service's own refusals are (messaging/logs.py), not as
+                # an error with its traceback
+                expected = entrypoint.expected_exceptions
+                expected = expected if isinstance(expected, tuple) else (expected,)
+                if Forbidden not in expected:
+                    entrypoint.expected_exceptions = (*expected, Forbidden)
 
     def get_dependency(self, worker_ctx) -> Caller:
         return Caller(Identity.from_context(worker_ctx.context_data.get(IDENTITY_KEY)))

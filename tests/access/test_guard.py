@@ -4,6 +4,8 @@ person, the bus without one states its actor, and an event handler acts for its 
 
 from __future__ import annotations
 
+import logging
+
 import pytest
 import requests
 from nameko.events import EventDispatcher, event_handler
@@ -13,9 +15,11 @@ from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
 from services.access.guard import Guard
-from services.access.policy import Policy, Rule
+from services.access.policy import FORBIDDEN, Policy, Rule
 from services.enrollment.service import EnrollmentService
+from services.messaging.logs import NAMEKO_WORKERS
 from services.messaging.web import http
+from tests.messaging.test_logs import buffered
 from tests.tokens import auth_config, bearer, identity_context
 
 pytestmark = pytest.mark.rabbit
@@ -109,3 +113,26 @@ def test_a_person_calling_by_rpc_is_recorded_and_checked_by_the_table(enrollment
             bus.enrollment.submit(app_id, None)
         assert "缺少经办人" in str(nobody.value)
     assert [h["actor"] for h in history] == ["王芳 (wf-1)"]
+
+
+def test_a_refusal_by_the_table_is_logged_in_one_line_not_as_a_fault(enrollment):
+    config, (unit_a, unit_b) = enrollment
+    wang = identity_context(name="王芳", sub="wf-1", city="zhangjiakou", unit=unit_a)
+    zhao = identity_context(name="赵六", sub="zl-1", city="zhangjiakou", unit=unit_b)
+    with ClusterRpcProxy(config, context_data=wang) as as_wang:
+        opened = as_wang.enrollment.open_application(
+            "zhangjiakou", {"unit_id": unit_a, "year": 2024, "participants": 1}, None
+        )
+
+    with buffered(NAMEKO_WORKERS, logging.WARNING) as log:
+        with ClusterRpcProxy(config, context_data=zhao) as as_zhao:
+            with pytest.raises(RemoteError) as refused:
+                as_zhao.enrollment.roster(opened["application_id"])
+
+    assert refused.value.exc_type == "Forbidden"
+    (line,) = log.lines()
+    assert (line["level"], line["message"]) == (
+        "WARNING",
+        f"(expected) enrollment.roster: Forbidden: {FORBIDDEN}",
+    )
+    assert "Traceback" not in log.text()
