@@ -32,6 +32,7 @@ from werkzeug.wrappers import Response
 
 from services.access.identity import (
     CLAIM_NAMES,
+    DISTRICT_CLERK,
     ROLES,
 )
 from services.access.tokens import LocalIssuer
@@ -145,7 +146,11 @@ class ConsoleService(ClerkPages, ReviewPages, OperatorPages, FinancePages, HelpD
 
     def _render(self, name: str, **context) -> Response:
         s = self.sessions
-        return render(name, me=s.identity, csrf=s.csrf, csrf_field=CSRF_FIELD, **context)
+        # what a clerk's pages call her own things: a district clerk's span her district's units
+        ours = (
+            "本区县" if s.identity is not None and s.identity.role == DISTRICT_CLERK else "本单位"
+        )
+        return render(name, me=s.identity, csrf=s.csrf, csrf_field=CSRF_FIELD, ours=ours, **context)
 
     @property
     def _secure(self) -> bool:

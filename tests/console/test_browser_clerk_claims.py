@@ -138,6 +138,7 @@ def test_a_district_clerk_picks_one_of_their_districts_units_and_sees_its_claims
         (units["W2"], "桥西B医院工会（W2）"),
     ]  # by name; 桥东区's unit is not offered
     assert "请选择单位后查看" in clerk.page_source
+    assert clerk.find_element(By.TAG_NAME, "h1").text == f"本区县理赔申请 · {YEAR} 年度"
     shot(clerk, "district-units")
 
     choice.select_by_value(units["W1"])
