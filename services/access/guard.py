@@ -10,11 +10,14 @@ The HTTP edge (services/messaging/web.py) verifies the token and puts the identi
 worker's context data under `identity`; nameko copies context data into every RPC call's
 headers, so a downstream service sees the same person. Before a worker runs, the Guard
 checks the table for every HTTP entrypoint (a route without a rule fails the container's
-setup, unless declared public-by-signature with `auth=False`) and for every RPC method the
-table names when the call carries an identity. RPC without one comes from the service bus
-itself (another service, a script holding broker credentials): trusted as before. Event
-handlers and timers act for their service: the identity an event's headers carry is dropped
-there, so their RPC calls are the service's own.
+setup, unless declared public-by-signature with `auth=False`) and for every RPC call that
+carries an identity: a person may call only the methods the table names (any other is the
+services' own: refused, 403). RPC without one comes from the service bus itself (another
+service, a script holding broker credentials): trusted as before. Event handlers and timers
+act for their service: the identity an event's headers carry is dropped there, so their RPC
+calls are the service's own. A service that asks another for its own purposes while a person
+waits (claims asking enrollment whether the member is covered) calls through `AsService`, not
+nameko's RpcProxy: without the person's identity, as itself.
 """
 
 from __future__ import annotations
@@ -23,7 +26,7 @@ import inspect
 from functools import wraps
 
 from nameko.extensions import DependencyProvider
-from nameko.rpc import Rpc
+from nameko.rpc import Rpc, RpcProxy, ServiceProxy
 
 from services.access.identity import Identity
 from services.access.policy import Decision, Forbidden, Policy
@@ -73,10 +76,10 @@ class Guard(DependencyProvider):
                     f"{self.container.service_name}.{entrypoint.method_name}: an HTTP route "
                     "with no access rule (add it to the service's access table)"
                 )
-            if isinstance(entrypoint, Rpc) and entrypoint.method_name in self.policy.rules:
-                # the Guard's refusal is one of a guarded RPC's answers, not a fault: logged
-                # in one line as the service's own refusals are (messaging/logs.py), not as
-                # an error with its traceback
+            if isinstance(entrypoint, Rpc):
+                # the Guard's refusal is one of an RPC's answers, not a fault: logged in one
+                # line as the service's own refusals are (messaging/logs.py), not as an error
+                # with its traceback
                 expected = entrypoint.expected_exceptions
                 expected = expected if isinstance(expected, tuple) else (expected,)
                 if Forbidden not in expected:
@@ -99,7 +102,11 @@ class Guard(DependencyProvider):
             return
         if http and not worker_ctx.entrypoint.auth:
             return
-        if not http and (caller.identity is None or name not in self.policy.rules):
+        if not http and caller.identity is None:
+            return  # the bus itself
+        if not http and name not in self.policy.rules:
+            # a person may call only what the table names; the rest is the services' own
+            setattr(service, name, _refuse)
             return
         method = getattr(service, name)
         # the Database provider wraps the method in its transaction the same way; whichever
@@ -132,6 +139,41 @@ class Guard(DependencyProvider):
 
         # nameko looks the method up on the instance after worker_setup: the check runs first
         setattr(service, name, guarded)
+
+
+def _refuse(*_args, **_kwargs):
+    raise Forbidden()
+
+
+class _WithoutIdentity:
+    """A worker's context as the calls it makes see it, the caller's identity left out."""
+
+    def __init__(self, worker_ctx):
+        self._worker_ctx = worker_ctx
+
+    def __getattr__(self, name):
+        return getattr(self._worker_ctx, name)
+
+    @property
+    def context_data(self) -> dict:
+        data = dict(self._worker_ctx.context_data)
+        data.pop(IDENTITY_KEY, None)
+        return data
+
+
+class AsService(RpcProxy):
+    """nameko's RpcProxy, calling as the service itself: the person whose request the worker
+    serves is not passed on (their request id is). For what a service asks another for its
+    own purposes (is this member covered? this unit's district?), which no person may call:
+    a person's identity there would be refused by the other service's Guard."""
+
+    def get_dependency(self, worker_ctx):
+        return ServiceProxy(
+            _WithoutIdentity(worker_ctx),
+            self.target_service,
+            self.rpc_reply_listener,
+            **self.options,
+        )
 
 
 def _record_id(arguments: dict) -> str | None:

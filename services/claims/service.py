@@ -26,9 +26,9 @@ import base64
 from datetime import date
 from typing import Any
 
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import rpc
 
-from services.access.guard import Guard
+from services.access.guard import AsService, Guard
 from services.claims import attachments, payouts, queues, schemas, settlements, statistics
 from services.claims import claims as ops
 from services.claims.access import POLICY, admit_cover
@@ -76,8 +76,8 @@ class ClaimsService:
     outbox = Outbox()
     policies = CityPolicies()
     today = Clock()
-    enrollment = RpcProxy("enrollment")
-    payments = RpcProxy("payments")
+    enrollment = AsService("enrollment")
+    payments = AsService("payments")
     log_context = LogContext()
     access = Guard(POLICY)
     http_errors = {

@@ -20,9 +20,9 @@ import hmac
 import json
 
 from nameko.dependency_providers import Config
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import rpc
 
-from services.access.guard import Guard
+from services.access.guard import AsService, Guard
 from services.kernel.errors import PolicyError
 from services.kernel.schemas import load_or_raise
 from services.messaging.dependencies import Database
@@ -86,9 +86,9 @@ class NotifyService:
     policies = CityPolicies()
     sender = Sender()
     config = Config()
-    enrollment = RpcProxy("enrollment")
-    claims = RpcProxy("claims")
-    payments = RpcProxy("payments")
+    enrollment = AsService("enrollment")
+    claims = AsService("claims")
+    payments = AsService("payments")
     log_context = LogContext()
     access = Guard(POLICY)
     http_docs = {

@@ -31,11 +31,11 @@ import binascii
 from datetime import date
 from typing import Any
 
-from nameko.rpc import RpcProxy, rpc
+from nameko.rpc import rpc
 from sqlalchemy import select
 from werkzeug.wrappers import Response
 
-from services.access.guard import Guard
+from services.access.guard import AsService, Guard
 from services.kernel.errors import PolicyError
 from services.kernel.schemas import load_or_raise
 from services.messaging.dependencies import Database, Outbox
@@ -95,8 +95,8 @@ class PaymentsService:
     outbox = Outbox()
     policies = CityPolicies()
     today = Clock()
-    enrollment = RpcProxy("enrollment")
-    claims = RpcProxy("claims")
+    enrollment = AsService("enrollment")
+    claims = AsService("claims")
     bank = BankLink()
     log_context = LogContext()
     http_errors = {NotFound: 404, PaymentsError: 422, PolicyError: 422}

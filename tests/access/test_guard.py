@@ -14,7 +14,7 @@ from nameko.rpc import RpcProxy, rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 from nameko.testing.services import entrypoint_waiter
 
-from services.access.guard import Guard
+from services.access.guard import AsService, Guard
 from services.access.policy import FORBIDDEN, Policy, Rule
 from services.enrollment.service import EnrollmentService
 from services.messaging.logs import NAMEKO_WORKERS
@@ -39,12 +39,16 @@ class Front:
 
 class Back:
     name = "back"
-    access = Guard(Policy({}))
+    access = Guard(Policy({"who_asks": Rule({"unit_clerk"})}))
     heard: list = []
 
     @rpc
     def who_asks(self):
         return self.access.identity.actor if self.access.identity else None
+
+    @rpc
+    def services_own(self):  # not in the table: the services' own
+        return self.access.identity.actor if self.access.identity else "the bus"
 
     @event_handler("front", "poked")
     def on_poked(self, payload):
@@ -136,3 +140,33 @@ def test_a_refusal_by_the_table_is_logged_in_one_line_not_as_a_fault(enrollment)
         f"(expected) enrollment.roster: Forbidden: {FORBIDDEN}",
     )
     assert "Traceback" not in log.text()
+
+
+class Middle:
+    name = "middle"
+    access = Guard(Policy({"ask": Rule({"unit_clerk"})}))
+    as_itself = AsService("back")
+    as_the_person = RpcProxy("back")
+
+    @rpc
+    def ask(self, how):
+        return getattr(self, how).services_own()
+
+
+def test_a_person_may_call_only_what_the_table_names_and_services_ask_as_themselves(
+    container_factory, rabbit_config
+):
+    for cls in (Back, Middle):
+        container_factory(cls, rabbit_config).start()
+    clerk = identity_context(name="王芳", sub="wf-1", city="zhangjiakou", unit="u-1")
+
+    with ClusterRpcProxy(rabbit_config, context_data=clerk) as as_clerk:
+        with pytest.raises(RemoteError) as refused:
+            as_clerk.back.services_own()
+        assert refused.value.exc_type == "Forbidden"
+        assert as_clerk.middle.ask("as_itself") == "the bus"  # without the person
+        with pytest.raises(RemoteError) as passed_on:
+            as_clerk.middle.ask("as_the_person")
+        assert "Forbidden" in str(passed_on.value)  # back refused the person middle passed on
+    with ClusterRpcProxy(rabbit_config) as bus:
+        assert bus.back.services_own() == "the bus"
