@@ -432,6 +432,10 @@ class ClaimsService:
         check(schemas.ClaimArgs, "查询", claim_id=claim_id)
         details = payouts.payout_details(self.db.session, claim_id=claim_id)
         if details.get("district") is None and details.get("unit_id"):
+            # the read ends before enrollment is asked: on SQLite it holds the file's write
+            # lock, which no transaction keeps while it waits for another service
+            # (services/messaging/database.py)
+            self.db.commit()
             details["district"] = self.enrollment.unit_contact(details["unit_id"]).get("district")
         return details
 
@@ -584,15 +588,16 @@ class ClaimsService:
     @rpc(expected_exceptions=EXPECTED)
     def statistics(self, city: str, year: int) -> dict:
         check(schemas.StatisticsArgs, "查询", city=city, year=year)
-        session = self.db.session
-        answer = statistics.claim_statistics(
-            session, city=city, year=year, policy=self.policies.get(city)
-        )
-        premiums = {  # payments' ledger: premiums received per unit-year
+        policy = self.policies.get(city)
+        premiums = {  # payments' ledger: premiums received per unit-year, asked before the
+            # transaction begins (on SQLite no transaction waits for another service holding
+            # the file's write lock: services/messaging/database.py)
             row["unit_id"]: parse_money(row["received"], name="received")
             for row in self.payments.unit_premiums(city, year)
             if row["unit_id"]
         }
+        session = self.db.session
+        answer = statistics.claim_statistics(session, city=city, year=year, policy=policy)
         answer["reimbursement"] = statistics.reimbursement(
             session, city=city, year=year, premiums=premiums
         )
