@@ -12,8 +12,8 @@ from nameko.rpc import rpc
 from nameko.standalone.rpc import ClusterRpcProxy
 
 from services.claims.service import ClaimsService
-from services.messaging.embedded import install_memory_transport, reset_memory_bus
-from tests.messaging.other_writer import STALL, OtherWriter, short_busy_timeout
+from services.messaging.embedded import reset_memory_bus
+from tests.messaging.other_writer import STALL, OtherWriter, embedded_on_sqlite
 
 
 class PaymentsStandIn:
@@ -28,16 +28,7 @@ class PaymentsStandIn:
 
 @pytest.fixture
 def claims(container_factory, tmp_path, monkeypatch):
-    short_busy_timeout(monkeypatch)
-    install_memory_transport()
-    reset_memory_bus()
-    config = {
-        "AMQP_URI": "memory://",
-        "DATABASES": {"claims": f"sqlite:///{tmp_path}/var/claims.sqlite"},
-        "DATABASE_CREATE_TABLES": True,
-        "WEB_SERVER_ADDRESS": "127.0.0.1:0",
-        "FIXED_TODAY": "2024-03-01",
-    }
+    config = embedded_on_sqlite(monkeypatch, tmp_path, "claims", FIXED_TODAY="2024-03-01")
     container_factory(PaymentsStandIn, config).start()
     container_factory(ClaimsService, config).start()
     PaymentsStandIn.writer = OtherWriter(config["DATABASES"]["claims"])

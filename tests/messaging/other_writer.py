@@ -19,6 +19,7 @@ from sqlalchemy.exc import OperationalError
 
 from services.messaging import database
 from services.messaging.database import make_engine, make_session_factory, session_scope
+from services.messaging.embedded import install_memory_transport, reset_memory_bus
 from services.messaging.idempotency import first_time
 
 # The busy timeout the tests set (monkeypatch database.SQLITE_BUSY_TIMEOUT): how long the hub
@@ -30,6 +31,22 @@ STALL = 2.0
 def short_busy_timeout(monkeypatch) -> None:
     """Every engine made from now on waits at most STALL seconds for another's write lock."""
     monkeypatch.setattr(database, "SQLITE_BUSY_TIMEOUT", STALL)
+
+
+def embedded_on_sqlite(monkeypatch, tmp_path, service: str, **more) -> dict:
+    """The config of `service` run as the embedded mode runs it (kombu's in-memory bus, a
+    fresh one; its SQLite file under tmp_path), engines made from now on waiting at most
+    STALL seconds for another's write lock; ``more`` added to it."""
+    short_busy_timeout(monkeypatch)
+    install_memory_transport()
+    reset_memory_bus()
+    return {
+        "AMQP_URI": "memory://",
+        "DATABASES": {service: f"sqlite:///{tmp_path}/var/{service}.sqlite"},
+        "DATABASE_CREATE_TABLES": True,
+        "WEB_SERVER_ADDRESS": "127.0.0.1:0",
+        **more,
+    }
 
 
 class OtherWriter:

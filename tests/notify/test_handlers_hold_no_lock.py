@@ -19,11 +19,11 @@ from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import select
 
-from services.messaging.embedded import install_memory_transport, reset_memory_bus
+from services.messaging.embedded import reset_memory_bus
 from services.notify.dependencies import Sender
 from services.notify.models import Message
 from services.notify.service import NotifyService
-from tests.messaging.other_writer import STALL, OtherWriter, short_busy_timeout
+from tests.messaging.other_writer import STALL, OtherWriter, embedded_on_sqlite
 from tests.notify.conftest import NOON
 from tests.notify.test_service import CLAIM, PHONE, approved
 
@@ -64,17 +64,13 @@ def notify(container_factory, tmp_path, policies, monkeypatch):
         policies = ThisCheckoutsPolicies()
         sender = Sender(now=lambda: NOON)  # a pinned clock: noon, outside the quiet hours
 
-    short_busy_timeout(monkeypatch)
-    install_memory_transport()
-    reset_memory_bus()
-    config = {
-        "AMQP_URI": "memory://",
-        "DATABASES": {"notify": f"sqlite:///{tmp_path}/var/notify.sqlite"},
-        "DATABASE_CREATE_TABLES": True,
-        "WEB_SERVER_ADDRESS": "127.0.0.1:0",
-        "EVENT_RETRY_DELAYS": [0.2],
-        "SMS_SEND_INTERVAL": 60,  # queued is what is looked at; sending is test_sending's
-    }
+    config = embedded_on_sqlite(
+        monkeypatch,
+        tmp_path,
+        "notify",
+        EVENT_RETRY_DELAYS=[0.2],
+        SMS_SEND_INTERVAL=60,  # queued is what is looked at; sending is test_sending's
+    )
     for cls in (ClaimsStandIn, EnrollmentStandIn):
         container_factory(cls, config).start()
     container = container_factory(Notify, config)

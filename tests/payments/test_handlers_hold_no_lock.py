@@ -19,10 +19,10 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import select
 
 from services.kernel.registry import load_registry
-from services.messaging.embedded import install_memory_transport, reset_memory_bus
+from services.messaging.embedded import reset_memory_bus
 from services.payments.models import Invoice, Payout
 from services.payments.service import PaymentsService
-from tests.messaging.other_writer import STALL, OtherWriter, short_busy_timeout
+from tests.messaging.other_writer import STALL, OtherWriter, embedded_on_sqlite
 from tests.payments.samples import application
 
 APPLICATION_ID = str(uuid.uuid4())
@@ -68,17 +68,9 @@ class ClaimsStandIn:
 
 @pytest.fixture
 def payments(container_factory, tmp_path, monkeypatch):
-    short_busy_timeout(monkeypatch)
-    install_memory_transport()
-    reset_memory_bus()
-    config = {
-        "AMQP_URI": "memory://",
-        "DATABASES": {"payments": f"sqlite:///{tmp_path}/var/payments.sqlite"},
-        "DATABASE_CREATE_TABLES": True,
-        "WEB_SERVER_ADDRESS": "127.0.0.1:0",
-        "FIXED_TODAY": "2024-03-01",
-        "EVENT_RETRY_DELAYS": [0.2],
-    }
+    config = embedded_on_sqlite(
+        monkeypatch, tmp_path, "payments", FIXED_TODAY="2024-03-01", EVENT_RETRY_DELAYS=[0.2]
+    )
     for cls in (EnrollmentStandIn, ClaimsStandIn):
         container_factory(cls, config).start()
     container = container_factory(PaymentsService, config)
