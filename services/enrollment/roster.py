@@ -63,6 +63,7 @@ _DIGIT = re.compile(r"\d")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # NUL, …: PostgreSQL refuses NUL in text
 _SEX = {"男": "male", "男性": "male", "女": "female", "女性": "female"}
 _SEX_LABEL = {"male": "男", "female": "女"}
+_SEX_OF_DIGIT = {d: "male" if d in "13579" else "female" for d in "0123456789"}
 _LOSSY = 1e15  # a number this large held more digits than a spreadsheet keeps (15)
 _CORE = ("seq", "name", "sex", "id_number", "phone")
 _NO_FIELDS: Mapping[str, str] = MappingProxyType({})  # shared by members with no other columns
@@ -317,7 +318,6 @@ def _check_rows(
     musts = {c.field for c in required}
     sex_optional, phone_optional = "sex" not in musts, "phone" not in musts
     extra_at = [(c.field, at[c.field], c.field not in musts) for c in extras]
-    last = max(index for _f, index in picks)
     plain_name = _plain_name()
     normal_mobile = NORMAL_MOBILE.match
     sexes = _SEX
@@ -326,48 +326,47 @@ def _check_rows(
     make, keep = tuple.__new__, members.append
 
     for excel_row, _first_col, cells in rows:
-        if len(cells) > last:
+        try:  # anything not in its normal form raises (a number's TypeError, a short row's
+            # IndexError, _Diagnose) and goes to the full diagnosis below
             ident = cells[i_id]
             person = cells[i_name]
-            if (
-                ident.__class__ is str
-                and person.__class__ is str
-                and plain_name(person) is not None
-                and (born := quick_id(ident, today)) is not None
-            ):
-                sex = "male" if ident[16] in "13579" else "female"
-                fast = True
-                if i_sex is not None:
-                    given = cells[i_sex]
-                    fast = sexes.get(given) == sex if given != "" else sex_optional
-                phone = None
-                if fast and i_phone is not None:
-                    given = cells[i_phone]
-                    if given == "":
-                        fast = phone_optional
-                    elif given.__class__ is str and normal_mobile(given) is not None:
-                        phone = given
-                    else:
-                        fast = False
-                other = _NO_FIELDS  # a dict only for a row with another column filled
-                if fast:
-                    for name, index, optional in extra_at:
-                        given = cells[index]
-                        if given == "":
-                            fast = optional
-                        elif given.__class__ is str and not given.isspace():
-                            if other is _NO_FIELDS:
-                                other = {}
-                            other[name] = given.strip()
-                        else:
-                            fast = False
-                        if not fast:
-                            break
-                if fast and first_seen.setdefault(ident, excel_row) == excel_row:
-                    count += 1
-                    if not errors:
-                        keep(make(Member, (excel_row, person, ident, sex, born, phone, other)))
-                    continue
+            if plain_name(person) is None or (born := quick_id(ident, today)) is None:
+                raise _Diagnose
+            sex = _SEX_OF_DIGIT[ident[16]]
+            if i_sex is not None:
+                given = cells[i_sex]
+                if sexes.get(given) != sex and (given != "" or not sex_optional):
+                    raise _Diagnose
+            phone = None
+            if i_phone is not None:
+                given = cells[i_phone]
+                if given == "":
+                    if not phone_optional:
+                        raise _Diagnose
+                elif normal_mobile(given) is None:
+                    raise _Diagnose
+                else:
+                    phone = given
+            other = _NO_FIELDS  # a dict only for a row with another column filled
+            for name, index, optional in extra_at:
+                given = cells[index]
+                if given == "":
+                    if not optional:
+                        raise _Diagnose
+                elif given.isspace():
+                    raise _Diagnose
+                else:
+                    if other is _NO_FIELDS:
+                        other = {}
+                    other[name] = given.strip()
+            if first_seen.setdefault(ident, excel_row) != excel_row:
+                raise _Diagnose
+            count += 1
+            if not errors:
+                keep(make(Member, (excel_row, person, ident, sex, born, phone, other)))
+            continue
+        except (_Diagnose, TypeError, IndexError, AttributeError):
+            pass
         width = len(cells)
         values = {}
         for name, index in picks:
@@ -485,6 +484,10 @@ def _required(fmt: RosterFormat) -> list[str]:
     """The fields a row cannot do without: the format's required ones, and always name and ID."""
     fields = [c.field for c in fmt.columns if c.required]
     return fields + [f for f in ("name", "id_number") if f not in fields]
+
+
+class _Diagnose(Exception):
+    """A row the fast path does not take as it is: the full diagnosis reads it."""
 
 
 @dataclass(frozen=True)

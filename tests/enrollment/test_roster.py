@@ -470,10 +470,23 @@ def test_the_fast_path_answers_as_the_full_diagnosis_does(monkeypatch):
     rows[18][1] = "李" * 60  # too long
     rows[19][2] = " 男 " if people[17].sex == "男" else " 女 "
     rows[20] = [18, "", "", "", "", ""]  # only 序号
+    rows[24][2] = 1.0  # a sex that is a number
+    rows[25][1] = 3.0  # a name that is a number
     data = xlsx_bytes({"Sheet2": rows})
 
     fast = read_roster(data, "名册.xlsx", QUZHOU, today=date(2025, 1, 1))
+    # no errors, so the members are compared too: rows in their normal form, and rows that
+    # are members only once the diagnosis has normalised them
     clean = quzhou_rows(people[20:])
+    clean[3][3] = full_width(people[20].id_number)  # a warning
+    clean[4][4] = "139-0000-0005"
+    clean[5][4] = 13900000006.0
+    clean[6][2] = ""  # optional
+    clean[7][5] = "  在职  "
+    clean[8][5] = "   "
+    clean[9][5] = 12.0  # an extra column holding a number: "12"
+    clean[10][1] = "张  三"
+    clean[11][2] = " 男 " if people[28].sex == "男" else " 女 "
     clean_fast = read_roster(xlsx_bytes({"Sheet2": clean}), "名册.xlsx", QUZHOU)
 
     monkeypatch.setattr(roster, "_plain_name", lambda: lambda name: None)  # no fast path
@@ -482,5 +495,5 @@ def test_the_fast_path_answers_as_the_full_diagnosis_does(monkeypatch):
 
     assert len(fast.errors) >= 8 and fast.warnings  # the roster does exercise the diagnosis
     assert fast == full
-    assert clean_fast.importable and len(clean_fast.members) == 20
+    assert clean_fast.importable and len(clean_fast.members) == 20 and clean_fast.warnings
     assert clean_fast == clean_full
