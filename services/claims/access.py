@@ -101,6 +101,8 @@ POLICY = Policy(
         "attachment": Rule(CLERKS | REVIEW, claim_scope, unmasked=CLERKS | REVIEW, why=VIEWING),
         "review_queue": Rule(REVIEW | {HELP_DESK}, city_scope),
         "unit_claims": Rule(READERS, unit_scope),
+        # a member's claims found by their phone (enrollment's members_by_phone), masked
+        "member_claims": Rule({HELP_DESK}, city_scope),
         "list_claims": Rule(REVIEW | {HELP_DESK, PROVINCIAL_OPERATOR}, city_scope),
         "retry_payout": Rule(REVIEW | {FINANCE}, claim_scope),
         "raise_clawback": Rule(REVIEW, claim_scope),

@@ -499,18 +499,27 @@ def reject(session: Session, *, claim_id: str, actor: str, reason: str, record: 
 
 
 def history(session: Session, *, claim_id: str) -> list[dict[str, Any]]:
+    return histories(session, [claim_id])[claim_id]
+
+
+def histories(session: Session, claim_ids: list[str]) -> dict[str, list[dict[str, Any]]]:
+    """Each claim's changes, oldest first: who, when, why."""
+    changes: dict[str, list[dict[str, Any]]] = {claim_id: [] for claim_id in claim_ids}
+    if not claim_ids:
+        return changes
     rows = session.scalars(
         select(ClaimTransition)
-        .where(ClaimTransition.claim_id == claim_id)
+        .where(ClaimTransition.claim_id.in_(claim_ids))
         .order_by(ClaimTransition.at, ClaimTransition.id)
     )
-    return [
-        {
-            "from": t.from_status,
-            "to": t.to_status,
-            "actor": t.actor,
-            "at": t.at.isoformat(),
-            "reason": t.reason,
-        }
-        for t in rows
-    ]
+    for t in rows:
+        changes[t.claim_id].append(
+            {
+                "from": t.from_status,
+                "to": t.to_status,
+                "actor": t.actor,
+                "at": t.at.isoformat(),
+                "reason": t.reason,
+            }
+        )
+    return changes

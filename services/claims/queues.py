@@ -14,6 +14,7 @@ from sqlalchemy.orm import Session
 
 from services.access.identity import subject_of
 from services.claims import rules
+from services.claims.claims import histories
 from services.claims.models import Attachment, AttachmentDocument, Claim
 from services.kernel.money import format_money
 from services.kernel.policy import Benefit
@@ -183,6 +184,23 @@ def unit_claims(
         row["missing_documents"] = missing.get(claim.id)
         rows.append(row)
     return {"claims": rows, "next_offset": offset + limit if more else None}
+
+
+def member_claims(session: Session, *, city: str, member_ids: list[str]) -> list[dict[str, Any]]:
+    """The city's claims of these members (enrollment's ids), newest first, each with its
+    history: what the help desk reads back to a member who calls. A claim is theirs by the
+    member cover named on it, or, a draft whose cover is not asked yet (no date that counts
+    among its facts), by the ID number their other claims carry."""
+    theirs = Claim.member_id.in_(member_ids)
+    numbers = select(Claim.id_number).where(Claim.city == city, theirs)
+    query = (
+        select(Claim)
+        .where(Claim.city == city, or_(theirs, Claim.id_number.in_(numbers)))
+        .order_by(Claim.created_at.desc(), Claim.id.desc())
+    )
+    claims = list(session.scalars(query))
+    changes = histories(session, [c.id for c in claims])
+    return [{**_row(claim), "history": changes[claim.id]} for claim in claims]
 
 
 def _missing_documents(

@@ -214,6 +214,20 @@ class UnitClaimsArgs(Strict):
     offset = fields.Integer(strict=True, validate=Range(min=0))
 
 
+MEMBERS_AT_ONCE = 50  # the members one phone reaches, with room to spare; not a whole roster
+
+
+class MemberClaimsArgs(Strict):
+    """member_claims: the claims of the members enrollment found (the help desk's look-up)."""
+
+    city = city()
+    member_ids = fields.List(
+        Text(length_of(Claim.member_id)),
+        required=True,
+        validate=Length(min=1, max=MEMBERS_AT_ONCE),
+    )
+
+
 class RetryPayoutArgs(ApproveArgs):
     pass
 

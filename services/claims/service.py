@@ -408,6 +408,13 @@ class ClaimsService:
         )
 
     @rpc(expected_exceptions=EXPECTED)
+    def member_claims(self, city: str, member_ids: list[str]) -> list[dict]:
+        """The claims of enrollment's members (members_by_phone) in ``city``, newest first,
+        each with its history; ID numbers masked (the help desk's look-up by phone)."""
+        check(schemas.MemberClaimsArgs, "查询", city=city, member_ids=member_ids)
+        return queues.member_claims(self.db.session, city=city, member_ids=member_ids)
+
+    @rpc(expected_exceptions=EXPECTED)
     def notice_details(self, claim_id: str) -> dict:
         """What notify tells the member: the latest reason, the card's last four digits only."""
         check(schemas.ClaimArgs, "查询", claim_id=claim_id)

@@ -5,18 +5,21 @@ whether it was delivered). A mixin of ConsoleService (service.py), which holds t
 dependencies and the frame (`_page`).
 
 Every call goes as the signed-in person, so the services' access tables decide and mask:
-claims lets the help desk read a claim of its city, its ID number masked
+enrollment lets the help desk find its city's members by phone, ID numbers masked, and
+claims list their claims (services/enrollment/access.py, services/claims/access.py); claims
+lets the help desk read a claim of its city, its ID number masked
 (services/claims/access.py READERS); notify lets it read its city's messages, phones, cards
 and IDs masked (services/notify/access.py). The page is the help desk's alone: a reviewer
 reads a claim on its own page, where claims shows the ID number in full and logs the read as
 a review, which a help desk's look-up is not.
 
-By phone, the claims shown are the ones that number's SMS were about (notify writes to a
-member when a claim is submitted, approved, returned, rejected, paid): a claim not yet
-submitted has sent nothing, and is found by its number. The number typed travels in a POST,
-never in the address (kept in the browser's history and in access logs), and comes back only
-masked; a number that is not a mobile, or a claim that is not there or not theirs, is one
-message above the forms, what was typed kept in its field.
+By phone, the claims shown are those of the members whose phone it is (enrollment's
+members_by_phone, then claims' member_claims: a draft, a claim just made, which sent no SMS
+yet) with those that number's SMS were about (notify writes to a member when a claim is
+submitted, approved, returned, rejected, paid), each once, newest first. The number typed
+travels in a POST, never in the address (kept in the browser's history and in access logs),
+and comes back only masked; a number that is not a mobile, or a claim that is not there or
+not theirs, is one message above the forms, what was typed kept in its field.
 
     GET  /console/help     the forms
     POST /console/help     phone=… or claim=…: the claims and the SMS, in place
@@ -83,7 +86,7 @@ class HelpDeskPages:
                 found, refused, status = self._by_claim(typed["claim"])
                 form["claim"] = typed["claim"]
             else:
-                found, refused, status = self._by_phone(typed["phone"])
+                found, refused, status = self._by_phone(me, typed["phone"])
                 if refused:  # kept to be corrected; a number found comes back masked only
                     form["phone"] = typed["phone"]
         response = self._render(
@@ -97,33 +100,47 @@ class HelpDeskPages:
         response.status_code = status
         return response
 
-    def _by_phone(self, typed: str):
+    def _by_phone(self, me, typed: str):
         if not typed:
             return None, "请输入会员的手机号码。", 422
         checked = parse_mobile(typed)
         if not checked.valid:
             return None, NOT_A_MOBILE, 422
         messages = self.notify.sent_to(checked.number)  # newest first
-        claim_ids = list(dict.fromkeys(m["claim_id"] for m in messages if m.get("claim_id")))
-        claims = []
-        for claim_id in claim_ids:
+        claims = {c["claim_id"]: c for c in self._members_claims(me, checked.number)}
+        for claim_id in dict.fromkeys(m["claim_id"] for m in messages if m.get("claim_id")):
+            if claim_id in claims:
+                continue
             try:
-                claims.append(self._claim_summary(self.claims.claim(claim_id)))
+                claims[claim_id] = self.claims.claim(claim_id)
             except RemoteError as exc:
                 if not refusals.forbidden(exc):
                     raise
                 # notify keeps to the person's city, and claims answers that city's claims:
                 # a claim it refuses here is not theirs to read, and is not listed
+        newest_first = sorted(claims.values(), key=_created_at, reverse=True)
         return (
             {
                 "by": "phone",
                 "title": f"手机号 {mask_phone(checked.number)}",
-                "claims": claims,
+                "claims": [self._claim_summary(c) for c in newest_first],
                 "messages": _messages(messages),
             },
             None,
             200,
         )
+
+    def _members_claims(self, me, number: str) -> list[dict]:
+        """The claims of the members whose phone this is, as enrollment knows them: a draft
+        or a claim just made has sent no SMS yet. A help desk of every city (its token names
+        none) asks in each city installed."""
+        claims = []
+        for city in [me.city] if me.city else [c.code for c in self.policies]:
+            members = self.enrollment.members_by_phone(city, number)
+            member_ids = list(dict.fromkeys(m["member_id"] for m in members))
+            if member_ids:
+                claims += self.claims.member_claims(city, member_ids)
+        return claims
 
     def _by_claim(self, typed: str):
         if not typed:
@@ -171,6 +188,12 @@ class HelpDeskPages:
         except PolicyError:  # a city or year no longer installed: its code is what there is
             return code
         return next((b.name for b in benefits if b.code == code), code)
+
+
+def _created_at(claim: dict) -> str:
+    """When the claim was made: its first change (claims' history, oldest first, in UTC)."""
+    history = claim.get("history") or []
+    return history[0]["at"] if history else ""
 
 
 def _messages(messages: list[dict]) -> list[dict]:

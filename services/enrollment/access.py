@@ -98,6 +98,9 @@ POLICY = Policy(
         "application": Rule(READERS, application_scope),
         "roster": Rule(READERS, application_scope),
         "list_applications": Rule(REVIEW | {HELP_DESK, PROVINCIAL_OPERATOR}, city_scope),
+        # the help desk's look-up by phone: the city's members at that number, ID numbers
+        # masked (members.py); a clerk finds a member on their unit's roster
+        "members_by_phone": Rule({HELP_DESK}, city_scope),
         # names and keys of units, no one's personal data; a unit clerk has only their own
         "district_units": Rule({DISTRICT_CLERK} | REVIEW | {HELP_DESK}, district_scope),
     }

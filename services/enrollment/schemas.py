@@ -11,17 +11,19 @@ from __future__ import annotations
 
 from typing import Any
 
-from marshmallow import Schema, fields
+from marshmallow import Schema, ValidationError, fields
 
 from services.enrollment.exceptions import EnrollmentError
 from services.enrollment.models import (
     Application,
     ApplicationTransition,
+    Member,
     Organisation,
     RosterUpload,
     Unit,
 )
 from services.enrollment.organisations import KINDS
+from services.kernel.phone import parse_mobile
 from services.kernel.policy import NATURES
 from services.kernel.schemas import (
     OneOf,
@@ -211,6 +213,16 @@ class CoverArgs(Strict):
 
 class UploadArgs(Strict):
     upload_id = record_id(RosterUpload.id)
+
+
+def _mobile(value: str) -> None:
+    if not parse_mobile(value).valid:  # not echoed: it may be most of someone's number
+        raise ValidationError("应为以 1 开头的 11 位手机号码")
+
+
+class MembersByPhoneArgs(Strict):
+    city = city()
+    phone = Text(length_of(Member.phone), required=True, validate=_mobile)
 
 
 def load(schema: type[Schema] | Schema, data: object, what: str) -> dict:

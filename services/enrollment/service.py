@@ -35,7 +35,14 @@ from werkzeug.wrappers import Response
 
 from services.access.guard import Guard
 from services.enrollment import applications as ops
-from services.enrollment import contacts, handled_events, organisations, schemas, uploads
+from services.enrollment import (
+    contacts,
+    handled_events,
+    members,
+    organisations,
+    schemas,
+    uploads,
+)
 from services.enrollment.access import POLICY, names_other_units
 from services.enrollment.exceptions import EnrollmentError, NotFound
 from services.enrollment.models import RosterUpload, metadata
@@ -44,6 +51,7 @@ from services.enrollment.roster import RosterResult
 from services.enrollment.schemas import InvalidRequest, check, load
 from services.enrollment.workbook import RosterUnreadable, WorkbookLimits
 from services.kernel.errors import PolicyError
+from services.kernel.phone import parse_mobile
 from services.messaging.dependencies import Database, Outbox
 from services.messaging.handlers import event_handler
 from services.messaging.idempotency import first_time
@@ -413,6 +421,16 @@ class EnrollmentService:
             "on_date"
         ]
         return ops.cover(self.db.session, city=city, id_number=id_number, on_date=day)
+
+    # ---- for the help desk -----------------------------------------------------------------
+
+    @rpc(expected_exceptions=EXPECTED)
+    def members_by_phone(self, city: str, phone: str) -> list[dict]:
+        """The members of ``city`` whose phone is ``phone``, one row per year enrolled: their
+        id (to ask claims for their claims), name, masked ID number, unit and year."""
+        args = check(schemas.MembersByPhoneArgs, "查询", city=city, phone=phone)
+        number = parse_mobile(args["phone"]).number
+        return members.members_by_phone(self.db.session, city=city, phone=number)
 
     # ---- personal data kept no longer than needed -------------------------------------------
 

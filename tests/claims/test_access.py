@@ -1,16 +1,20 @@
 """The claims access table (services/claims/access.py) on real RabbitMQ, for a clerk's list of
 the unit's claims (unit_claims): a unit clerk lists their own unit's, a district clerk their
 district's units', another unit's clerk and another district's are refused or shown nothing;
-the bus still calls without a person."""
+the bus still calls without a person. For the help desk's look-up by phone (member_claims):
+a member's claims to the city's help desk, masked; to no one else."""
 
 from __future__ import annotations
+
+from datetime import UTC, datetime
 
 import pytest
 from nameko.exceptions import RemoteError
 from nameko.standalone.rpc import ClusterRpcProxy
 
-from services.claims.models import Claim
+from services.claims.models import Claim, ClaimTransition
 from services.claims.service import ClaimsService
+from services.kernel.privacy import mask_id
 from services.messaging.database import make_engine, make_session_factory, session_scope
 from tests.claims.test_service import config_for
 from tests.enrollment.samples import person
@@ -95,3 +99,56 @@ def test_a_clerk_lists_their_own_units_claims_and_no_one_elses(claims):
     assert bad.value.exc_type == "InvalidRequest" and "limit" in str(bad.value)
     with ClusterRpcProxy(claims) as bus:  # the bus: trusted, as for every entrypoint
         assert len(bus.claims.unit_claims(ZJK, 2024, "unit-b")["claims"]) == 1
+
+
+DESK = identity_context("help_desk", "孙客服", sub="kf-1", city=ZJK)
+WUJIN_DESK = identity_context("help_desk", "吴客服", sub="kf-2", city="wujin")
+
+
+def test_the_help_desk_reads_a_members_claims_newest_first_masked(claims):
+    """member_claims: the claims cover tied to the member, and their draft cover has not been
+    asked for yet (found by the ID number the others carry); another member's are not."""
+    who, other = person(80), person(81)
+    engine = make_engine(claims["DATABASES"]["claims"])
+    try:
+        with session_scope(make_session_factory(engine)) as session:
+            for claim in session.query(Claim).all():
+                claim.member_id = {who.name: "member-80", other.name: "member-81"}.get(claim.name)
+            draft = Claim(
+                city=ZJK,
+                year=2024,
+                benefit="general_illness",
+                status="draft",
+                id_number=who.id_number,
+                name=who.name,
+                facts={"benefit": "general_illness"},
+                created_by="王芳 (wf-1)",
+                created_at=datetime(2030, 1, 1, tzinfo=UTC),  # the newest
+            )
+            session.add(draft)
+            session.flush()
+            session.add(
+                ClaimTransition(
+                    claim_id=draft.id, to_status="draft", actor="王芳", reason="新建申请"
+                )
+            )
+            draft_id = draft.id
+    finally:
+        engine.dispose()
+    with ClusterRpcProxy(claims, context_data=DESK) as rpc:
+        found = rpc.claims.member_claims(ZJK, ["member-80"])
+        assert rpc.claims.member_claims(ZJK, ["nobody"]) == []
+    assert [(c["claim_id"], c["status"]) for c in found][0] == (draft_id, "draft")
+    assert [c["status"] for c in found] == ["draft", "submitted"]
+    assert {c["name"] for c in found} == {who.name}
+    assert {c["id_number"] for c in found} == {mask_id(who.id_number)}
+    assert who.id_number not in str(found)
+    assert found[0]["history"][0]["reason"] == "新建申请"
+    # another city's help desk, a unit clerk of the member's own unit: refused
+    for context in (WUJIN_DESK, CLERK_A):
+        with ClusterRpcProxy(claims, context_data=context) as rpc, pytest.raises(RemoteError) as no:
+            rpc.claims.member_claims(ZJK, ["member-80"])
+        assert no.value.exc_type == "Forbidden"
+    with ClusterRpcProxy(claims, context_data=DESK) as rpc, pytest.raises(RemoteError) as bad:
+        rpc.claims.member_claims(ZJK, [])
+    assert bad.value.exc_type == "InvalidRequest"

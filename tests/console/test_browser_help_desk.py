@@ -1,7 +1,7 @@
 """The help desk's page in headless Chromium at a phone's width, without JavaScript: the help
 desk signs in and lands on it, looks a member up by mobile number and by claim number, and
 reads the claim's status and amount and the SMS sent (which notice, when, delivered or not),
-every ID and phone masked; a number that is not a mobile and a claim that is not there are
+every ID and phone masked; by phone the member's drafts too, which sent no SMS; a number that is not a mobile and a claim that is not there are
 one message on the same page; another city's help desk finds nothing of this city's; a unit
 clerk meets the 403 page. The SMS are notify's own, sent through the embedded outbox by the
 events the enrolment and the claim raised."""
@@ -26,8 +26,14 @@ from services.notify.templates import EVENTS
 from tests.access.test_http import PEOPLE
 from tests.claims.flow import pdf
 from tests.console.browser import click, cookies_of, in_database, sign_in, text
-from tests.console.conftest import PHONE
-from tests.console.test_browser_review import documents, enrolled, fits, submitted_claim
+from tests.console.conftest import CITY, PHONE, YEAR
+from tests.console.test_browser_review import (
+    FACTS,
+    documents,
+    enrolled,
+    fits,
+    submitted_claim,
+)
 from tests.notify.conftest import NOON
 
 CLERK_A, HELP_DESK, WUJIN_DESK = 0, 9, 10  # the console fixture's demo users
@@ -108,6 +114,12 @@ def test_the_help_desk_tells_a_member_where_the_claim_stands_and_which_sms_were_
         payable = rpc.claims.claim(claim_id)["payable"]
     assert payable and payable != "0.00"
     ids = sent(tmp_path, member.phone, {"members_enrolled", "claim_submitted"})
+    # a draft made since, and another member's draft: claims that sent no SMS
+    drafts = {}
+    with ClusterRpcProxy(rabbit_config) as rpc:
+        for who in (member, PEOPLE[5]):
+            made = rpc.claims.create_claim(CITY, YEAR, who.id_number, FACTS, "clerk", who.name)
+            drafts[who.id_number] = made["claim_id"]
     # the gateway reports the claim's notice delivered; the enrolment's has no receipt yet
     receipt = [{"out_id": ids["claim_submitted"], "success": True, "err_code": "DELIVERED"}]
     answer = requests.post(f"{base}/notify/receipts/aliyun/{RECEIPT_TOKEN}", json=receipt)
@@ -122,7 +134,10 @@ def test_the_help_desk_tells_a_member_where_the_claim_stands_and_which_sms_were_
     # by the member's mobile number, typed as people say it
     look_up(desk, "phone", f"{member.phone[:3]} {member.phone[3:7]} {member.phone[7:]}")
     assert text(desk, "looked-up") == f"手机号 {mask_phone(member.phone)}"
-    (claim,) = rows(desk, "claims")
+    # the member's claims, each once (the submitted one is found through its SMS as well),
+    # the newest first: the draft, which no SMS names
+    draft, claim = rows(desk, "claims")
+    assert (draft["申请编号"], draft["状态"]) == (drafts[member.id_number], "草稿")
     assert claim["职工"] == member.name and claim["证件号"] == mask_id(member.id_number)
     assert (claim["状态"], claim["应付金额（元）"]) == ("已提交", payable)
     assert claim["申请编号"] == claim_id
@@ -141,6 +156,15 @@ def test_the_help_desk_tells_a_member_where_the_claim_stands_and_which_sms_were_
     assert desk.find_element(By.ID, "phone").get_attribute("value") == ""  # not echoed in full
     assert fits(desk)
     shot(desk, "by-phone")
+
+    # a member whose only claim is a draft: found by their phone all the same
+    other = PEOPLE[5]
+    look_up(desk, "phone", other.phone)
+    (only,) = rows(desk, "claims")
+    assert (only["申请编号"], only["状态"]) == (drafts[other.id_number], "草稿")
+    assert (only["职工"], only["证件号"]) == (other.name, mask_id(other.id_number))
+    assert [m["短信"] for m in rows(desk, "messages")] == ["参保成功"]  # none about the claim
+    assert other.phone not in desk.page_source and other.id_number not in desk.page_source
 
     # a number that is not a mobile: one message on the same page, what was typed kept
     look_up(desk, "phone", member.phone[:10])
@@ -174,6 +198,7 @@ def test_the_help_desk_tells_a_member_where_the_claim_stands_and_which_sms_were_
     sign_in(desk, base, WUJIN_DESK)
     look_up(desk, "phone", member.phone)
     assert rows(desk, "messages") == [] and text(desk, "no-messages")
+    assert rows(desk, "claims") == [] and text(desk, "no-claims")
     look_up(desk, "claim", claim_id)
     assert text(desk, "refused") == NO_SUCH_CLAIM
 
