@@ -69,7 +69,8 @@ class Claim(Base):
     id_number: Mapped[str] = mapped_column(String(18), index=True)
     name: Mapped[str | None] = mapped_column(String(60))
     # from enrollment.cover when submitted: the enrolment that covers the date that counts
-    member_id: Mapped[str | None] = mapped_column(String(36))
+    # indexed: a member's claims, for the help desk (queues.member_claims)
+    member_id: Mapped[str | None] = mapped_column(String(36), index=True)
     unit_id: Mapped[str | None] = mapped_column(String(36), index=True)
     unit_name: Mapped[str | None] = mapped_column(String(200))
     # the unit's district (cover names it): a district clerk's scope (access.py)

@@ -172,7 +172,8 @@ class Member(Base):
     name: Mapped[str] = mapped_column(String(60))
     sex: Mapped[str] = mapped_column(String(10))
     birth_date: Mapped[date] = mapped_column(Date)
-    phone: Mapped[str | None] = mapped_column(String(20))
+    # indexed: the help desk finds a member by the number they call from (members.py)
+    phone: Mapped[str | None] = mapped_column(String(20), index=True)
 
 
 class Enrolment(Base):
