@@ -33,7 +33,7 @@ from python_calamine import CalamineError, CalamineSheet, CalamineWorkbook
 from services.enrollment.workbook import RosterUnreadable, open_workbook
 from services.kernel.clock import SYSTEM
 from services.kernel.collector import collector_paused
-from services.kernel.idcard import parse_id, quick_id
+from services.kernel.idcard import SEX_OF_DIGIT, parse_id, quick_id
 from services.kernel.phone import NORMAL_MOBILE, parse_mobile
 from services.kernel.policy import RosterFormat
 
@@ -63,7 +63,6 @@ _DIGIT = re.compile(r"\d")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f-\x9f]")  # NUL, …: PostgreSQL refuses NUL in text
 _SEX = {"男": "male", "男性": "male", "女": "female", "女性": "female"}
 _SEX_LABEL = {"male": "男", "female": "女"}
-_SEX_OF_DIGIT = {d: "male" if d in "13579" else "female" for d in "0123456789"}
 _LOSSY = 1e15  # a number this large held more digits than a spreadsheet keeps (15)
 _CORE = ("seq", "name", "sex", "id_number", "phone")
 _NO_FIELDS: Mapping[str, str] = MappingProxyType({})  # shared by members with no other columns
@@ -332,7 +331,7 @@ def _check_rows(
             person = cells[i_name]
             if plain_name(person) is None or (born := quick_id(ident, today)) is None:
                 raise _Diagnose
-            sex = _SEX_OF_DIGIT[ident[16]]
+            sex = SEX_OF_DIGIT[ident[16]]
             if i_sex is not None:
                 given = cells[i_sex]
                 if sexes.get(given) != sex and (given != "" or not sex_optional):

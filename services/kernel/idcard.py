@@ -24,7 +24,8 @@ _PROVINCES = frozenset(
 )
 _SHAPE = re.compile(r"^\d{17}[\dX]$")
 _LAST = frozenset("0123456789X")
-_ODD = frozenset("13579")
+# the sex the 17th character (the sequence's last digit) says: odd male, even female
+SEX_OF_DIGIT = {d: "male" if int(d) % 2 else "female" for d in "0123456789"}
 _EARLIEST_BIRTH = date(1900, 1, 1)
 # Birth dates seen by quick_id, by their 8 digits: only dates from _EARLIEST_BIRTH to a day
 # already lived are kept, so it holds at most one entry per day since 1900 (~46 000). A
@@ -124,7 +125,7 @@ def parse_id(value: object, *, today: date | None = None) -> IdCheck:
     if value.__class__ is str:
         born = quick_id(raw, today or SYSTEM.today())
         if born is not None:
-            sex = "male" if raw[16] in _ODD else "female"
+            sex = SEX_OF_DIGIT[raw[16]]
             return IdCheck(raw=raw, number=raw, valid=True, birth_date=born, sex=sex)
     warnings: list[str] = []
     if raw.isascii() and raw.isalnum():
