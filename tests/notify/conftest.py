@@ -8,10 +8,13 @@ from pathlib import Path
 
 import pytest
 from mutual_aid_zhangjiakou import Zhangjiakou
+from nameko.extensions import DependencyProvider
 
 from services.kernel.clock import SHANGHAI
 from services.messaging.database import make_engine, make_session_factory
 from services.notify import migrations
+from services.notify.dependencies import Sender
+from services.notify.service import NotifyService
 
 ROOT = Path(__file__).resolve().parents[2]
 ZJK_DATA = ROOT / "plugins/zhangjiakou/mutual_aid_zhangjiakou/data"
@@ -34,6 +37,22 @@ def zhangjiakou():
 @pytest.fixture
 def policies(zhangjiakou):
     return Policies(zhangjiakou)
+
+
+@pytest.fixture
+def notify_at_noon(policies):
+    """NotifyService as the tests run it: the plugin reading this checkout's data/sms.yaml,
+    and a clock pinned at noon, outside the quiet hours."""
+
+    class ThisCheckoutsPolicies(DependencyProvider):
+        def get_dependency(self, worker_ctx):
+            return policies
+
+    class Notify(NotifyService):
+        policies = ThisCheckoutsPolicies()
+        sender = Sender(now=lambda: NOON)
+
+    return Notify
 
 
 def _factory(url):

@@ -13,18 +13,14 @@ from __future__ import annotations
 import uuid
 
 import pytest
-from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.standalone.events import event_dispatcher
 from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import select
 
 from services.messaging.embedded import reset_memory_bus
-from services.notify.dependencies import Sender
 from services.notify.models import Message
-from services.notify.service import NotifyService
 from tests.messaging.other_writer import STALL, OtherWriter, embedded_on_sqlite
-from tests.notify.conftest import NOON
 from tests.notify.test_service import CLAIM, PHONE, approved
 
 
@@ -55,15 +51,7 @@ class EnrollmentStandIn:
 
 
 @pytest.fixture
-def notify(container_factory, tmp_path, policies, monkeypatch):
-    class ThisCheckoutsPolicies(DependencyProvider):
-        def get_dependency(self, worker_ctx):
-            return policies  # the plugin reading this checkout's data/sms.yaml
-
-    class Notify(NotifyService):
-        policies = ThisCheckoutsPolicies()
-        sender = Sender(now=lambda: NOON)  # a pinned clock: noon, outside the quiet hours
-
+def notify(container_factory, tmp_path, notify_at_noon, monkeypatch):
     config = embedded_on_sqlite(
         monkeypatch,
         tmp_path,
@@ -73,7 +61,7 @@ def notify(container_factory, tmp_path, policies, monkeypatch):
     )
     for cls in (ClaimsStandIn, EnrollmentStandIn):
         container_factory(cls, config).start()
-    container = container_factory(Notify, config)
+    container = container_factory(notify_at_noon, config)
     container.start()
     Asked.writer, Asked.calls = OtherWriter(config["DATABASES"]["notify"]), []
     yield container, config

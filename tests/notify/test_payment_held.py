@@ -11,7 +11,6 @@ from decimal import Decimal
 
 import eventlet
 import pytest
-from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ClusterRpcProxy
@@ -19,12 +18,9 @@ from nameko.testing.services import entrypoint_waiter
 from sqlalchemy import select
 
 from services.messaging.database import make_engine, make_session_factory, session_scope
-from services.notify.dependencies import Sender
 from services.notify.models import OutboxSms
-from services.notify.service import NotifyService
 from services.payments.models import Invoice
 from services.payments.service import PaymentsService
-from tests.notify.conftest import NOON
 from tests.payments.test_service import base_config, payments_config
 
 pytestmark = pytest.mark.rabbit
@@ -40,22 +36,14 @@ class EnrollmentStandIn:
 
 
 @pytest.fixture
-def services(container_factory, rabbit_config, web_config, tmp_path, policies):
-    class ThisCheckoutsPolicies(DependencyProvider):
-        def get_dependency(self, worker_ctx):
-            return policies
-
-    class Notify(NotifyService):
-        policies = ThisCheckoutsPolicies()
-        sender = Sender(now=lambda: NOON)  # noon: outside the quiet hours
-
+def services(container_factory, rabbit_config, web_config, tmp_path, notify_at_noon):
     base = {**base_config(rabbit_config, tmp_path), **web_config}
     notify_url = f"sqlite:///{tmp_path}/var/notify.sqlite"
     base["DATABASES"] = {**base["DATABASES"], "notify": notify_url}
     config = {**base, "SMS_SEND_INTERVAL": 0.05, "SMS_RECEIPT_TOKEN": "t0ken"}
     container_factory(PaymentsService, payments_config(base)).start()
     container_factory(EnrollmentStandIn, base).start()
-    notify = container_factory(Notify, config)
+    notify = container_factory(notify_at_noon, config)
     notify.start()
     payments_db = make_engine(base["DATABASES"]["payments"], pool_size=1)
     notify_db = make_engine(notify_url, pool_size=1)

@@ -9,7 +9,6 @@ from __future__ import annotations
 import eventlet
 import pytest
 import requests
-from nameko.extensions import DependencyProvider
 from nameko.rpc import rpc
 from nameko.standalone.events import event_dispatcher
 from nameko.standalone.rpc import ServiceRpcProxy
@@ -19,8 +18,6 @@ from sqlalchemy import select
 from services.messaging.database import make_engine, make_session_factory, session_scope
 from services.notify.dependencies import Sender
 from services.notify.models import Message, OutboxSms
-from services.notify.service import NotifyService
-from tests.notify.conftest import NOON
 
 pytestmark = pytest.mark.rabbit
 
@@ -54,15 +51,7 @@ class EnrollmentStandIn:
 
 
 @pytest.fixture
-def notify(container_factory, rabbit_config, web_config, tmp_path, policies):
-    class ThisCheckoutsPolicies(DependencyProvider):
-        def get_dependency(self, worker_ctx):
-            return policies  # the plugin reading this checkout's data/sms.yaml
-
-    class Notify(NotifyService):
-        policies = ThisCheckoutsPolicies()
-        sender = Sender(now=lambda: NOON)  # a pinned clock: noon, outside the quiet hours
-
+def notify(container_factory, rabbit_config, web_config, tmp_path, notify_at_noon):
     url = f"sqlite:///{tmp_path}/notify.sqlite"
     config = {
         **rabbit_config,
@@ -74,7 +63,7 @@ def notify(container_factory, rabbit_config, web_config, tmp_path, policies):
     }
     for cls in (ClaimsStandIn, EnrollmentStandIn):
         container_factory(cls, config).start()
-    container = container_factory(Notify, config)
+    container = container_factory(notify_at_noon, config)
     container.start()
     engine = make_engine(url, pool_size=2)
     yield container, config, make_session_factory(engine)
