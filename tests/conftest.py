@@ -10,6 +10,7 @@ import sys
 import traceback
 import uuid
 import warnings
+import weakref
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -31,9 +32,10 @@ class CliRun:
         return json.loads(self.stdout)
 
 
-# eventlet's listeners seen at the end of a test: id -> (the listener, kept so the id is not
-# reused; the test it was first seen after; whether it was reported)
-_LISTENERS: dict[int, list] = {}
+# eventlet's listeners seen at the end of a test: listener -> [the test it was first seen
+# after, whether it was reported]; weak, so that holding them keeps no socket (a listener
+# holds its socket's methods) nor green thread alive
+_LISTENERS: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
 
 
 class StaleListener(UserWarning):
@@ -59,20 +61,20 @@ def green_threads_waiting_on_closed_descriptors(request):
         return
     for bucket in hubs.get_hub().listeners.values():
         for fileno, listener in list(bucket.items()):
-            seen = _LISTENERS.setdefault(id(listener), [listener, request.node.nodeid, False])
+            seen = _LISTENERS.setdefault(listener, [request.node.nodeid, False])
             try:
                 os.fstat(fileno)
             except OSError as exc:
                 if exc.errno != errno.EBADF:
                     raise
-                if seen[2]:
+                if seen[1]:
                     continue
-                seen[2] = True
+                seen[1] = True
                 frame = getattr(listener.greenlet, "gr_frame", None)
                 stack = "".join(traceback.format_stack(frame)) if frame else "(no frame)"
                 warnings.warn(
                     f"a green thread waits on fd {fileno} ({listener.evtype}), closed under "
-                    f"it; first seen waiting after {seen[1]}; it waits at:\n{stack}",
+                    f"it; first seen waiting after {seen[0]}; it waits at:\n{stack}",
                     StaleListener,
                     stacklevel=1,
                 )
